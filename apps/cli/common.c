@@ -1,0 +1,118 @@
+/* common.c — helpers shared by the subcommands (see common.h). */
+#include "common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "r1: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool cli_parse_float(const char *opt, const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || v != v) {
+        fprintf(stderr, "r1: %s expects a number, got '%s'\n", opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        fprintf(stderr, "r1: %s expects a non-negative integer, got '%s'\n", opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+const char *cli_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "r1: option %s needs a value\n", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+void cli_log(r1_log_level level, const char *msg, void *user)
+{
+    bool verbose = user != NULL;
+    if (level >= R1_LOG_WARN || verbose)
+        fprintf(stderr, "%s%s\n",
+                level >= R1_LOG_ERROR  ? "error: "
+                : level == R1_LOG_WARN ? "warning: "
+                                       : "",
+                msg);
+}
+
+r1_model *cli_load_model(const char *path, int n_threads, bool verbose)
+{
+    r1_model_params mp = r1_model_params_default();
+    mp.n_threads = n_threads;
+    mp.log_fn = cli_log;
+    mp.log_user = verbose ? (void *)1 : NULL;
+    r1_model *model = NULL;
+    char err[R1_ERR_MAX];
+    r1_status st = r1_model_load(path, &mp, &model, err);
+    if (st != R1_OK) {
+        fprintf(stderr, "r1: cannot load model: %s\n", err);
+        return NULL;
+    }
+    return model;
+}
+
+int32_t *cli_parse_ids(const char *s, int *out_n)
+{
+    int cap = 16, n = 0;
+    int32_t *ids = malloc((size_t)cap * sizeof *ids);
+    const char *p = s;
+    while (ids && *p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',' && *end != ' ')) {
+            fprintf(stderr, "r1: bad token id list near '%s'\n", p);
+            free(ids);
+            return NULL;
+        }
+        if (n == cap) {
+            cap *= 2;
+            int32_t *t = realloc(ids, (size_t)cap * sizeof *ids);
+            if (!t) {
+                free(ids);
+                return NULL;
+            }
+            ids = t;
+        }
+        ids[n++] = (int32_t)v;
+        p = end;
+        while (*p == ',' || *p == ' ') p++;
+    }
+    if (ids && n == 0) {
+        fprintf(stderr, "r1: empty token id list\n");
+        free(ids);
+        return NULL;
+    }
+    *out_n = n;
+    return ids;
+}

@@ -1,0 +1,28 @@
+/* common.h — small helpers shared by the r1 subcommands: option parsing, logging to stderr,
+ * loading a model with a message that says what to do next. */
+#ifndef R1_CLI_COMMON_H
+#define R1_CLI_COMMON_H
+
+#include "r1.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parse an int/float/u64 option value; prints an error naming the option and returns false. */
+bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
+bool cli_parse_float(const char *opt, const char *s, float *out);
+bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+
+/* The value after option argv[*i]; prints an error and returns NULL when missing. */
+const char *cli_value(int argc, char **argv, int *i);
+
+/* Log callback printing warnings and errors to stderr (info too when verbose). */
+void cli_log(r1_log_level level, const char *msg, void *user);
+
+/* Load a model, printing a clear error on failure. */
+r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
+
+/* Parse "1,2,3" into a malloc'd array. */
+int32_t *cli_parse_ids(const char *s, int *out_n);
+
+#endif

@@ -1,0 +1,44 @@
+/* main.c — the r1 command: dispatches `r1 SUBCOMMAND ...` to apps/cli/cmd_*.c. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", cmd_run, "generate text from a prompt, or chat"},
+    {"logits", cmd_logits, "write the logits of every position for given token ids"},
+    {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
+    {"synth", cmd_synth, "write a random-weight GGUF with the shapes of a real model"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: r1 COMMAND [options]\n\nr1 runs DeepSeek-R1-family models on the CPU.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun `r1 COMMAND --help` for the options of a command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "r1: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

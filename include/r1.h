@@ -1,0 +1,141 @@
+/* r1.h — the one public header of libr1: load a DeepSeek-R1-family model, run it, sample from it.
+ *
+ * Usage:
+ *   r1_model_params mp = r1_model_params_default();
+ *   r1_model *model; char err[R1_ERR_MAX];
+ *   if (r1_model_load("model.gguf", &mp, &model, err) != R1_OK) { fprintf(stderr, "%s\n", err); ...
+ * } r1_session_params sp = r1_session_params_default(); r1_session *s; r1_session_new(model, &sp,
+ * &s, err); r1_session_eval(s, tokens, n_tokens, err);         // prefill; logits of the last token
+ * are kept const float *logits = r1_session_logits(s);        // n_vocab floats
+ *
+ * Contracts:
+ * - Every function that can fail returns r1_status; on failure the out-params are unchanged and,
+ * when `err` is not NULL, it receives a NUL-terminated message of at most R1_ERR_MAX bytes naming
+ * the file/argument and the problem.
+ * - A model is immutable after load and may be shared by many sessions on many threads. A session
+ * is used by one thread at a time. The model must outlive its sessions.
+ * - libr1 never prints and never exits: diagnostics go to the log callback (r1_set_log_callback is
+ *   per-model via r1_model_params.log_fn).
+ */
+#ifndef R1_H
+#define R1_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define R1_ERR_MAX 512
+
+typedef enum r1_status {
+    R1_OK = 0,
+    R1_ERR_IO = 1,           /* open/read/mmap/write failed */
+    R1_ERR_FORMAT = 2,       /* file contents malformed or inconsistent */
+    R1_ERR_UNSUPPORTED = 3,  /* valid but not supported (architecture, tensor type) */
+    R1_ERR_NOMEM = 4,        /* allocation failed or over a cap */
+    R1_ERR_INVALID_ARG = 5,  /* caller passed a bad value */
+    R1_ERR_CONTEXT_FULL = 6, /* the session's KV cache has no room for the tokens */
+} r1_status;
+
+/* A short constant name for a status code ("format error", ...). */
+const char *r1_status_str(r1_status status);
+
+typedef enum r1_log_level {
+    R1_LOG_DEBUG = 0,
+    R1_LOG_INFO = 1,
+    R1_LOG_WARN = 2,
+    R1_LOG_ERROR = 3,
+} r1_log_level;
+
+typedef void (*r1_log_fn)(r1_log_level level, const char *msg, void *user);
+
+/* ---- model ---------------------------------------------------------------------------------- */
+
+typedef struct r1_model r1_model;
+
+typedef struct r1_model_params {
+    int n_threads;    /* worker threads for the forward pass; 0 = number of cores */
+    bool use_mmap;    /* map the file (default) or read it into memory */
+    r1_log_fn log_fn; /* may be NULL */
+    void *log_user;
+} r1_model_params;
+
+r1_model_params r1_model_params_default(void);
+
+r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out_model,
+                        char *err);
+void r1_model_free(r1_model *model);
+
+/* Description of a loaded model, valid as long as the model. */
+typedef struct r1_model_info {
+    const char *architecture; /* "deepseek2", "qwen2", "llama" */
+    const char *name;         /* general.name or "" */
+    int n_vocab;
+    int n_layers;
+    int n_embd;
+    int n_ctx_train;
+    int kv_values_per_token_layer; /* floats cached per token per layer (576 for R1's MLA) */
+    uint64_t n_params;
+    uint64_t weight_bytes;
+    int bos_id, eos_id; /* -1 when absent */
+} r1_model_info;
+
+void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
+
+/* ---- session: one sequence with its KV cache --------------------------------------------------
+ */
+
+typedef struct r1_session r1_session;
+
+typedef struct r1_session_params {
+    int n_ctx;       /* KV cache capacity in tokens; 0 = min(model context, 4096) */
+    int n_batch;     /* prompt tokens processed per forward pass; 0 = 512 */
+    bool all_logits; /* keep logits of every position of the last eval (for r1 logits) */
+} r1_session_params;
+
+r1_session_params r1_session_params_default(void);
+
+r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_session **out_session,
+                         char *err);
+void r1_session_free(r1_session *session);
+
+/* Append tokens to the sequence and run them through the model. */
+r1_status r1_session_eval(r1_session *session, const int32_t *tokens, int n_tokens, char *err);
+
+/* Logits (n_vocab floats) of the last evaluated token; with all_logits, `r1_session_logits_all`
+ * gives n_tokens × n_vocab floats of the last eval call, row-major. Valid until the next eval. */
+const float *r1_session_logits(const r1_session *session);
+const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
+
+int r1_session_n_past(const r1_session *session);
+int r1_session_n_ctx(const r1_session *session);
+/* Drop cached tokens from position n_keep on (n_keep <= n_past). */
+r1_status r1_session_rewind(r1_session *session, int n_keep);
+
+/* ---- sampling ---------------------------------------------------------------------------------
+ */
+
+typedef struct r1_sampler_params {
+    float temperature; /* 0 = greedy; R1 default 0.6 */
+    float top_p;       /* 1 = off; R1 default 0.95 */
+    int top_k;         /* 0 = off */
+    float min_p;       /* 0 = off */
+    uint64_t seed;
+} r1_sampler_params;
+
+r1_sampler_params r1_sampler_params_default(void);
+
+typedef struct r1_sampler r1_sampler;
+
+r1_status r1_sampler_new(const r1_sampler_params *params, int n_vocab, r1_sampler **out_sampler,
+                         char *err);
+void r1_sampler_free(r1_sampler *sampler);
+int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

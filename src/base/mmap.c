@@ -1,0 +1,75 @@
+/* mmap.c — whole-file read-only mapping (POSIX), with a read-into-memory fallback. */
+#include "base/mmap.h"
+
+#include "base/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return err_set(err, R1_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return err_set(err, R1_ERR_IO, "%s: not a regular file", path);
+    }
+    file_map *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        return err_set(err, R1_ERR_NOMEM, "%s: out of memory", path);
+    }
+    m->size = (size_t)sb.st_size;
+    if (m->size == 0) {
+        m->data = m; /* any non-NULL pointer; zero bytes are readable */
+    } else if (use_mmap) {
+        void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            free(m);
+            close(fd);
+            return err_set(err, R1_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+        }
+        m->data = p;
+        m->is_mapped = true;
+    } else {
+        uint8_t *buf = malloc(m->size);
+        size_t got = 0;
+        while (buf && got < m->size) {
+            ssize_t r = read(fd, buf + got, m->size - got);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR) continue;
+                free(buf);
+                free(m);
+                close(fd);
+                return err_set(err, R1_ERR_IO, "%s: read failed", path);
+            }
+            got += (size_t)r;
+        }
+        if (!buf) {
+            size_t size = m->size;
+            free(m);
+            close(fd);
+            return err_set(err, R1_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
+        }
+        m->data = buf;
+    }
+    close(fd);
+    *out_map = m;
+    return R1_OK;
+}
+
+void file_map_close(file_map *m)
+{
+    if (!m) return;
+    if (m->is_mapped)
+        munmap((void *)m->data, m->size);
+    else if (m->data != m)
+        free((void *)m->data);
+    free(m);
+}

@@ -1,0 +1,210 @@
+/* deepseek2.c — DeepSeek-V2/V3/R1 layers: multi-head latent attention (MLA) in the absorbed form
+ * over a compressed KV cache, and the mixture of experts with shared experts and group-limited
+ * routing.
+ *
+ * MLA (per token, per head h):
+ *   q        = W_q_b · rmsnorm(W_q_a · x)      (or W_q · x without q_lora)  -> [nope | rope]
+ *   [c | kpe] = W_kv_a · x; c = rmsnorm(c) · kv_a_norm; kpe = RoPE(kpe)     (shared by all heads)
+ *   q_abs    = K_b[h] · q_nope                 (kv_lora_rank values: q moved into latent space)
+ *   s[u]     = (q_abs · c[u] + RoPE(q_pe) · kpe[u]) · kq_scale,  p = softmax(s)
+ *   o        = V_b[h] · Σ_u p[u] c[u]
+ * The cache holds only [c | kpe] per token per layer (576 floats for R1, not 128·(192+128)).
+ *
+ * Routing (fp32 throughout: bf16 flips near-tied top-k choices):
+ *   scores = sigmoid(W_r x) (V3/R1) or softmax(W_r x) (V2); selection adds exp_probs_b;
+ *   groups keep the best n_limited_groups (group score: sum of its top-2 for sigmoid, max for
+ *   softmax); top-k by biased score; weights = unbiased scores, optionally normalized, × scale.
+ */
+#include "model/forward.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct mla_job {
+    const r1_model *m;
+    const kv_cache *kv;
+    workspace *ws;
+    int il, n_tok;
+    const float *q;     /* (n_tok, H·(nope+rope)), rope part rotated */
+    const float *q_abs; /* (n_tok, H·kv_lora) */
+    float *o_lat;       /* (n_tok, H·kv_lora) */
+} mla_job;
+
+static void mla_worker(void *p, int ith, int nth)
+{
+    const mla_job *job = p;
+    const model_config *c = &job->m->cfg;
+    int H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim, rope = c->qk_rope_head_dim;
+    float *scores = job->ws->scores + (size_t)ith * (size_t)job->kv->n_ctx;
+    long b, e;
+    threadpool_split((long)job->n_tok * H, ith, nth, &b, &e);
+    for (long pair = b; pair < e; pair++) {
+        int t = (int)(pair / H), h = (int)(pair % H);
+        int n_keys = job->ws->positions[t] + 1;
+        const float *qa = job->q_abs + ((int64_t)t * H + h) * R;
+        const float *qpe = job->q + ((int64_t)t * H + h) * (nope + rope) + nope;
+        for (int u = 0; u < n_keys; u++) {
+            const float *row = kv_cache_row(job->kv, job->il, u);
+            scores[u] = (kern_dot_f32(qa, row, R) + kern_dot_f32(qpe, row + R, rope)) * c->kq_scale;
+        }
+        kern_softmax(scores, n_keys);
+        float *o = job->o_lat + ((int64_t)t * H + h) * R;
+        memset(o, 0, (size_t)R * sizeof(float));
+        for (int u = 0; u < n_keys; u++) {
+            const float *row = kv_cache_row(job->kv, job->il, u);
+            float s = scores[u];
+            for (int d = 0; d < R; d++) o[d] += s * row[d];
+        }
+    }
+}
+
+void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t E = c->dim, H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim,
+            rope = c->qk_rope_head_dim, qw = H * (nope + rope), V = c->v_head_dim;
+    float *q = ws->buf[0], *ckv = ws->buf[1], *q_abs = ws->buf[2], *o_lat = ws->buf[3],
+          *o = ws->buf[4], *tmp = ws->buf[5];
+
+    if (c->q_lora_rank > 0) {
+        int64_t QL = c->q_lora_rank;
+        kern_matmul(m->pool, &ly->wq_a, 0, ws->h, E, n_tok, tmp, QL);
+        for (int t = 0; t < n_tok; t++)
+            kern_rmsnorm(tmp + t * QL, tmp + t * QL, ly->q_a_norm, QL, c->rms_eps);
+        kern_matmul(m->pool, &ly->wq_b, 0, tmp, QL, n_tok, q, qw);
+    } else {
+        kern_matmul(m->pool, &ly->wq_b, 0, ws->h, E, n_tok, q, qw);
+    }
+    forward_rope(m, ws, q, qw, n_tok, (int)H, nope + rope, nope);
+
+    int64_t kvw = R + rope;
+    kern_matmul(m->pool, &ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw);
+    for (int t = 0; t < n_tok; t++) {
+        float *row = kv_cache_row(kv, il, ws->positions[t]);
+        kern_rmsnorm(row, ckv + t * kvw, ly->kv_a_norm, R, c->rms_eps);
+        memcpy(row + R, ckv + t * kvw + R, (size_t)rope * sizeof(float));
+    }
+    forward_rope(m, ws, kv_cache_row(kv, il, ws->positions[0]) + R, kvw, n_tok, 1, 0, 0);
+
+    /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h] */
+    for (int64_t h = 0; h < H; h++)
+        kern_matmul(m->pool, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, q_abs + h * R, H * R);
+
+    mla_job job = {m, kv, ws, il, n_tok, q, q_abs, o_lat};
+    threadpool_run(m->pool, mla_worker, &job);
+
+    /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
+    for (int64_t h = 0; h < H; h++)
+        kern_matmul(m->pool, &ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V);
+    kern_matmul(m->pool, &ly->wo, 0, o, H * V, n_tok, tmp, E);
+    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += tmp[i];
+}
+
+/* Choose n_activated_experts for one token from its router logits. */
+static void route(const model_config *c, const float *bias, float *logits, float *biased,
+                  int *out_ids, float *out_w)
+{
+    int X = c->n_routed_experts, K = c->n_activated_experts;
+    if (c->score_func == GATING_SIGMOID) {
+        for (int e = 0; e < X; e++) logits[e] = 1.0f / (1.0f + expf(-logits[e]));
+    } else {
+        kern_softmax(logits, X);
+    }
+    for (int e = 0; e < X; e++) biased[e] = logits[e] + (bias ? bias[e] : 0.0f);
+
+    int G = c->n_expert_groups, per = X / G;
+    if (G > 1 && c->n_limited_groups < G) {
+        float gscore[MODEL_MAX_EXPERT_GROUPS];
+        for (int g = 0; g < G; g++) {
+            const float *s = biased + g * per;
+            if (c->score_func == GATING_SIGMOID) { /* sum of the group's top 2 */
+                float a = -INFINITY, b2 = -INFINITY;
+                for (int i = 0; i < per; i++) {
+                    if (s[i] > a) {
+                        b2 = a;
+                        a = s[i];
+                    } else if (s[i] > b2) {
+                        b2 = s[i];
+                    }
+                }
+                gscore[g] = a + b2;
+            } else {
+                float a = -INFINITY;
+                for (int i = 0; i < per; i++) a = s[i] > a ? s[i] : a;
+                gscore[g] = a;
+            }
+        }
+        /* keep the n_limited_groups best groups; mask the rest */
+        bool kept[MODEL_MAX_EXPERT_GROUPS] = {false};
+        for (int n = 0; n < c->n_limited_groups; n++) {
+            int best = -1;
+            for (int g = 0; g < G; g++)
+                if (!kept[g] && (best < 0 || gscore[g] > gscore[best])) best = g;
+            kept[best] = true;
+        }
+        for (int g = 0; g < G; g++)
+            if (!kept[g])
+                for (int i = 0; i < per; i++) biased[g * per + i] = -INFINITY;
+    }
+    /* top-K by biased score (K is small: selection by repeated max) */
+    float sum = 0;
+    for (int k = 0; k < K; k++) {
+        int best = -1;
+        for (int e = 0; e < X; e++)
+            if (biased[e] != -INFINITY && (best < 0 || biased[e] > biased[best])) best = e;
+        if (best < 0) best = 0; /* all masked: cannot happen with validated groups */
+        biased[best] = -INFINITY;
+        out_ids[k] = best;
+        out_w[k] = logits[best];
+        sum += out_w[k];
+    }
+    if (c->norm_topk_prob) {
+        if (sum < 6.103515625e-5f) sum = 6.103515625e-5f;
+        for (int k = 0; k < K; k++) out_w[k] /= sum;
+    }
+    for (int k = 0; k < K; k++) out_w[k] *= c->route_scale;
+}
+
+void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t E = c->dim, X = c->n_routed_experts, K = c->n_activated_experts, F = c->moe_inter_dim;
+    float *logits = ws->buf[0], *xe = ws->buf[1], *g = ws->buf[2], *u = ws->buf[3], *d = ws->buf[4],
+          *acc = ws->buf[5];
+
+    kern_matmul(m->pool, &ly->gate_inp, 0, ws->h, E, n_tok, logits, X);
+    for (int t = 0; t < n_tok; t++)
+        route(c, ly->exp_probs_b, logits + t * X, ws->router, ws->moe_ids + t * K,
+              ws->moe_w + t * K);
+
+    memset(acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+    /* experts: gather the tokens routed to each, run its SwiGLU once over them */
+    for (int64_t e = 0; e < X; e++) {
+        int n = 0;
+        for (int t = 0; t < n_tok; t++)
+            for (int k = 0; k < K; k++)
+                if (ws->moe_ids[t * K + k] == e) {
+                    ws->moe_tok[n] = t;
+                    ws->moe_tw[n] = ws->moe_w[t * K + k];
+                    memcpy(xe + n * E, ws->h + t * E, (size_t)E * sizeof(float));
+                    n++;
+                }
+        if (!n) continue;
+        kern_matmul(m->pool, &ly->gate_exps, e, xe, E, n, g, F);
+        kern_matmul(m->pool, &ly->up_exps, e, xe, E, n, u, F);
+        for (int64_t i = 0; i < (int64_t)n * F; i++) g[i] = kern_silu(g[i]) * u[i];
+        kern_matmul(m->pool, &ly->down_exps, e, g, F, n, d, E);
+        for (int i = 0; i < n; i++) {
+            float w = ws->moe_tw[i];
+            float *a = acc + (int64_t)ws->moe_tok[i] * E;
+            for (int64_t j = 0; j < E; j++) a[j] += w * d[(int64_t)i * E + j];
+        }
+    }
+    if (c->n_shared_experts > 0) {
+        forward_swiglu(m, &ly->gate_shexp, &ly->up_shexp, &ly->down_shexp, ws->h, n_tok, g, u, d);
+        for (int64_t i = 0; i < (int64_t)n_tok * E; i++) acc[i] += d[i];
+    }
+    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += acc[i];
+}

@@ -1,0 +1,182 @@
+/* forward.c — the architecture-independent parts of a forward pass: embedding lookup, RoPE tables
+ * (plain, linear, Llama-3 frequency factors, YaRN), SwiGLU, the final norm and the output head,
+ * and the workspace that holds every intermediate (sized once per session). */
+#include "model/forward.h"
+
+#include "base/err.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err)
+{
+    const model_config *c = &m->cfg;
+    memset(ws, 0, sizeof *ws);
+    ws->n_batch = n_batch;
+    ws->n_threads = threadpool_n_threads(m->pool);
+    int64_t w = c->dim;
+    if (c->arch == ARCH_DEEPSEEK2) {
+        int64_t H = c->n_heads;
+        w = max64(w, H * (c->qk_nope_head_dim + c->qk_rope_head_dim));
+        w = max64(w, c->kv_lora_rank + c->qk_rope_head_dim);
+        w = max64(w, H * c->kv_lora_rank);
+        w = max64(w, H * c->v_head_dim);
+        w = max64(w, c->q_lora_rank);
+        w = max64(w, c->n_routed_experts);
+        w = max64(w,
+                  (int64_t)c->moe_inter_dim * (c->n_shared_experts > 1 ? c->n_shared_experts : 1));
+        w = max64(w, c->inter_dim);
+    } else {
+        w = max64(w, (int64_t)c->n_heads * c->head_dim);
+        w = max64(w, (int64_t)c->inter_dim);
+    }
+    ws->width = w;
+    size_t nb = (size_t)n_batch;
+    int k = c->n_activated_experts > 0 ? c->n_activated_experts : 1;
+    int half = (c->arch == ARCH_DEEPSEEK2 ? c->qk_rope_head_dim : c->rope_dim) / 2;
+    ws->x = malloc(nb * (size_t)c->dim * sizeof(float));
+    ws->h = malloc(nb * (size_t)c->dim * sizeof(float));
+    bool ok = ws->x && ws->h;
+    for (int i = 0; i < 6; i++) ok = ok && (ws->buf[i] = malloc(nb * (size_t)w * sizeof(float)));
+    ok = ok && (ws->scores = malloc((size_t)ws->n_threads * (size_t)n_ctx * sizeof(float)));
+    ok = ok && (ws->rope_cos = malloc(nb * (size_t)half * sizeof(float)));
+    ok = ok && (ws->rope_sin = malloc(nb * (size_t)half * sizeof(float)));
+    ok = ok && (ws->positions = malloc(nb * sizeof(int)));
+    ok = ok && (ws->moe_ids = malloc(nb * (size_t)k * sizeof(int)));
+    ok = ok && (ws->moe_w = malloc(nb * (size_t)k * sizeof(float)));
+    ok = ok && (ws->moe_tok = malloc(nb * sizeof(int)));
+    ok = ok && (ws->moe_tw = malloc(nb * sizeof(float)));
+    ok = ok && (ws->router = malloc((size_t)(c->n_routed_experts + 1) * sizeof(float)));
+    if (!ok) {
+        workspace_free(ws);
+        return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
+                       n_batch, (long long)w);
+    }
+    return R1_OK;
+}
+
+void workspace_free(workspace *ws)
+{
+    free(ws->x);
+    free(ws->h);
+    for (int i = 0; i < 6; i++) free(ws->buf[i]);
+    free(ws->scores);
+    free(ws->rope_cos);
+    free(ws->rope_sin);
+    free(ws->positions);
+    free(ws->moe_ids);
+    free(ws->moe_w);
+    free(ws->moe_tok);
+    free(ws->moe_tw);
+    free(ws->router);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* YaRN correction range: the pair index where a dimension completes n_rot rotations over the
+ * original context. Pairs below `low` keep their frequency, above `high` are interpolated. */
+static double yarn_corr_dim(int n_dims, int n_ctx_orig, double n_rot, double base)
+{
+    return n_dims * log(n_ctx_orig / (n_rot * 2 * M_PI)) / (2 * log(base));
+}
+
+static void rope_tables(const r1_model *m, workspace *ws, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    int n_dims = c->rope_dim, half = n_dims / 2;
+    double freq_scale = 1.0 / c->rope_factor, amplitude = 1.0, low = 0, high = 0;
+    if (c->use_yarn) {
+        low = fmax(0.0,
+                   floor(yarn_corr_dim(n_dims, c->original_seq_len, c->beta_fast, c->rope_theta)));
+        high = fmin(n_dims - 1,
+                    ceil(yarn_corr_dim(n_dims, c->original_seq_len, c->beta_slow, c->rope_theta)));
+        /* deepseek2 folds YaRN's magnitude correction into kq_scale instead (mscale²) */
+        if (c->arch != ARCH_DEEPSEEK2) amplitude = 1.0 + 0.1 * log(1.0 / freq_scale);
+    }
+    for (int t = 0; t < n_tok; t++) {
+        double pos = ws->positions[t];
+        for (int i = 0; i < half; i++) {
+            double theta_extrap = pos * pow(c->rope_theta, -2.0 * i / n_dims);
+            if (m->rope_freq_factors) theta_extrap /= m->rope_freq_factors[i];
+            double theta = freq_scale * theta_extrap;
+            if (c->use_yarn) {
+                double y = (i - low) / fmax(0.001, high - low);
+                double ramp_mix = 1.0 - fmin(1.0, fmax(0.0, y)); /* 1: keep, 0: interpolate */
+                theta = theta * (1 - ramp_mix) + theta_extrap * ramp_mix;
+            }
+            ws->rope_cos[t * half + i] = (float)(cos(theta) * amplitude);
+            ws->rope_sin[t * half + i] = (float)(sin(theta) * amplitude);
+        }
+    }
+}
+
+void forward_rope(const r1_model *m, const workspace *ws, float *v, int64_t ld, int n_tok,
+                  int n_heads, int64_t stride, int64_t offset)
+{
+    const model_config *c = &m->cfg;
+    int half = c->rope_dim / 2;
+    for (int t = 0; t < n_tok; t++) {
+        const float *cs = ws->rope_cos + t * half, *sn = ws->rope_sin + t * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *p = v + t * ld + h * stride + offset;
+            for (int i = 0; i < half; i++) {
+                /* NEOX pairs (i, i + d/2); "normal" pairs (2i, 2i+1) */
+                float *a = c->rope_neox ? &p[i] : &p[2 * i];
+                float *b = c->rope_neox ? &p[i + half] : &p[2 * i + 1];
+                float x0 = *a, x1 = *b;
+                *a = x0 * cs[i] - x1 * sn[i];
+                *b = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+    }
+}
+
+void forward_swiglu(const r1_model *m, const wmat *gate, const wmat *up, const wmat *down,
+                    const float *in, int n_tok, float *g, float *u, float *out)
+{
+    int64_t E = m->cfg.dim, F = gate->n_rows;
+    kern_matmul(m->pool, gate, 0, in, E, n_tok, g, F);
+    kern_matmul(m->pool, up, 0, in, E, n_tok, u, F);
+    for (int64_t i = 0; i < (int64_t)n_tok * F; i++) g[i] = kern_silu(g[i]) * u[i];
+    kern_matmul(m->pool, down, 0, g, F, n_tok, out, E);
+}
+
+void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
+                   int n_past, float *logits, int n_out)
+{
+    const model_config *c = &m->cfg;
+    int64_t E = c->dim;
+    for (int t = 0; t < n_tok; t++) {
+        ws->positions[t] = n_past + t;
+        kern_get_row(&m->tok_embd, 0, tokens[t], ws->x + t * E);
+    }
+    rope_tables(m, ws, n_tok);
+    for (int il = 0; il < c->n_layers; il++) {
+        const model_layer *ly = &m->layers[il];
+        for (int t = 0; t < n_tok; t++)
+            kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->attn_norm, E, c->rms_eps);
+        if (c->arch == ARCH_DEEPSEEK2)
+            deepseek2_attention(m, il, kv, ws, n_tok);
+        else
+            llama_attention(m, il, kv, ws, n_tok);
+        for (int t = 0; t < n_tok; t++)
+            kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->ffn_norm, E, c->rms_eps);
+        if (ly->is_moe) {
+            deepseek2_moe(m, il, ws, n_tok);
+        } else {
+            float *out = ws->buf[2];
+            forward_swiglu(m, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok, ws->buf[0],
+                           ws->buf[1], out);
+            for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
+        }
+    }
+    int first = n_tok - n_out;
+    for (int t = first; t < n_tok; t++)
+        kern_rmsnorm(ws->h + t * E, ws->x + t * E, m->out_norm, E, c->rms_eps);
+    kern_matmul(m->pool, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
+}

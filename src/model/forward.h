@@ -1,0 +1,62 @@
+/* forward.h — one forward pass of a batch of tokens through the model.
+ *
+ * The session owns the KV cache and a workspace sized once at creation (no allocation per token);
+ * the model code fills the cache rows of the batch's positions and reads earlier ones.
+ * Layer math per architecture lives in deepseek2.c (MLA + MoE) and llama.c (qwen2 / llama GQA);
+ * forward.c holds what they share (embedding, RoPE tables, SwiGLU FFN, final norm and head).
+ */
+#ifndef R1_MODEL_FORWARD_H
+#define R1_MODEL_FORWARD_H
+
+#include "model/model.h"
+
+typedef struct kv_cache {
+    int n_ctx;      /* capacity in tokens */
+    int row_floats; /* per token per layer: deepseek2 kv_lora + rope; others 2·n_kv·head_dim */
+    float *data;    /* (n_layers, n_ctx, row_floats) */
+} kv_cache;
+
+static inline float *kv_cache_row(const kv_cache *kv, int layer, int pos)
+{
+    return kv->data + ((size_t)layer * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->row_floats;
+}
+
+typedef struct workspace {
+    int n_batch; /* max tokens per forward */
+    int n_threads;
+    int64_t width;              /* floats per token in each generic buffer */
+    float *x;                   /* (n_batch, dim) residual stream */
+    float *h;                   /* (n_batch, dim) normalized input of a sub-layer */
+    float *buf[6];              /* (n_batch, width) each: projections and intermediates */
+    float *scores;              /* (n_threads, n_ctx) attention scores, one row per thread */
+    float *rope_cos, *rope_sin; /* (n_batch, rope_dim/2) */
+    int *positions;             /* (n_batch) */
+    int *moe_ids;               /* (n_batch, n_activated_experts) chosen experts */
+    float *moe_w;               /* (n_batch, n_activated_experts) their weights */
+    int *moe_tok;               /* (n_batch) tokens routed to the expert being computed */
+    float *moe_tw;              /* (n_batch) their weights */
+    float *router;              /* (n_routed_experts) per-token scratch, thread 0 only */
+} workspace;
+
+r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);
+void workspace_free(workspace *ws);
+
+/* Run tokens[0..n_tok) at positions n_past.. through the model, writing their KV rows.
+ * logits: (n_out, n_vocab) for the last n_out tokens (1 ≤ n_out ≤ n_tok). */
+void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
+                   int n_past, float *logits, int n_out);
+
+/* Per-architecture sub-layers: read ws->h (normalized), add their output into ws->x. */
+void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok);
+void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok);
+void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok);
+
+/* Shared pieces. */
+void forward_swiglu(const r1_model *m, const wmat *gate, const wmat *up, const wmat *down,
+                    const float *in, int n_tok, float *g, float *u, float *out);
+/* Rotate pairs in v (n_heads heads, head stride `stride`, rotated part at `offset` in each head)
+ * with the batch's RoPE tables; token t of n_tok at v + t·ld. */
+void forward_rope(const r1_model *m, const workspace *ws, float *v, int64_t ld, int n_tok,
+                  int n_heads, int64_t stride, int64_t offset);
+
+#endif

@@ -1,0 +1,77 @@
+/* llama.c — grouped-query attention of qwen2 (R1-Distill-Qwen: q/k/v biases, NEOX RoPE) and llama
+ * (R1-Distill-Llama: no biases, normal RoPE with Llama-3 frequency factors).
+ * KV cache row per token per layer: [k (n_kv_heads·head_dim) | v (n_kv_heads·head_dim)]. */
+#include "model/forward.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct gqa_job {
+    const r1_model *m;
+    const kv_cache *kv;
+    workspace *ws;
+    int il, n_tok;
+    const float *q; /* (n_tok, n_heads·head_dim) */
+    float *out;     /* (n_tok, n_heads·head_dim) */
+} gqa_job;
+
+static void gqa_worker(void *p, int ith, int nth)
+{
+    const gqa_job *job = p;
+    const model_config *c = &job->m->cfg;
+    int H = c->n_heads, D = c->head_dim, group = c->n_heads / c->n_kv_heads;
+    int64_t kv_width = (int64_t)c->n_kv_heads * D;
+    float *scores = job->ws->scores + (size_t)ith * (size_t)job->kv->n_ctx;
+    long b, e;
+    threadpool_split((long)job->n_tok * H, ith, nth, &b, &e);
+    for (long pair = b; pair < e; pair++) {
+        int t = (int)(pair / H), h = (int)(pair % H), kvh = h / group;
+        int n_keys = job->ws->positions[t] + 1; /* causal */
+        const float *q = job->q + (int64_t)t * H * D + (int64_t)h * D;
+        for (int u = 0; u < n_keys; u++) {
+            const float *k = kv_cache_row(job->kv, job->il, u) + (int64_t)kvh * D;
+            scores[u] = kern_dot_f32(q, k, D) * c->kq_scale;
+        }
+        kern_softmax(scores, n_keys);
+        float *o = job->out + (int64_t)t * H * D + (int64_t)h * D;
+        memset(o, 0, (size_t)D * sizeof(float));
+        for (int u = 0; u < n_keys; u++) {
+            const float *v = kv_cache_row(job->kv, job->il, u) + kv_width + (int64_t)kvh * D;
+            float s = scores[u];
+            for (int d = 0; d < D; d++) o[d] += s * v[d];
+        }
+    }
+}
+
+static void add_bias(float *y, const float *bias, int n_tok, int64_t n)
+{
+    if (!bias) return;
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < n; i++) y[t * n + i] += bias[i];
+}
+
+void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t E = c->dim, D = c->head_dim, nq = (int64_t)c->n_heads * D,
+            nkv = (int64_t)c->n_kv_heads * D;
+    float *q = ws->buf[0], *k = ws->buf[1], *v = ws->buf[2], *o = ws->buf[3], *out = ws->buf[4];
+    kern_matmul(m->pool, &ly->wq, 0, ws->h, E, n_tok, q, nq);
+    kern_matmul(m->pool, &ly->wk, 0, ws->h, E, n_tok, k, nkv);
+    kern_matmul(m->pool, &ly->wv, 0, ws->h, E, n_tok, v, nkv);
+    add_bias(q, ly->bq, n_tok, nq);
+    add_bias(k, ly->bk, n_tok, nkv);
+    add_bias(v, ly->bv, n_tok, nkv);
+    forward_rope(m, ws, q, nq, n_tok, c->n_heads, D, 0);
+    forward_rope(m, ws, k, nkv, n_tok, c->n_kv_heads, D, 0);
+    for (int t = 0; t < n_tok; t++) {
+        float *row = kv_cache_row(kv, il, ws->positions[t]);
+        memcpy(row, k + t * nkv, (size_t)nkv * sizeof(float));
+        memcpy(row + nkv, v + t * nkv, (size_t)nkv * sizeof(float));
+    }
+    gqa_job job = {m, kv, ws, il, n_tok, q, o};
+    threadpool_run(m->pool, gqa_worker, &job);
+    kern_matmul(m->pool, &ly->wo, 0, o, nq, n_tok, out, E);
+    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
+}
