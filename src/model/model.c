@@ -150,6 +150,22 @@ static r1_status find(loader *L, const char *name, int n_dims, const int64_t *ne
     return R1_OK;
 }
 
+static bool has_tensor(loader *L, const char *fmt, int il)
+{
+    char name[256];
+    snprintf(name, sizeof name, fmt, il);
+    return gguf_find_tensor(L->f, name) != NULL;
+}
+
+/* Rows [row0, row0 + n_rows) of every matrix of w (fused tensors split into their parts). */
+static wmat wmat_rows(const wmat *w, int64_t row0, int64_t n_rows)
+{
+    wmat v = *w;
+    v.data = w->data + (size_t)row0 * w->row_bytes;
+    v.n_rows = n_rows;
+    return v;
+}
+
 /* Bind a 2D (rows = ne1, cols = ne0) or 3D (mats = ne2) weight. */
 static r1_status bind_mat(loader *L, wmat *w, bool required, int64_t cols, int64_t rows,
                           int64_t mats, const char *fmt, ...)
@@ -463,10 +479,20 @@ static r1_status bind_layer_deepseek2(loader *L, int il)
     int64_t X = c->n_routed_experts, F = c->moe_inter_dim;
     if ((st = bind_mat(L, &ly->gate_inp, true, E, X, 1, "blk.%d.ffn_gate_inp.weight", il)) ||
         (st = bind_vec(L, &ly->exp_probs_b, false, X, "blk.%d.exp_probs_b.bias", il)) ||
-        (st = bind_mat(L, &ly->gate_exps, true, E, F, X, "blk.%d.ffn_gate_exps.weight", il)) ||
-        (st = bind_mat(L, &ly->up_exps, true, E, F, X, "blk.%d.ffn_up_exps.weight", il)) ||
         (st = bind_mat(L, &ly->down_exps, true, F, E, X, "blk.%d.ffn_down_exps.weight", il)))
         return st;
+    if (has_tensor(L, "blk.%d.ffn_gate_up_exps.weight", il)) {
+        /* fused: per expert the F gate rows, then the F up rows */
+        wmat gu = {0};
+        if ((st = bind_mat(L, &gu, true, E, 2 * F, X, "blk.%d.ffn_gate_up_exps.weight", il)))
+            return st;
+        ly->gate_exps = wmat_rows(&gu, 0, F);
+        ly->up_exps = wmat_rows(&gu, F, F);
+    } else if ((st = bind_mat(L, &ly->gate_exps, true, E, F, X, "blk.%d.ffn_gate_exps.weight",
+                              il)) ||
+               (st = bind_mat(L, &ly->up_exps, true, E, F, X, "blk.%d.ffn_up_exps.weight", il))) {
+        return st;
+    }
     if (c->n_shared_experts > 0) {
         int64_t S = F * c->n_shared_experts;
         if ((st =
@@ -488,16 +514,34 @@ static r1_status bind_layer_dense(loader *L, int il)
     r1_status st;
     if ((st = bind_vec(L, &ly->attn_norm, true, E, "blk.%d.attn_norm.weight", il)) ||
         (st = bind_vec(L, &ly->ffn_norm, true, E, "blk.%d.ffn_norm.weight", il)) ||
-        (st = bind_mat(L, &ly->wq, true, E, q, 1, "blk.%d.attn_q.weight", il)) ||
-        (st = bind_mat(L, &ly->wk, true, E, kv, 1, "blk.%d.attn_k.weight", il)) ||
-        (st = bind_mat(L, &ly->wv, true, E, kv, 1, "blk.%d.attn_v.weight", il)) ||
         (st = bind_mat(L, &ly->wo, true, q, E, 1, "blk.%d.attn_output.weight", il)) ||
-        (st = bind_vec(L, &ly->bq, bias, q, "blk.%d.attn_q.bias", il)) ||
-        (st = bind_vec(L, &ly->bk, bias, kv, "blk.%d.attn_k.bias", il)) ||
-        (st = bind_vec(L, &ly->bv, bias, kv, "blk.%d.attn_v.bias", il)) ||
         (st = bind_mat(L, &ly->ffn_gate, true, E, c->inter_dim, 1, "blk.%d.ffn_gate.weight", il)) ||
         (st = bind_mat(L, &ly->ffn_up, true, E, c->inter_dim, 1, "blk.%d.ffn_up.weight", il)) ||
         (st = bind_mat(L, &ly->ffn_down, true, c->inter_dim, E, 1, "blk.%d.ffn_down.weight", il)))
+        return st;
+    if (has_tensor(L, "blk.%d.attn_qkv.weight", il)) {
+        /* fused projection: q rows, then k rows, then v rows (and the same for the bias) */
+        wmat qkv = {0};
+        const float *b = NULL;
+        if ((st = bind_mat(L, &qkv, true, E, q + 2 * kv, 1, "blk.%d.attn_qkv.weight", il)) ||
+            (st = bind_vec(L, &b, bias, q + 2 * kv, "blk.%d.attn_qkv.bias", il)))
+            return st;
+        ly->wq = wmat_rows(&qkv, 0, q);
+        ly->wk = wmat_rows(&qkv, q, kv);
+        ly->wv = wmat_rows(&qkv, q + kv, kv);
+        if (b) {
+            ly->bq = b;
+            ly->bk = b + q;
+            ly->bv = b + q + kv;
+        }
+        return R1_OK;
+    }
+    if ((st = bind_mat(L, &ly->wq, true, E, q, 1, "blk.%d.attn_q.weight", il)) ||
+        (st = bind_mat(L, &ly->wk, true, E, kv, 1, "blk.%d.attn_k.weight", il)) ||
+        (st = bind_mat(L, &ly->wv, true, E, kv, 1, "blk.%d.attn_v.weight", il)) ||
+        (st = bind_vec(L, &ly->bq, bias, q, "blk.%d.attn_q.bias", il)) ||
+        (st = bind_vec(L, &ly->bk, bias, kv, "blk.%d.attn_k.bias", il)) ||
+        (st = bind_vec(L, &ly->bv, bias, kv, "blk.%d.attn_v.bias", il)))
         return st;
     return R1_OK;
 }
