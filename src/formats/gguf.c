@@ -177,7 +177,10 @@ int64_t gguf_arr_i64(const gguf_kv *kv, uint64_t i)
     case GGUF_INT64:
         return tmp.v.i64;
     case GGUF_FLOAT32:
-    case GGUF_FLOAT64:
+    case GGUF_FLOAT64: /* saturate: converting NaN or an out-of-range float is undefined */
+        if (tmp.v.f64 != tmp.v.f64) return 0;
+        if (tmp.v.f64 >= 9223372036854775808.0) return INT64_MAX;
+        if (tmp.v.f64 < -9223372036854775808.0) return INT64_MIN;
         return (int64_t)tmp.v.f64;
     default:
         return (int64_t)tmp.v.u64;
@@ -767,11 +770,6 @@ static void w_put(gguf_writer *w, const char *key, gguf_vtype type, uint8_t *byt
         return;
     }
     w->kv[w->n_kv++] = (wkv){k, type, bytes, n};
-    if (!strcmp(key, "general.alignment") && type == GGUF_UINT32 && n == 4) {
-        uint32_t a;
-        memcpy(&a, bytes, 4);
-        if (a && !(a & (a - 1))) w->alignment = a;
-    }
 }
 
 static uint8_t *dup_bytes(const void *p, size_t n)
@@ -912,19 +910,25 @@ r1_status gguf_writer_add_tensor(gguf_writer *w, const char *name, dtype type, i
     for (size_t i = 0; i < w->n_tensors; i++)
         if (!strcmp(w->tensors[i].name, name))
             return err_set(err, R1_ERR_INVALID_ARG, "tensor '%s' added twice", name);
+    const dtype_traits *tr = dtype_get((uint32_t)type);
+    if (!tr || !tr->is_supported) /* the reader would refuse the file */
+        return err_set(err, R1_ERR_INVALID_ARG, "tensor '%s': type %d is not a supported type",
+                       name, (int)type);
     wtensor t = {.type = type, .n_dims = n_dims, .data = data};
     int64_t n_el = 1;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
-        if (t.ne[d] <= 0) return err_set(err, R1_ERR_INVALID_ARG, "tensor '%s': bad shape", name);
-        n_el *= t.ne[d];
+        if (t.ne[d] <= 0 || __builtin_mul_overflow(n_el, t.ne[d], &n_el))
+            return err_set(err, R1_ERR_INVALID_ARG, "tensor '%s': bad shape", name);
     }
     size_t row = dtype_row_bytes(type, t.ne[0]);
     if (!row)
         return err_set(err, R1_ERR_INVALID_ARG,
                        "tensor '%s': %lld elements per row is not a multiple of the block of %s",
-                       name, (long long)t.ne[0], dtype_get(type) ? dtype_get(type)->name : "?");
-    t.n_bytes = row * (size_t)(n_el / t.ne[0]);
+                       name, (long long)t.ne[0], tr->name);
+    if (__builtin_mul_overflow(row, (size_t)(n_el / t.ne[0]), &t.n_bytes) ||
+        t.n_bytes > (size_t)INT64_MAX)
+        return err_set(err, R1_ERR_INVALID_ARG, "tensor '%s': byte size overflows", name);
     if (w->n_tensors == w->cap_tensors) {
         size_t cap = w->cap_tensors ? 2 * w->cap_tensors : 64;
         wtensor *nt = realloc(w->tensors, cap * sizeof *nt);
@@ -954,6 +958,24 @@ r1_status gguf_writer_begin(gguf_writer *w, const char *path, char *err)
 {
     if (w->failed) return err_set(err, R1_ERR_NOMEM, "%s: out of memory building metadata", path);
     if (w->fp) return err_set(err, R1_ERR_INVALID_ARG, "%s: writer already started", path);
+    /* refuse what the reader would reject; the last general.alignment set decides the layout */
+    w->alignment = GGUF_DEFAULT_ALIGNMENT;
+    for (size_t i = 0; i < w->n_kv; i++) {
+        const wkv *kv = &w->kv[i];
+        size_t len = strlen(kv->key);
+        if (len == 0 || len > GGUF_MAX_KEY_BYTES)
+            return err_set(err, R1_ERR_INVALID_ARG, "%s: metadata key of %zu bytes (1..%d allowed)",
+                           path, len, GGUF_MAX_KEY_BYTES);
+        if (!strcmp(kv->key, "general.alignment")) {
+            uint32_t a = 0;
+            if (kv->type == GGUF_UINT32) memcpy(&a, kv->bytes, 4);
+            if (kv->type != GGUF_UINT32 || a == 0 || (a & (a - 1)) || a > GGUF_MAX_ALIGNMENT)
+                return err_set(err, R1_ERR_INVALID_ARG,
+                               "%s: general.alignment must be a u32 power of two in 1..%u", path,
+                               GGUF_MAX_ALIGNMENT);
+            w->alignment = a;
+        }
+    }
     free(w->path);
     free(w->tmp_path);
     w->path = strdup(path);
@@ -1078,4 +1100,48 @@ size_t gguf_writer_n_tensors(const gguf_writer *w)
 size_t gguf_writer_tensor_bytes(const gguf_writer *w, size_t i)
 {
     return i < w->n_tensors ? w->tensors[i].n_bytes : 0;
+}
+
+/* ---- files assembled in memory --------------------------------------------------------------- */
+
+r1_status gguf_open_parts(const char *path, gguf_kv *kv, int64_t n_kv, gguf_tensor *tensors,
+                          int64_t n_tensors, gguf_file **out_file, char *err)
+{
+    gguf_file *f = calloc(1, sizeof *f);
+    gguf_index *index = calloc(1, sizeof *index);
+    if (!f || !index || !(f->path = strdup(path))) {
+        free(index);
+        free(f);
+        for (int64_t i = 0; i < n_kv; i++) free(kv[i].key), free(kv[i].arr_str);
+        for (int64_t i = 0; i < n_tensors; i++) free(tensors[i].name);
+        free(kv);
+        free(tensors);
+        return err_set(err, R1_ERR_NOMEM, "%s: out of memory", path);
+    }
+    f->version = 3;
+    f->alignment = GGUF_DEFAULT_ALIGNMENT;
+    f->kv = kv;
+    f->n_kv = n_kv;
+    f->tensors = tensors;
+    f->n_tensors = n_tensors;
+    f->private_index = index;
+    static const uint8_t empty[1];
+    f->base = empty;
+    r1_status st = R1_OK;
+    if (!name_set_init(&index->kv, (size_t)n_kv) ||
+        !name_set_init(&index->tensors, (size_t)n_tensors))
+        st = err_set(err, R1_ERR_NOMEM, "%s: out of memory", path);
+    for (int64_t i = 0; !st && i < n_kv; i++)
+        if (!name_set_insert(&index->kv, (uint32_t)i, kv[i].key, kv_name, f))
+            st = err_set(err, R1_ERR_FORMAT, "%s: duplicated metadata key '%s'", path, kv[i].key);
+    for (int64_t i = 0; !st && i < n_tensors; i++)
+        if (!name_set_insert(&index->tensors, (uint32_t)i, tensors[i].name, tensor_name, f))
+            st = err_set(err, R1_ERR_FORMAT, "%s: duplicated tensor name '%s'", path,
+                         tensors[i].name);
+    if (st) {
+        gguf_close(f);
+        return st;
+    }
+    *out_file = f;
+    return R1_OK;
 }

@@ -68,6 +68,10 @@ typedef struct gguf_tensor {
     uint64_t offset;  /* from the start of the data section */
     size_t n_bytes;   /* bytes in the file */
     const void *data; /* into the mapping */
+    /* NULL for every tensor of a GGUF file. Set only in files assembled by gguf_open_parts whose
+     * 3D tensor's matrices are not contiguous (Hugging Face stores each expert separately): then
+     * matrix i (of ne[2]) starts at mat_data[i], and `data` equals mat_data[0]. */
+    const void *const *mat_data;
 } gguf_tensor;
 
 typedef struct gguf_file {
@@ -93,6 +97,13 @@ r1_status gguf_open(const char *path, bool use_mmap, gguf_file **out_file, char 
 r1_status gguf_open_memory(const void *data, size_t size, const char *name, gguf_file **out_file,
                            char *err);
 void gguf_close(gguf_file *file);
+/* Assemble a gguf_file from parts built in memory (the Hugging Face folder loader, so that the
+ * model binds it exactly like a file). Takes ownership of the malloc'd arrays kv[n_kv] and
+ * tensors[n_tensors] and of their malloc'd keys/names and arr_str arrays (what gguf_close frees);
+ * string/array payloads, tensor data and mat_data stay borrowed and must outlive the file. Checks
+ * keys and names for duplicates. On failure everything passed in is freed. */
+r1_status gguf_open_parts(const char *path, gguf_kv *kv, int64_t n_kv, gguf_tensor *tensors,
+                          int64_t n_tensors, gguf_file **out_file, char *err);
 
 const gguf_kv *gguf_find(const gguf_file *file, const char *key);
 const gguf_tensor *gguf_find_tensor(const gguf_file *file, const char *name);

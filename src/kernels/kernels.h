@@ -3,17 +3,27 @@
  * A `wmat` is a view of a stored tensor as n_mats matrices of n_rows × n_cols (row-major, a row is
  * n_cols elements of `type`, rows row_bytes apart, matrices mat_bytes apart). Expert tensors
  * (ne = {cols, rows, n_experts}) and per-head MLA up-projections are 3D views; plain weights have
- * n_mats = 1.
+ * n_mats = 1. Matrices of a view usually lie mat_bytes apart from `data`; a view over weights
+ * stored one matrix per tensor (Hugging Face experts, mapped in place rather than copied into one
+ * block) has `mats` instead: matrix i starts at mats[i]. Kernels find a matrix with wmat_mat().
  *
- * matmul computes Y[t][r] = Σ_c W[r][c] · X[t][c] for t < n_tok, splitting rows across the pool's
- * threads (never a reduction), so results do not depend on the thread count. Arithmetic is fp32
- * over the exactly dequantized weights (the reference semantics; docs/numerics.md). */
+ * kern_matmul computes Y[t][r] = Σ_c W[r][c] · X[t][c] for t < n_tok, splitting rows across the
+ * pool's threads (never a reduction), so results do not depend on the thread count.
+ *
+ * Two semantics, chosen once per process by kern_backend() (env R1_KERNELS=ref|scalar|avx2|auto):
+ * - "ref": fp32 arithmetic over exactly dequantized weights — the mathematical reference.
+ * - quantized-activation backends ("scalar", "avx2"): activations are rounded to 8 bits per block
+ *   (Q8_0 for 32-element weight blocks, Q8_K for 256-element ones) and dotted with integer
+ *   arithmetic, as the GGUF ecosystem does; "scalar" is the spec every SIMD version matches.
+ * Weights in F32/F16/BF16 always use the fp32 path.
+ */
 #ifndef R1_KERNELS_H
 #define R1_KERNELS_H
 
 #include "base/threadpool.h"
 #include "tensor/dtype.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,10 +32,54 @@ typedef struct wmat {
     const uint8_t *data;
     int64_t n_rows, n_cols, n_mats;
     size_t row_bytes, mat_bytes;
+    const uint8_t *const *mats; /* (n_mats) per-matrix starts, or NULL: data + i·mat_bytes */
 } wmat;
 
+/* First byte of matrix `mat` of w. */
+static inline const uint8_t *wmat_mat(const wmat *w, int64_t mat)
+{
+    return w->mats ? w->mats[mat] : w->data + (size_t)mat * w->mat_bytes;
+}
+
+/* Dot product of one weight row (n elements, stored type) with activations already quantized to
+ * the type's vec_dot_type. */
+typedef float (*kern_vec_dot_fn)(const void *w_row, const void *x_q, int64_t n);
+/* Quantize n floats (multiple of the block) to a vec_dot type. */
+typedef void (*kern_quantize_fn)(const float *x, void *out, int64_t n);
+
+typedef struct kern_type_ops {
+    dtype vec_dot_type;      /* DTYPE_Q8_0 or DTYPE_Q8_K; DTYPE_F32 = no integer path */
+    kern_vec_dot_fn vec_dot; /* NULL = use the fp32 path for this type */
+} kern_type_ops;
+
+typedef struct kern_backend_t {
+    const char *name;               /* "ref", "scalar", "avx2" */
+    kern_type_ops ops[DTYPE_COUNT]; /* by weight type */
+    kern_quantize_fn quantize_q8_0;
+    kern_quantize_fn quantize_q8_k;
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+} kern_backend_t;
+
+/* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
+const kern_backend_t *kern_backend(void);
+/* Every backend this CPU can run, for tests and benchmarks; returns the count. */
+int kern_backends_available(const kern_backend_t **out, int cap);
+
+/* Per-session scratch for kern_matmul (quantized activations). Not shared between threads that
+ * call kern_matmul concurrently. */
+typedef struct kern_ctx {
+    threadpool *pool;
+    const kern_backend_t *backend;
+    uint8_t *qx; /* quantized activations */
+    size_t qx_cap;
+} kern_ctx;
+
+/* Make a context able to run matmuls of up to n_tok × max_cols activations. */
+bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_tok, int64_t max_cols);
+void kern_ctx_free(kern_ctx *kc);
+
 /* Y (n_tok × n_rows, row stride ldy) = X (n_tok × n_cols, row stride ldx) · W[mat]^T. */
-void kern_matmul(threadpool *pool, const wmat *w, int64_t mat, const float *x, int64_t ldx,
+void kern_matmul(kern_ctx *kc, const wmat *w, int64_t mat, const float *x, int64_t ldx,
                  int64_t n_tok, float *y, int64_t ldy);
 
 /* Dequantize row r of matrix `mat` into dst (n_cols floats). */
@@ -43,5 +97,10 @@ static inline float kern_silu(float x)
 {
     return x / (1.0f + __builtin_expf(-x));
 }
+
+/* Backends (defined in ref/ and x86/). */
+void kern_backend_init_ref(kern_backend_t *b);
+void kern_backend_init_scalar(kern_backend_t *b);
+void kern_backend_init_avx2(kern_backend_t *b);
 
 #endif

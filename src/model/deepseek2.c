@@ -69,17 +69,17 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
 
     if (c->q_lora_rank > 0) {
         int64_t QL = c->q_lora_rank;
-        kern_matmul(m->pool, &ly->wq_a, 0, ws->h, E, n_tok, tmp, QL);
+        kern_matmul(&ws->kc, &ly->wq_a, 0, ws->h, E, n_tok, tmp, QL);
         for (int t = 0; t < n_tok; t++)
             kern_rmsnorm(tmp + t * QL, tmp + t * QL, ly->q_a_norm, QL, c->rms_eps);
-        kern_matmul(m->pool, &ly->wq_b, 0, tmp, QL, n_tok, q, qw);
+        kern_matmul(&ws->kc, &ly->wq_b, 0, tmp, QL, n_tok, q, qw);
     } else {
-        kern_matmul(m->pool, &ly->wq_b, 0, ws->h, E, n_tok, q, qw);
+        kern_matmul(&ws->kc, &ly->wq_b, 0, ws->h, E, n_tok, q, qw);
     }
     forward_rope(m, ws, q, qw, n_tok, (int)H, nope + rope, nope);
 
     int64_t kvw = R + rope;
-    kern_matmul(m->pool, &ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw);
+    kern_matmul(&ws->kc, &ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw);
     for (int t = 0; t < n_tok; t++) {
         float *row = kv_cache_row(kv, il, ws->positions[t]);
         kern_rmsnorm(row, ckv + t * kvw, ly->kv_a_norm, R, c->rms_eps);
@@ -89,15 +89,15 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
 
     /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h] */
     for (int64_t h = 0; h < H; h++)
-        kern_matmul(m->pool, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, q_abs + h * R, H * R);
+        kern_matmul(&ws->kc, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, q_abs + h * R, H * R);
 
     mla_job job = {m, kv, ws, il, n_tok, q, q_abs, o_lat};
     threadpool_run(m->pool, mla_worker, &job);
 
     /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
     for (int64_t h = 0; h < H; h++)
-        kern_matmul(m->pool, &ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V);
-    kern_matmul(m->pool, &ly->wo, 0, o, H * V, n_tok, tmp, E);
+        kern_matmul(&ws->kc, &ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V);
+    kern_matmul(&ws->kc, &ly->wo, 0, o, H * V, n_tok, tmp, E);
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += tmp[i];
 }
 
@@ -174,7 +174,7 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
     float *logits = ws->buf[0], *xe = ws->buf[1], *g = ws->buf[2], *u = ws->buf[3], *d = ws->buf[4],
           *acc = ws->buf[5];
 
-    kern_matmul(m->pool, &ly->gate_inp, 0, ws->h, E, n_tok, logits, X);
+    kern_matmul(&ws->kc, &ly->gate_inp, 0, ws->h, E, n_tok, logits, X);
     for (int t = 0; t < n_tok; t++)
         route(c, ly->exp_probs_b, logits + t * X, ws->router, ws->moe_ids + t * K,
               ws->moe_w + t * K);
@@ -192,10 +192,10 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
                     n++;
                 }
         if (!n) continue;
-        kern_matmul(m->pool, &ly->gate_exps, e, xe, E, n, g, F);
-        kern_matmul(m->pool, &ly->up_exps, e, xe, E, n, u, F);
+        kern_matmul(&ws->kc, &ly->gate_exps, e, xe, E, n, g, F);
+        kern_matmul(&ws->kc, &ly->up_exps, e, xe, E, n, u, F);
         for (int64_t i = 0; i < (int64_t)n * F; i++) g[i] = kern_silu(g[i]) * u[i];
-        kern_matmul(m->pool, &ly->down_exps, e, g, F, n, d, E);
+        kern_matmul(&ws->kc, &ly->down_exps, e, g, F, n, d, E);
         for (int i = 0; i < n; i++) {
             float w = ws->moe_tw[i];
             float *a = acc + (int64_t)ws->moe_tok[i] * E;
@@ -203,7 +203,8 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
         }
     }
     if (c->n_shared_experts > 0) {
-        forward_swiglu(m, &ly->gate_shexp, &ly->up_shexp, &ly->down_shexp, ws->h, n_tok, g, u, d);
+        forward_swiglu(m, ws, &ly->gate_shexp, &ly->up_shexp, &ly->down_shexp, ws->h, n_tok, g, u,
+                       d);
         for (int64_t i = 0; i < (int64_t)n_tok * E; i++) acc[i] += d[i];
     }
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += acc[i];

@@ -53,6 +53,7 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     ok = ok && (ws->moe_tok = malloc(nb * sizeof(int)));
     ok = ok && (ws->moe_tw = malloc(nb * sizeof(float)));
     ok = ok && (ws->router = malloc((size_t)(c->n_routed_experts + 1) * sizeof(float)));
+    ok = ok && kern_ctx_init(&ws->kc, m->pool, n_batch, w);
     if (!ok) {
         workspace_free(ws);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
@@ -75,6 +76,7 @@ void workspace_free(workspace *ws)
     free(ws->moe_tok);
     free(ws->moe_tw);
     free(ws->router);
+    kern_ctx_free(&ws->kc);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -136,14 +138,14 @@ void forward_rope(const r1_model *m, const workspace *ws, float *v, int64_t ld, 
     }
 }
 
-void forward_swiglu(const r1_model *m, const wmat *gate, const wmat *up, const wmat *down,
-                    const float *in, int n_tok, float *g, float *u, float *out)
+void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wmat *up,
+                    const wmat *down, const float *in, int n_tok, float *g, float *u, float *out)
 {
     int64_t E = m->cfg.dim, F = gate->n_rows;
-    kern_matmul(m->pool, gate, 0, in, E, n_tok, g, F);
-    kern_matmul(m->pool, up, 0, in, E, n_tok, u, F);
+    kern_matmul(&ws->kc, gate, 0, in, E, n_tok, g, F);
+    kern_matmul(&ws->kc, up, 0, in, E, n_tok, u, F);
     for (int64_t i = 0; i < (int64_t)n_tok * F; i++) g[i] = kern_silu(g[i]) * u[i];
-    kern_matmul(m->pool, down, 0, g, F, n_tok, out, E);
+    kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
 }
 
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
@@ -170,13 +172,13 @@ void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t
             deepseek2_moe(m, il, ws, n_tok);
         } else {
             float *out = ws->buf[2];
-            forward_swiglu(m, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok, ws->buf[0],
-                           ws->buf[1], out);
+            forward_swiglu(m, ws, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok,
+                           ws->buf[0], ws->buf[1], out);
             for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
         }
     }
     int first = n_tok - n_out;
     for (int t = first; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, m->out_norm, E, c->rms_eps);
-    kern_matmul(m->pool, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
+    kern_matmul(&ws->kc, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
 }

@@ -36,6 +36,7 @@ typedef struct workspace {
     int *moe_tok;               /* (n_batch) tokens routed to the expert being computed */
     float *moe_tw;              /* (n_batch) their weights */
     float *router;              /* (n_routed_experts) per-token scratch, thread 0 only */
+    kern_ctx kc;                /* matmul scratch (quantized activations) */
 } workspace;
 
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);
@@ -52,8 +53,8 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok);
 void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok);
 
 /* Shared pieces. */
-void forward_swiglu(const r1_model *m, const wmat *gate, const wmat *up, const wmat *down,
-                    const float *in, int n_tok, float *g, float *u, float *out);
+void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wmat *up,
+                    const wmat *down, const float *in, int n_tok, float *g, float *u, float *out);
 /* Rotate pairs in v (n_heads heads, head stride `stride`, rotated part at `offset` in each head)
  * with the batch's RoPE tables; token t of n_tok at v + t·ld. */
 void forward_rope(const r1_model *m, const workspace *ws, float *v, int64_t ld, int n_tok,

@@ -57,9 +57,9 @@ void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int
     int64_t E = c->dim, D = c->head_dim, nq = (int64_t)c->n_heads * D,
             nkv = (int64_t)c->n_kv_heads * D;
     float *q = ws->buf[0], *k = ws->buf[1], *v = ws->buf[2], *o = ws->buf[3], *out = ws->buf[4];
-    kern_matmul(m->pool, &ly->wq, 0, ws->h, E, n_tok, q, nq);
-    kern_matmul(m->pool, &ly->wk, 0, ws->h, E, n_tok, k, nkv);
-    kern_matmul(m->pool, &ly->wv, 0, ws->h, E, n_tok, v, nkv);
+    kern_matmul(&ws->kc, &ly->wq, 0, ws->h, E, n_tok, q, nq);
+    kern_matmul(&ws->kc, &ly->wk, 0, ws->h, E, n_tok, k, nkv);
+    kern_matmul(&ws->kc, &ly->wv, 0, ws->h, E, n_tok, v, nkv);
     add_bias(q, ly->bq, n_tok, nq);
     add_bias(k, ly->bk, n_tok, nkv);
     add_bias(v, ly->bv, n_tok, nkv);
@@ -72,6 +72,6 @@ void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int
     }
     gqa_job job = {m, kv, ws, il, n_tok, q, o};
     threadpool_run(m->pool, gqa_worker, &job);
-    kern_matmul(m->pool, &ly->wo, 0, o, nq, n_tok, out, E);
+    kern_matmul(&ws->kc, &ly->wo, 0, o, nq, n_tok, out, E);
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
 }

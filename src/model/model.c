@@ -631,14 +631,17 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
     m->bos_id = m->eos_id = -1;
     uint32_t id;
     is_bad = false;
-    if (gguf_get_u32(m->file, "tokenizer.ggml.bos_token_id", &id, &is_bad)) m->bos_id = (int)id;
-    if (gguf_get_u32(m->file, "tokenizer.ggml.eos_token_id", &id, &is_bad)) m->eos_id = (int)id;
+    /* ids over INT32_MAX must not wrap to negative values that pass the check below */
+    if (gguf_get_u32(m->file, "tokenizer.ggml.bos_token_id", &id, &is_bad))
+        m->bos_id = id > INT32_MAX ? INT32_MAX : (int)id;
+    if (gguf_get_u32(m->file, "tokenizer.ggml.eos_token_id", &id, &is_bad))
+        m->eos_id = id > INT32_MAX ? INT32_MAX : (int)id;
     if (is_bad || m->bos_id >= m->cfg.n_vocab || m->eos_id >= m->cfg.n_vocab)
         return err_set(err, R1_ERR_FORMAT, "%s: bos/eos token id invalid or ≥ n_vocab %d", path,
                        m->cfg.n_vocab);
-    if (gguf_find(m->file, "tokenizer.ggml.tokens") && !getenv("R1_NO_TOKENIZER")) {
+    if (gguf_find(m->file, "tokenizer.ggml.tokens")) {
         if ((st = tokenizer_load_gguf(m->file, &m->tok, err))) {
-            err_prefix(err, "%s", path);
+            if (err && strncmp(err, path, strlen(path))) err_prefix(err, "%s", path); /* once */
             return st;
         }
         if (tokenizer_n_vocab(m->tok) != m->cfg.n_vocab)

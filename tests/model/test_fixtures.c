@@ -5,15 +5,19 @@
  * Criteria (tests/data/README.md, docs/numerics.md):
  * - F32 files: max |Δ| ≤ 1e-3 · max|logit| against the reference logits, the argmax equal at every
  *   position, and the 8 greedy tokens after the prompt equal the reference's.
- * - Quantized files: against the logits of the exactly dequantized weights (deqref): median per-row
- *   relative error ≤ 1e-3 (we compute in fp32 over exact weights; the peer, which rounds
- *   activations to 8 bits, gets 1e-2..4e-2) and argmax agreement ≥ the peer's − 0.05.
+ * - Quantized files: against the logits of the exactly dequantized weights (deqref): median over
+ *   rows of max|Δ| / max|logit| ≤ 1e-3 with the fp32 reference kernels (R1_KERNELS=ref: exact
+ *   weights), ≤ 1.5 × the peer's with the 8-bit-activation kernels (the peer rounds activations
+ *   the same way: it gets 9e-3..4e-2), and argmax agreement ≥ the peer's − 0.05.
  * - ds3-old (attn_kv_b) and ds3-new (attn_k_b/attn_v_b) hold the same weights: ≤ 1e-4 · max|logit|.
  * - Logits do not depend on the thread count (bit-identical), and decoding token by token gives
  *   the batched prompt's logits (≤ 1e-5 relative: only summation order differs).
  */
+#include "kernels/kernels.h"
 #include "r1.h"
 #include "test.h"
+
+static bool is_ref; /* the fp32 reference kernels are in use (R1_KERNELS=ref) */
 
 #include <cjson/cJSON.h>
 
@@ -24,7 +28,7 @@ typedef struct fixture {
     int n_vocab, n_prompt, n_greedy;
     int32_t prompt[MAX_IDS], greedy[MAX_IDS];
     bool is_quantized;
-    double peer_argmax;
+    double peer_argmax, peer_median;
 } fixture;
 
 static float *run_logits(const char *path, const int32_t *ids, int n, int n_threads)
@@ -117,15 +121,22 @@ static void check_fixture(const fixture *f)
         }
         max_abs = fmax(max_abs, rmax);
         max_d = fmax(max_d, rd);
-        row_rel[t] = rd / rmax;
+        row_rel[t] = rd; /* divided by the global max below */
         agree += argmax(got + t * V, V) == argmax(ref + t * V, V);
     }
+    /* the fixtures' definition: per-row max |Δ| over the global max |logit|, median over rows */
+    for (int t = 0; t < T; t++) row_rel[t] /= max_abs;
     qsort(row_rel, (size_t)T, sizeof row_rel[0], cmp_double);
-    double median = row_rel[T / 2], agree_frac = (double)agree / T;
+    double median = T % 2 ? row_rel[T / 2] : 0.5 * (row_rel[T / 2 - 1] + row_rel[T / 2]);
+    double agree_frac = (double)agree / T;
     printf("%-16s max|d|/max=%.2e median_row=%.2e argmax %d/%d\n", f->name, max_d / max_abs, median,
            agree, T);
     if (f->is_quantized) {
-        CHECKF(median <= 1e-3, "%s: median row error %.3e > 1e-3", f->name, median);
+        /* the fp32 reference path computes over exact weights: 1e-3; the 8-bit-activation
+         * backends must be no worse than the peer, which does the same: 1.5 × its median */
+        double bound = is_ref ? 1e-3 : 1.5 * f->peer_median;
+        CHECKF(median <= bound, "%s: median row error %.3e > %.3e (%s kernels)", f->name, median,
+               bound, kern_backend()->name);
         CHECKF(agree_frac >= f->peer_argmax - 0.05, "%s: argmax agreement %.3f < peer %.3f - 0.05",
                f->name, agree_frac, f->peer_argmax);
     } else {
@@ -166,7 +177,10 @@ static int load_fixtures(fixture *out, int cap)
         a = cJSON_GetObjectItem(it, "greedy_ids");
         cJSON_ArrayForEach(e, a) if (f->n_greedy < MAX_IDS) f->greedy[f->n_greedy++] = e->valueint;
         cJSON *peer = cJSON_GetObjectItem(it, "peer_vs_deqref");
-        if (peer) f->peer_argmax = cJSON_GetObjectItem(peer, "argmax_agree")->valuedouble;
+        if (peer) {
+            f->peer_argmax = cJSON_GetObjectItem(peer, "argmax_agree")->valuedouble;
+            f->peer_median = cJSON_GetObjectItem(peer, "median_row_rel")->valuedouble;
+        }
         n++;
     }
     cJSON_Delete(root);
@@ -183,6 +197,8 @@ static const fixture *by_name(const fixture *fx, int n, const char *name)
 int main(void)
 {
     static fixture fx[64];
+    is_ref = !strcmp(kern_backend()->name, "ref");
+    printf("kernels: %s\n", kern_backend()->name);
     int n = load_fixtures(fx, 64);
     CHECKF(n == 24, "expected the 24 fixtures of tests/data/fixtures.json, found %d", n);
     for (int i = 0; i < n; i++) check_fixture(&fx[i]);

@@ -1,0 +1,362 @@
+/* vec_dot_ref.c — the two reference backends.
+ * "ref":    fp32 over exactly dequantized weights (no vec_dot: kern_matmul dequantizes rows).
+ * "scalar": activations quantized to 8 bits per block (Q8_0 / Q8_K) and integer dot products,
+ *           written plainly: the spec every SIMD kernel (x86/) must reproduce. Integer sums are
+ *           exact, so SIMD versions differ only in the order of the final float additions.
+ */
+#include "kernels/kernels.h"
+#include "tensor/blocks.h"
+#include "tensor/quant.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- activation quantizers ------------------------------------------------------------------ */
+
+static void quantize_q8_0(const float *x, void *out, int64_t n)
+{
+    block_q8_0 *b = out;
+    for (int64_t i = 0; i < n / QK; i++, x += QK) {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        b[i].d = f32_to_fp16(d);
+        for (int j = 0; j < QK; j++) b[i].qs[j] = (int8_t)lrintf(x[j] * id);
+    }
+}
+
+static void quantize_q8_k(const float *x, void *out, int64_t n)
+{
+    block_q8_k *b = out;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0;
+        for (int j = 0; j < QK_K; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        b[i].d = d;
+        for (int j = 0; j < QK_K; j++) b[i].qs[j] = (int8_t)lrintf(x[j] * id);
+        for (int g = 0; g < QK_K / 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += b[i].qs[16 * g + j];
+            b[i].bsums[g] = (int16_t)s;
+        }
+    }
+}
+
+/* ---- 32-element weight blocks × Q8_0 ------------------------------------------------------- */
+
+static int dot32(const int8_t *q, const int8_t *y)
+{
+    int s = 0;
+    for (int j = 0; j < QK; j++) s += q[j] * y[j];
+    return s;
+}
+
+static int sum32(const int8_t *y)
+{
+    int s = 0;
+    for (int j = 0; j < QK; j++) s += y[j];
+    return s;
+}
+
+/* nibble layout shared by Q4_0/Q4_1/Q5_x/IQ4_NL: low nibbles are elements 0..15 */
+static void nibbles32(const uint8_t *qs, int8_t *q)
+{
+    for (int j = 0; j < QK / 2; j++) {
+        q[j] = (int8_t)(qs[j] & 15);
+        q[j + QK / 2] = (int8_t)(qs[j] >> 4);
+    }
+}
+
+static void add_high_bit32(const uint8_t *qh, int8_t *q)
+{
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    for (int j = 0; j < QK; j++) q[j] = (int8_t)(q[j] | (((h >> j) & 1) << 4));
+}
+
+static float vec_dot_q8_0(const void *w, const void *x, int64_t n)
+{
+    const block_q8_0 *a = w, *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK; i++)
+        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)dot32(a[i].qs, b[i].qs);
+    return s;
+}
+
+static float vec_dot_q4_0(const void *w, const void *x, int64_t n)
+{
+    const block_q4_0 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    int8_t q[QK];
+    for (int64_t i = 0; i < n / QK; i++) {
+        nibbles32(a[i].qs, q);
+        for (int j = 0; j < QK; j++) q[j] -= 8;
+        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)dot32(q, b[i].qs);
+    }
+    return s;
+}
+
+static float vec_dot_q4_1(const void *w, const void *x, int64_t n)
+{
+    const block_q4_1 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    int8_t q[QK];
+    for (int64_t i = 0; i < n / QK; i++) {
+        nibbles32(a[i].qs, q);
+        float dy = fp16_to_f32(b[i].d);
+        s += fp16_to_f32(a[i].d) * dy * (float)dot32(q, b[i].qs) +
+             fp16_to_f32(a[i].m) * dy * (float)sum32(b[i].qs);
+    }
+    return s;
+}
+
+static float vec_dot_q5_0(const void *w, const void *x, int64_t n)
+{
+    const block_q5_0 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    int8_t q[QK];
+    for (int64_t i = 0; i < n / QK; i++) {
+        nibbles32(a[i].qs, q);
+        add_high_bit32(a[i].qh, q);
+        for (int j = 0; j < QK; j++) q[j] -= 16;
+        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)dot32(q, b[i].qs);
+    }
+    return s;
+}
+
+static float vec_dot_q5_1(const void *w, const void *x, int64_t n)
+{
+    const block_q5_1 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    int8_t q[QK];
+    for (int64_t i = 0; i < n / QK; i++) {
+        nibbles32(a[i].qs, q);
+        add_high_bit32(a[i].qh, q);
+        float dy = fp16_to_f32(b[i].d);
+        s += fp16_to_f32(a[i].d) * dy * (float)dot32(q, b[i].qs) +
+             fp16_to_f32(a[i].m) * dy * (float)sum32(b[i].qs);
+    }
+    return s;
+}
+
+static float vec_dot_iq4_nl(const void *w, const void *x, int64_t n)
+{
+    const block_iq4_nl *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    int8_t q[QK];
+    for (int64_t i = 0; i < n / QK; i++) {
+        nibbles32(a[i].qs, q);
+        for (int j = 0; j < QK; j++) q[j] = iq4_values[(int)q[j]];
+        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)dot32(q, b[i].qs);
+    }
+    return s;
+}
+
+/* ---- 256-element weight blocks × Q8_K -------------------------------------------------------- */
+
+static int dot_n(const int8_t *q, const int8_t *y, int n)
+{
+    int s = 0;
+    for (int j = 0; j < n; j++) s += q[j] * y[j];
+    return s;
+}
+
+/* 6-bit scale and min of sub-block s of a Q4_K/Q5_K block (packing documented in blocks.h). */
+static void k4_scale_min(const uint8_t *sc, int s, int *out_scale, int *out_min)
+{
+    if (s < 4) {
+        *out_scale = sc[s] & 63;
+        *out_min = sc[s + 4] & 63;
+    } else {
+        *out_scale = (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
+        *out_min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+    }
+}
+
+static void q4k_values(const uint8_t *qs, int8_t *q)
+{
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            q[64 * c + l] = (int8_t)(qs[32 * c + l] & 15);
+            q[64 * c + 32 + l] = (int8_t)(qs[32 * c + l] >> 4);
+        }
+}
+
+static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
+{
+    const block_q4_k *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[QK_K];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        q4k_values(a[i].qs, q);
+        int sumi = 0, summ = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            int sc, mn;
+            k4_scale_min(a[i].scales, sb, &sc, &mn);
+            sumi += sc * dot_n(q + 32 * sb, b[i].qs + 32 * sb, 32);
+            summ += mn * (b[i].bsums[2 * sb] + b[i].bsums[2 * sb + 1]);
+        }
+        s += b[i].d * (fp16_to_f32(a[i].d) * (float)sumi - fp16_to_f32(a[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
+{
+    const block_q5_k *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[QK_K];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        q4k_values(a[i].qs, q);
+        for (int j = 0; j < QK_K; j++)
+            q[j] = (int8_t)(q[j] | (((a[i].qh[j % 32] >> (j / 32)) & 1) << 4));
+        int sumi = 0, summ = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            int sc, mn;
+            k4_scale_min(a[i].scales, sb, &sc, &mn);
+            sumi += sc * dot_n(q + 32 * sb, b[i].qs + 32 * sb, 32);
+            summ += mn * (b[i].bsums[2 * sb] + b[i].bsums[2 * sb + 1]);
+        }
+        s += b[i].d * (fp16_to_f32(a[i].d) * (float)sumi - fp16_to_f32(a[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+static float vec_dot_q6_k(const void *w, const void *x, int64_t n)
+{
+    const block_q6_k *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[QK_K];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        for (int c = 0; c < 2; c++)
+            for (int g = 0; g < 4; g++)
+                for (int l = 0; l < 32; l++) {
+                    uint8_t lo = a[i].ql[64 * c + l + 32 * (g & 1)];
+                    int low = g < 2 ? lo & 15 : lo >> 4;
+                    int high = (a[i].qh[32 * c + l] >> (2 * g)) & 3;
+                    q[128 * c + 32 * g + l] = (int8_t)((low | high << 4) - 32);
+                }
+        int sumi = 0;
+        for (int sb = 0; sb < 16; sb++)
+            sumi += a[i].scales[sb] * dot_n(q + 16 * sb, b[i].qs + 16 * sb, 16);
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return s;
+}
+
+static float vec_dot_q2_k(const void *w, const void *x, int64_t n)
+{
+    const block_q2_k *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[QK_K];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        for (int c = 0; c < 2; c++)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 32; l++)
+                    q[128 * c + 32 * j + l] = (int8_t)((a[i].qs[32 * c + l] >> (2 * j)) & 3);
+        int sumi = 0, summ = 0;
+        for (int sb = 0; sb < 16; sb++) {
+            sumi += (a[i].scales[sb] & 15) * dot_n(q + 16 * sb, b[i].qs + 16 * sb, 16);
+            summ += (a[i].scales[sb] >> 4) * b[i].bsums[sb];
+        }
+        s += b[i].d * (fp16_to_f32(a[i].d) * (float)sumi - fp16_to_f32(a[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+static float vec_dot_q3_k(const void *w, const void *x, int64_t n)
+{
+    const block_q3_k *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[QK_K];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        for (int c = 0; c < 2; c++)
+            for (int j = 0; j < 4; j++)
+                for (int l = 0; l < 32; l++) {
+                    int u = (a[i].qs[32 * c + l] >> (2 * j)) & 3;
+                    u |= ((a[i].hmask[l] >> (4 * c + j)) & 1) << 2;
+                    q[128 * c + 32 * j + l] = (int8_t)(u - 4);
+                }
+        int sumi = 0;
+        for (int sb = 0; sb < 16; sb++) {
+            int lo = sb < 8 ? a[i].scales[sb] & 15 : a[i].scales[sb - 8] >> 4;
+            int hi = (a[i].scales[8 + sb % 4] >> (2 * (sb / 4))) & 3;
+            sumi += ((lo | hi << 4) - 32) * dot_n(q + 16 * sb, b[i].qs + 16 * sb, 16);
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return s;
+}
+
+static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
+{
+    const block_iq4_xs *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    int8_t q[32];
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            nibbles32(a[i].qs + 16 * sb, q);
+            for (int j = 0; j < 32; j++) q[j] = iq4_values[(int)q[j]];
+            int ls = ((a[i].scales_l[sb / 2] >> (4 * (sb % 2))) & 15) |
+                     (((a[i].scales_h >> (2 * sb)) & 3) << 4);
+            sumi += (ls - 32) * dot_n(q, b[i].qs + 32 * sb, 32);
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return s;
+}
+
+static float dot_f32_scalar(const float *a, const float *b, int64_t n)
+{
+    /* 8 independent partial sums: a fixed summation order */
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void kern_backend_init_ref(kern_backend_t *b)
+{
+    memset(b, 0, sizeof *b);
+    b->name = "ref";
+    for (int t = 0; t < DTYPE_COUNT; t++) b->ops[t].vec_dot_type = DTYPE_F32;
+    b->quantize_q8_0 = quantize_q8_0;
+    b->quantize_q8_k = quantize_q8_k;
+    b->dot_f32 = dot_f32_scalar;
+}
+
+void kern_backend_init_scalar(kern_backend_t *b)
+{
+    kern_backend_init_ref(b);
+    b->name = "scalar";
+    struct {
+        dtype t, vt;
+        kern_vec_dot_fn fn;
+    } table[] = {
+        {DTYPE_Q8_0, DTYPE_Q8_0, vec_dot_q8_0}, {DTYPE_Q4_0, DTYPE_Q8_0, vec_dot_q4_0},
+        {DTYPE_Q4_1, DTYPE_Q8_0, vec_dot_q4_1}, {DTYPE_Q5_0, DTYPE_Q8_0, vec_dot_q5_0},
+        {DTYPE_Q5_1, DTYPE_Q8_0, vec_dot_q5_1}, {DTYPE_IQ4_NL, DTYPE_Q8_0, vec_dot_iq4_nl},
+        {DTYPE_Q2_K, DTYPE_Q8_K, vec_dot_q2_k}, {DTYPE_Q3_K, DTYPE_Q8_K, vec_dot_q3_k},
+        {DTYPE_Q4_K, DTYPE_Q8_K, vec_dot_q4_k}, {DTYPE_Q5_K, DTYPE_Q8_K, vec_dot_q5_k},
+        {DTYPE_Q6_K, DTYPE_Q8_K, vec_dot_q6_k}, {DTYPE_IQ4_XS, DTYPE_Q8_K, vec_dot_iq4_xs},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        b->ops[table[i].t].vec_dot_type = table[i].vt;
+        b->ops[table[i].t].vec_dot = table[i].fn;
+    }
+}

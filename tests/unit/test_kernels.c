@@ -1,0 +1,111 @@
+/* test_kernels.c — every kernel variant against the scalar reference, on odd sizes.
+ * - activation quantizers: every backend produces the same bytes as the scalar one;
+ * - vec_dot of every weight type: each backend equals the scalar integer kernel up to float
+ *   summation order (relative 1e-5), and the scalar kernel equals the fp32 dot over exactly
+ *   dequantized values up to the 8-bit activation rounding (relative 3e-2 of |w|·|x|);
+ * - kern_matmul: outputs NaN-poisoned first, all written, identical for 1 and 3 threads. */
+#include "base/rng.h"
+#include "kernels/kernels.h"
+#include "tensor/quant.h"
+#include "test.h"
+
+static void fill(rng *g, float *x, int64_t n, float scale)
+{
+    for (int64_t i = 0; i < n; i++) x[i] = scale * (2.0f * rng_uniform(g) - 1.0f);
+}
+
+int main(void)
+{
+    const kern_backend_t *bes[8];
+    int n_be = kern_backends_available(bes, 8);
+    const kern_backend_t *scalar = NULL;
+    for (int i = 0; i < n_be; i++)
+        if (!strcmp(bes[i]->name, "scalar")) scalar = bes[i];
+    CHECK(scalar != NULL);
+    printf("backends:");
+    for (int i = 0; i < n_be; i++) printf(" %s", bes[i]->name);
+    printf("\n");
+    rng g;
+    rng_seed(&g, 1234);
+    const int blocks[] = {1, 3, 7, 17, 33};
+    static float w[256 * 33], x[256 * 33], wd[256 * 33];
+    static uint8_t wq[256 * 33 * 2], xq[2][256 * 33 * 2];
+    for (int t = 0; t < DTYPE_COUNT; t++) {
+        if (!scalar || !scalar->ops[t].vec_dot) continue;
+        const dtype_traits *tr = dtype_get((uint32_t)t);
+        int vt = scalar->ops[t].vec_dot_type;
+        int bs = vt == DTYPE_Q8_K ? 256 : 32;
+        for (int k = 0; k < 5; k++) {
+            int64_t n = (int64_t)blocks[k] * (bs > tr->block_size ? bs : tr->block_size);
+            fill(&g, w, n, 1.0f);
+            fill(&g, x, n, 3.0f);
+            CHECK(quant_quantize_row((dtype)t, w, wq, n));
+            quant_dequantize_row((dtype)t, wq, wd, n);
+            double exact = 0, mag = 0;
+            for (int64_t i = 0; i < n; i++) {
+                exact += (double)wd[i] * x[i];
+                mag += fabs((double)wd[i] * x[i]);
+            }
+            (vt == DTYPE_Q8_K ? scalar->quantize_q8_k : scalar->quantize_q8_0)(x, xq[0], n);
+            float ref = scalar->ops[t].vec_dot(wq, xq[0], n);
+            CHECKF(fabs(ref - exact) <= 3e-2 * mag, "%s n=%lld: scalar %g vs exact %g", tr->name,
+                   (long long)n, ref, exact);
+            size_t qbytes = vt == DTYPE_Q8_K ? (size_t)(n / 256) * 292 : (size_t)(n / 32) * 34;
+            for (int b = 0; b < n_be; b++) {
+                if (!bes[b]->ops[t].vec_dot) continue;
+                kern_quantize_fn q =
+                    vt == DTYPE_Q8_K ? bes[b]->quantize_q8_k : bes[b]->quantize_q8_0;
+                memset(xq[1], 0xAB, qbytes);
+                q(x, xq[1], n);
+                CHECKF(!memcmp(xq[0], xq[1], qbytes), "%s: %s quantizer differs from scalar",
+                       bes[b]->name, vt == DTYPE_Q8_K ? "Q8_K" : "Q8_0");
+                float got = bes[b]->ops[t].vec_dot(wq, xq[1], n);
+                CHECKF(fabs(got - ref) <= 1e-5 * mag + 1e-6, "%s %s n=%lld: %g vs scalar %g",
+                       bes[b]->name, tr->name, (long long)n, got, ref);
+            }
+        }
+    }
+    /* fp32 dot on odd sizes */
+    for (int n = 1; n < 300; n += 7) {
+        fill(&g, w, n, 1.0f);
+        fill(&g, x, n, 1.0f);
+        double exact = 0, mag = 0;
+        for (int i = 0; i < n; i++) {
+            exact += (double)w[i] * x[i];
+            mag += fabs((double)w[i] * x[i]);
+        }
+        for (int b = 0; b < n_be; b++) {
+            float got = bes[b]->dot_f32(w, x, n);
+            CHECKF(fabs(got - exact) <= 1e-6 * mag + 1e-7, "%s dot_f32 n=%d", bes[b]->name, n);
+        }
+    }
+    /* matmul: every output written, thread count does not matter */
+    threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
+    kern_ctx c1, c3;
+    CHECK(kern_ctx_init(&c1, p1, 5, 512) && kern_ctx_init(&c3, p3, 5, 512));
+    dtype types[] = {DTYPE_F32, DTYPE_Q8_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q5_0, DTYPE_IQ4_XS};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        int64_t rows = 67, cols = 512;
+        static float wf[67 * 512], xs[5 * 512], y1[5 * 67], y3[5 * 67];
+        static uint8_t wb[67 * 512 * 4];
+        fill(&g, wf, rows * cols, 1.0f);
+        fill(&g, xs, 5 * cols, 1.0f);
+        size_t rb = dtype_row_bytes(types[k], cols);
+        for (int64_t r = 0; r < rows; r++)
+            quant_quantize_row(types[k], wf + r * cols, wb + r * rb, cols);
+        wmat m = {types[k], wb, rows, cols, 1, rb, rb * (size_t)rows};
+        for (int i = 0; i < 5 * 67; i++) y1[i] = y3[i] = NAN;
+        kern_matmul(&c1, &m, 0, xs, cols, 5, y1, rows);
+        kern_matmul(&c3, &m, 0, xs, cols, 5, y3, rows);
+        int nan = 0;
+        for (int i = 0; i < 5 * 67; i++) nan += isnan(y1[i]);
+        CHECKF(nan == 0, "%s matmul left %d outputs unwritten", dtype_get(types[k])->name, nan);
+        CHECKF(!memcmp(y1, y3, sizeof y1), "%s matmul differs between 1 and 3 threads",
+               dtype_get(types[k])->name);
+    }
+    kern_ctx_free(&c1);
+    kern_ctx_free(&c3);
+    threadpool_free(p1);
+    threadpool_free(p3);
+    return test_finish();
+}
