@@ -93,7 +93,8 @@ int main(void)
         size_t rb = dtype_row_bytes(types[k], cols);
         for (int64_t r = 0; r < rows; r++)
             quant_quantize_row(types[k], wf + r * cols, wb + r * rb, cols);
-        wmat m = {types[k], wb, rows, cols, 1, rb, rb * (size_t)rows};
+        wmat m = {.type = types[k], .data = wb, .n_rows = rows, .n_cols = cols, .n_mats = 1,
+                  .row_bytes = rb, .mat_bytes = rb * (size_t)rows};
         for (int i = 0; i < 5 * 67; i++) y1[i] = y3[i] = NAN;
         kern_matmul(&c1, &m, 0, xs, cols, 5, y1, rows);
         kern_matmul(&c3, &m, 0, xs, cols, 5, y3, rows);
