@@ -59,12 +59,18 @@ typedef struct r1_model r1_model;
 typedef struct r1_model_params {
     int n_threads;    /* worker threads for the forward pass; 0 = number of cores */
     bool use_mmap;    /* map the file (default) or read it into memory */
+    /* Hugging Face folders: type FP8 weights are converted to at load ("Q8_0" when NULL; any GGUF
+     * type name: "F32", "BF16", "Q4_K", ...). Other weights are used as stored. */
+    const char *load_type;
     r1_log_fn log_fn; /* may be NULL */
     void *log_user;
 } r1_model_params;
 
 r1_model_params r1_model_params_default(void);
 
+/* path: a GGUF file, or a Hugging Face model folder (config.json, *.safetensors with or without
+ * model.safetensors.index.json, tokenizer.json): DeepseekV3/V2ForCausalLM (BF16 or FP8),
+ * Qwen2ForCausalLM, LlamaForCausalLM. */
 r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out_model,
                         char *err);
 void r1_model_free(r1_model *model);
@@ -80,6 +86,8 @@ typedef struct r1_model_info {
     int kv_values_per_token_layer; /* floats cached per token per layer (576 for R1's MLA) */
     uint64_t n_params;
     uint64_t weight_bytes;
+    uint64_t active_bytes_per_token; /* weight bytes one decode step reads (routed experts: only
+                                        the activated share; embeddings: one row) */
     int bos_id, eos_id; /* -1 when absent */
 } r1_model_info;
 

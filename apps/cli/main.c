@@ -14,7 +14,10 @@ static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt, or chat"},
     {"logits", cmd_logits, "write the logits of every position for given token ids"},
     {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
+    {"bench", cmd_bench, "measure prompt and generation speed (pp512, tg128, roofline)"},
     {"synth", cmd_synth, "write a random-weight GGUF with the shapes of a real model"},
+    {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
+    {"quantize", cmd_quantize, "requantize a GGUF to Q4_K_M, Q8_0, ... (per-tensor mixes)"},
 };
 
 static void usage(FILE *f)

@@ -1,19 +1,35 @@
-/* threadpool.c — pthread workers woken per job by a generation counter under one mutex.
- * The caller works as thread 0, so a 1-thread pool runs jobs inline with no synchronization. */
+/* threadpool.c — persistent workers for the many small parallel jobs of a decode step.
+ * A job is published by bumping an atomic generation counter; workers spin on it for a short
+ * while (a decode step issues a job every few microseconds, and waking a sleeping thread costs
+ * more than the job), then sleep on a condition variable. The caller works as thread 0 and spins
+ * until the others are done. A 1-thread pool runs jobs inline with no synchronization. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define SPIN_NS 200000 /* how long an idle worker spins before sleeping */
 
 struct threadpool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
-    pthread_cond_t cv_start, cv_done;
-    unsigned long generation; /* bumped per job */
-    int n_pending;            /* workers still running the current job */
-    int stop;
+    pthread_cond_t cv;
+    atomic_uint generation; /* bumped per job (release: fn/ctx are visible to acquirers) */
+    atomic_int n_pending;   /* workers still running the current job */
+    atomic_int stop;
+    int n_sleeping; /* under mu */
     threadpool_fn fn;
     void *ctx;
 };
@@ -23,27 +39,51 @@ typedef struct worker_arg {
     int ith;
 } worker_arg;
 
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Wait until generation differs from seen (or stop); returns the new generation. */
+static unsigned wait_job(threadpool *pool, unsigned seen)
+{
+    long long t0 = 0;
+    for (unsigned spins = 0;; spins++) {
+        unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        if (g != seen || atomic_load_explicit(&pool->stop, memory_order_relaxed)) return g;
+        cpu_relax();
+        if ((spins & 1023) == 1023) {
+            long long t = now_ns();
+            if (!t0) t0 = t;
+            if (t - t0 > SPIN_NS) break;
+        }
+    }
+    pthread_mutex_lock(&pool->mu);
+    pool->n_sleeping++;
+    unsigned g;
+    while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+           !atomic_load(&pool->stop))
+        pthread_cond_wait(&pool->cv, &pool->mu);
+    pool->n_sleeping--;
+    pthread_mutex_unlock(&pool->mu);
+    return g;
+}
+
 static void *worker_main(void *p)
 {
     worker_arg *arg = p;
     threadpool *pool = arg->pool;
     int ith = arg->ith;
     free(arg);
-    unsigned long seen = 0;
-    pthread_mutex_lock(&pool->mu);
+    unsigned seen = 0; /* no job can precede the workers: generation starts at 0 */
     for (;;) {
-        while (!pool->stop && pool->generation == seen)
-            pthread_cond_wait(&pool->cv_start, &pool->mu);
-        if (pool->stop) break;
-        seen = pool->generation;
-        threadpool_fn fn = pool->fn;
-        void *ctx = pool->ctx;
-        pthread_mutex_unlock(&pool->mu);
-        fn(ctx, ith, pool->n_threads);
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->n_pending == 0) pthread_cond_signal(&pool->cv_done);
+        seen = wait_job(pool, seen);
+        if (atomic_load(&pool->stop)) break;
+        pool->fn(pool->ctx, ith, pool->n_threads);
+        atomic_fetch_sub_explicit(&pool->n_pending, 1, memory_order_acq_rel);
     }
-    pthread_mutex_unlock(&pool->mu);
     return NULL;
 }
 
@@ -58,8 +98,10 @@ threadpool *threadpool_new(int n_threads)
     if (!pool) return NULL;
     pool->n_threads = n_threads;
     pthread_mutex_init(&pool->mu, NULL);
-    pthread_cond_init(&pool->cv_start, NULL);
-    pthread_cond_init(&pool->cv_done, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->n_pending, 0);
+    atomic_init(&pool->stop, 0);
     pool->threads = calloc((size_t)n_threads, sizeof *pool->threads);
     if (!pool->threads) {
         free(pool);
@@ -80,14 +122,13 @@ threadpool *threadpool_new(int n_threads)
 void threadpool_free(threadpool *pool)
 {
     if (!pool) return;
+    atomic_store(&pool->stop, 1);
     pthread_mutex_lock(&pool->mu);
-    pool->stop = 1;
-    pthread_cond_broadcast(&pool->cv_start);
+    pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     for (int i = 1; i < pool->n_threads; i++) pthread_join(pool->threads[i], NULL);
     pthread_mutex_destroy(&pool->mu);
-    pthread_cond_destroy(&pool->cv_start);
-    pthread_cond_destroy(&pool->cv_done);
+    pthread_cond_destroy(&pool->cv);
     free(pool->threads);
     free(pool);
 }
@@ -103,17 +144,19 @@ void threadpool_run(threadpool *pool, threadpool_fn fn, void *ctx)
         fn(ctx, 0, 1);
         return;
     }
-    pthread_mutex_lock(&pool->mu);
     pool->fn = fn;
     pool->ctx = ctx;
-    pool->n_pending = pool->n_threads - 1;
-    pool->generation++;
-    pthread_cond_broadcast(&pool->cv_start);
+    atomic_store_explicit(&pool->n_pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_mutex_lock(&pool->mu);
+    if (pool->n_sleeping) pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     fn(ctx, 0, pool->n_threads);
-    pthread_mutex_lock(&pool->mu);
-    while (pool->n_pending > 0) pthread_cond_wait(&pool->cv_done, &pool->mu);
-    pthread_mutex_unlock(&pool->mu);
+    for (unsigned spins = 0; atomic_load_explicit(&pool->n_pending, memory_order_acquire) > 0;
+         spins++) {
+        cpu_relax();
+        if ((spins & 4095) == 4095) sched_yield(); /* a worker may be descheduled */
+    }
 }
 
 void threadpool_split(long n, int ith, int nth, long *out_begin, long *out_end)

@@ -7,6 +7,7 @@
 #include "model/model.h"
 
 #include "base/err.h"
+#include "model/hf.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
 
@@ -23,7 +24,7 @@
 
 r1_model_params r1_model_params_default(void)
 {
-    return (r1_model_params){.n_threads = 0, .use_mmap = true};
+    return (r1_model_params){.n_threads = 0, .use_mmap = true, .load_type = NULL};
 }
 
 void model_log(const r1_model *m, r1_log_level level, const char *fmt, ...)
@@ -386,6 +387,11 @@ static r1_status read_config(loader *L)
                            "%s: head_count %d is not a multiple of head_count_kv %d", L->f->path,
                            c->n_heads, c->n_kv_heads);
         c->rope_neox = c->arch == ARCH_QWEN2;
+        /* set only by the Hugging Face loader (model/hf.h): Llama q/k rows as HF stores them,
+         * rotated by halves, instead of the converter's permuted rows rotated in pairs */
+        bool is_bad = false;
+        if (gguf_get_bool(L->f, "r1.rope_neox", &c->rope_neox, &is_bad), is_bad)
+            return err_set(L->err, R1_ERR_FORMAT, "%s: r1.rope_neox is not a bool", L->f->path);
         c->kq_scale = 1.0f / sqrtf((float)c->head_dim);
     }
     return R1_OK;
@@ -585,6 +591,21 @@ static r1_status bind_tensors(loader *L)
     }
     int n_unused = 0;
     const char *first_unused = NULL;
+    /* bytes a decode step reads: all used tensors, but one embedding row and, of routed experts,
+     * the n_activated / n_routed share */
+    for (int64_t i = 0; i < L->f->n_tensors; i++) {
+        const gguf_tensor *t = &L->f->tensors[i];
+        if (!L->used[i]) continue;
+        if (!strcmp(t->name, "token_embd.weight")) {
+            m->active_bytes += t->n_bytes / (size_t)t->ne[1];
+            if (m->output.data == m->tok_embd.data) m->active_bytes += t->n_bytes;
+        } else if (strstr(t->name, "_exps.")) {
+            m->active_bytes +=
+                t->n_bytes / (size_t)c->n_routed_experts * (size_t)c->n_activated_experts;
+        } else {
+            m->active_bytes += t->n_bytes;
+        }
+    }
     for (int64_t i = 0; i < L->f->n_tensors; i++) {
         m->n_params += (uint64_t)L->f->tensors[i].n_elements;
         m->weight_bytes += L->f->tensors[i].n_bytes;
@@ -603,8 +624,19 @@ static r1_status bind_tensors(loader *L)
 
 static r1_status load(r1_model *m, const char *path, const r1_model_params *p, char *err)
 {
-    r1_status st = gguf_open(path, p->use_mmap, &m->file, err);
-    if (st) return st;
+    r1_status st;
+    if (hf_is_folder(path)) {
+        /* a Hugging Face folder: FP8 weights become load_type (default Q8_0), the rest is mapped */
+        int load_type = dtype_from_name(p->load_type ? p->load_type : "Q8_0");
+        if (load_type < 0 || !dtype_get((uint32_t)load_type)->is_supported)
+            return err_set(err, R1_ERR_INVALID_ARG, "load type '%s' is not a supported type",
+                           p->load_type);
+        if ((st = hf_open(path, HF_FOR_LOAD, p->use_mmap, m->log_fn, m->log_user, &m->hf, err)) ||
+            (st = hf_build_file(m->hf, (dtype)load_type, p->n_threads, &m->file, err)))
+            return st;
+    } else if ((st = gguf_open(path, p->use_mmap, &m->file, err))) {
+        return st;
+    }
     loader L = {.m = m, .f = m->file, .err = err};
     bool is_bad = false;
     if (!gguf_get_str(m->file, "general.architecture", m->arch_name, sizeof m->arch_name, &is_bad))
@@ -639,7 +671,20 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
     if (is_bad || m->bos_id >= m->cfg.n_vocab || m->eos_id >= m->cfg.n_vocab)
         return err_set(err, R1_ERR_FORMAT, "%s: bos/eos token id invalid or ≥ n_vocab %d", path,
                        m->cfg.n_vocab);
-    if (gguf_find(m->file, "tokenizer.ggml.tokens")) {
+    if (m->hf && m->hf->has_tokenizer) {
+        const char *cfg = m->hf->tokenizer_config_path[0] ? m->hf->tokenizer_config_path : NULL;
+        if ((st = tokenizer_load_json(m->hf->tokenizer_path, cfg, &m->tok, err))) {
+            if (err && strncmp(err, path, strlen(path))) err_prefix(err, "%s", path);
+            return st;
+        }
+        /* HF pads the embedding past the vocabulary (Qwen: 151936 rows, 151665 tokens) */
+        if (tokenizer_n_vocab(m->tok) > m->cfg.n_vocab)
+            return err_set(err, R1_ERR_FORMAT,
+                           "%s: tokenizer.json has %d tokens but the embedding only %d rows", path,
+                           tokenizer_n_vocab(m->tok), m->cfg.n_vocab);
+        if (tokenizer_bos(m->tok) >= 0) m->bos_id = tokenizer_bos(m->tok);
+        if (tokenizer_eos(m->tok) >= 0) m->eos_id = tokenizer_eos(m->tok);
+    } else if (gguf_find(m->file, "tokenizer.ggml.tokens")) {
         if ((st = tokenizer_load_gguf(m->file, &m->tok, err))) {
             if (err && strncmp(err, path, strlen(path))) err_prefix(err, "%s", path); /* once */
             return st;
@@ -681,6 +726,7 @@ void r1_model_free(r1_model *m)
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     gguf_close(m->file);
+    hf_close(m->hf); /* after the file: its tensors point into the folder's mappings */
     free(m);
 }
 
@@ -697,6 +743,7 @@ void r1_model_get_info(const r1_model *m, r1_model_info *out)
         .kv_values_per_token_layer = model_kv_row_floats(c),
         .n_params = m->n_params,
         .weight_bytes = m->weight_bytes,
+        .active_bytes_per_token = m->active_bytes,
         .bos_id = m->bos_id,
         .eos_id = m->eos_id,
     };

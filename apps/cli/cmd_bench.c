@@ -1,0 +1,199 @@
+/* cmd_bench.c — `r1 bench`: prompt-processing and generation speed in the ecosystem's familiar
+ * table (pp512, tg128, tg128@dN), mean ± stddev over repetitions, plus the memory bandwidth that
+ * decoding achieves (weight + KV bytes read per token × tokens/s) against the machine's measured
+ * bandwidth (`--roofline`: a STREAM-like triad over arrays much larger than the caches).
+ * Tokens are random ids: speed does not depend on which tokens are processed. */
+#include "cli.h"
+#include "common.h"
+
+#include "base/rng.h"
+#include "base/threadpool.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct triad_job {
+    float *a, *b, *c;
+    long n;
+} triad_job;
+
+static void triad_worker(void *p, int ith, int nth)
+{
+    triad_job *j = p;
+    long b, e;
+    threadpool_split(j->n, ith, nth, &b, &e);
+    for (long i = b; i < e; i++) j->a[i] = j->b[i] + 3.0f * j->c[i];
+}
+
+/* Best of several triads: bytes moved (2 reads + 1 write) / time, in GB/s. */
+static double measure_bandwidth(int n_threads)
+{
+    long n = 64l << 20; /* 3 × 256 MiB */
+    triad_job j = {malloc((size_t)n * 4), malloc((size_t)n * 4), malloc((size_t)n * 4), n};
+    threadpool *pool = threadpool_new(n_threads);
+    double best = 0;
+    if (j.a && j.b && j.c && pool) {
+        for (long i = 0; i < n; i++) j.a[i] = j.b[i] = j.c[i] = 1.0f;
+        for (int r = 0; r < 6; r++) {
+            double t0 = now_s();
+            threadpool_run(pool, triad_worker, &j);
+            double gbs = 3.0 * (double)n * 4 / (now_s() - t0) / 1e9;
+            if (gbs > best) best = gbs;
+        }
+    }
+    threadpool_free(pool);
+    free(j.a);
+    free(j.b);
+    free(j.c);
+    return best;
+}
+
+static void stats(const double *v, int n, double *mean, double *sd)
+{
+    double s = 0, ss = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    *mean = s / n;
+    for (int i = 0; i < n; i++) ss += (v[i] - *mean) * (v[i] - *mean);
+    *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
+               "[--roofline]\n\n"
+               "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
+               "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
+               "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
+               "and shows decode's share of it. -p 0 or -n 0 skips that test.\n");
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *path = NULL;
+    int n_prompt = 512, n_gen = 128, depth = 0, reps = 3, n_threads = 0;
+    bool roofline = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(path = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-p")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 20, &n_prompt))
+                return 2;
+        } else if (!strcmp(a, "-n")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 20, &n_gen))
+                return 2;
+        } else if (!strcmp(a, "-d")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 22, &depth))
+                return 2;
+        } else if (!strcmp(a, "-r")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1000, &reps)) return 2;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
+                return 2;
+        } else if (!strcmp(a, "--roofline")) {
+            roofline = true;
+        } else {
+            fprintf(stderr, "r1 bench: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return 2;
+    }
+    r1_model *model = cli_load_model(path, n_threads, false);
+    if (!model) return 1;
+    r1_model_info info;
+    r1_model_get_info(model, &info);
+    int threads = n_threads;
+    if (!threads) {
+        threadpool *p = threadpool_new(0);
+        threads = threadpool_n_threads(p);
+        threadpool_free(p);
+    }
+    double bw = roofline ? measure_bandwidth(threads) : 0;
+    int n_ctx = (n_prompt > depth + n_gen ? n_prompt : depth + n_gen) + 1;
+    r1_session_params sp = r1_session_params_default();
+    sp.n_ctx = n_ctx;
+    sp.n_batch = n_prompt > 0 ? (n_prompt < 512 ? n_prompt : 512) : 512;
+    r1_session *s = NULL;
+    char err[R1_ERR_MAX];
+    if (r1_session_new(model, &sp, &s, err)) {
+        fprintf(stderr, "r1 bench: %s\n", err);
+        r1_model_free(model);
+        return 1;
+    }
+    int n_tok = n_ctx;
+    int32_t *toks = malloc((size_t)n_tok * sizeof *toks);
+    rng g;
+    rng_seed(&g, 7);
+    for (int i = 0; i < n_tok; i++) toks[i] = (int32_t)(rng_next(&g) % (uint64_t)info.n_vocab);
+
+    printf("| model | size | params | threads | test | t/s |%s\n",
+           roofline ? " GB/s | % of roofline |" : "");
+    printf("|---|---|---|---|---|---|%s\n", roofline ? "---|---|" : "");
+    char name[160];
+    snprintf(name, sizeof name, "%s %s", info.architecture, info.name);
+    int rc = 0;
+    double *v = calloc((size_t)reps, sizeof *v);
+    for (int test = 0; test < 2 && rc == 0; test++) {
+        int n = test == 0 ? n_prompt : n_gen;
+        if (n == 0) continue;
+        for (int r = 0; r < reps && rc == 0; r++) {
+            r1_session_rewind(s, 0);
+            if (test == 1 && depth > 0 && r1_session_eval(s, toks, depth, err)) rc = 1;
+            double t0 = now_s();
+            if (test == 0) {
+                if (r1_session_eval(s, toks, n, err)) rc = 1;
+            } else {
+                for (int i = 0; i < n && !rc; i++)
+                    if (r1_session_eval(s, &toks[depth + i], 1, err)) rc = 1;
+            }
+            v[r] = n / (now_s() - t0);
+        }
+        if (rc) break;
+        double mean, sd;
+        stats(v, reps, &mean, &sd);
+        char tname[32];
+        if (test == 0)
+            snprintf(tname, sizeof tname, "pp%d", n);
+        else if (depth)
+            snprintf(tname, sizeof tname, "tg%d@d%d", n, depth);
+        else
+            snprintf(tname, sizeof tname, "tg%d", n);
+        printf("| %s | %.2f GiB | %.2f B | %d | %s | %.2f ± %.2f |", name,
+               info.weight_bytes / (double)(1ull << 30), info.n_params / 1e9, threads, tname, mean,
+               sd);
+        if (roofline && test == 1) {
+            /* KV bytes read per token at the mean depth of the test */
+            double kv = (double)info.kv_values_per_token_layer * info.n_layers * sizeof(float) *
+                        (depth + n / 2.0);
+            double gbs = (info.active_bytes_per_token + kv) * mean / 1e9;
+            printf(" %.1f | %.0f%% of %.1f |", gbs, 100 * gbs / bw, bw);
+        } else if (roofline) {
+            printf(" | |");
+        }
+        printf("\n");
+        fflush(stdout);
+    }
+    if (rc) fprintf(stderr, "r1 bench: %s\n", err);
+    free(v);
+    free(toks);
+    r1_session_free(s);
+    r1_model_free(model);
+    return rc;
+}
