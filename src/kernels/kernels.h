@@ -3,9 +3,7 @@
  * A `wmat` is a view of a stored tensor as n_mats matrices of n_rows × n_cols (row-major, a row is
  * n_cols elements of `type`, rows row_bytes apart, matrices mat_bytes apart). Expert tensors
  * (ne = {cols, rows, n_experts}) and per-head MLA up-projections are 3D views; plain weights have
- * n_mats = 1. Matrices of a view usually lie mat_bytes apart from `data`; a view over weights
- * stored one matrix per tensor (Hugging Face experts, mapped in place rather than copied into one
- * block) has `mats` instead: matrix i starts at mats[i]. Kernels find a matrix with wmat_mat().
+ * n_mats = 1.
  *
  * kern_matmul computes Y[t][r] = Σ_c W[r][c] · X[t][c] for t < n_tok, splitting rows across the
  * pool's threads (never a reduction), so results do not depend on the thread count.
@@ -32,14 +30,7 @@ typedef struct wmat {
     const uint8_t *data;
     int64_t n_rows, n_cols, n_mats;
     size_t row_bytes, mat_bytes;
-    const uint8_t *const *mats; /* (n_mats) per-matrix starts, or NULL: data + i·mat_bytes */
 } wmat;
-
-/* First byte of matrix `mat` of w. */
-static inline const uint8_t *wmat_mat(const wmat *w, int64_t mat)
-{
-    return w->mats ? w->mats[mat] : w->data + (size_t)mat * w->mat_bytes;
-}
 
 /* Dot product of one weight row (n elements, stored type) with activations already quantized to
  * the type's vec_dot_type. */
@@ -58,6 +49,8 @@ typedef struct kern_backend_t {
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a·x */
+    void (*scale_f32)(float *y, float a, int64_t n);                /* y *= a */
 } kern_backend_t;
 
 /* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
@@ -89,6 +82,20 @@ float kern_dot_f32(const float *a, const float *b, int64_t n);
 
 /* dst = rmsnorm(x) * weight, over n elements: x / sqrt(mean(x²) + eps) * weight. */
 void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, float eps);
+
+/* Causal attention of n_heads query heads against n_keys cached keys, fused and tiled: scores are
+ * computed a block of keys at a time with an online softmax, so nothing of size n_heads × n_keys
+ * is materialized, and each key block is read once for all the heads of the call (MLA: all heads
+ * share one latent cache row; GQA: the query heads of one KV head).
+ *   q:   n_heads rows of dk floats, q_stride apart
+ *   k:   key u at k + u·kv_stride (dk floats);  v: value u at v + u·kv_stride (dv floats)
+ *   out: n_heads rows of dv floats, out_stride apart = Σ_u softmax(scale · q·k_u) v_u
+ * scratch: kern_attention_scratch_floats(n_heads, dv) floats. Sequential: call it from one
+ * thread per (token, head group); results do not depend on how tasks are spread over threads. */
+void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const float *k,
+                    const float *v, int64_t kv_stride, int n_keys, int dv, float scale, float *out,
+                    int64_t out_stride, float *scratch);
+int64_t kern_attention_scratch_floats(int n_heads, int dv);
 
 /* In-place softmax over n values. */
 void kern_softmax(float *x, int64_t n);

@@ -24,37 +24,28 @@ typedef struct mla_job {
     const r1_model *m;
     const kv_cache *kv;
     workspace *ws;
-    int il, n_tok;
-    const float *q;     /* (n_tok, H·(nope+rope)), rope part rotated */
-    const float *q_abs; /* (n_tok, H·kv_lora) */
-    float *o_lat;       /* (n_tok, H·kv_lora) */
+    int il, n_tok, heads_per_task;
+    const float *qcat; /* (n_tok, H, kv_lora + rope): [q_abs | roped q_pe] per head */
+    float *o_lat;      /* (n_tok, H, kv_lora) */
 } mla_job;
 
+/* One task = one token × a group of heads; all heads attend over the same latent rows. */
 static void mla_worker(void *p, int ith, int nth)
 {
     const mla_job *job = p;
     const model_config *c = &job->m->cfg;
-    int H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim, rope = c->qk_rope_head_dim;
-    float *scores = job->ws->scores + (size_t)ith * (size_t)job->kv->n_ctx;
+    int H = c->n_heads, R = c->kv_lora_rank, dk = R + c->qk_rope_head_dim;
+    int hg = job->heads_per_task, groups = (H + hg - 1) / hg;
+    float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
+    const float *cache = kv_cache_row(job->kv, job->il, 0);
     long b, e;
-    threadpool_split((long)job->n_tok * H, ith, nth, &b, &e);
-    for (long pair = b; pair < e; pair++) {
-        int t = (int)(pair / H), h = (int)(pair % H);
-        int n_keys = job->ws->positions[t] + 1;
-        const float *qa = job->q_abs + ((int64_t)t * H + h) * R;
-        const float *qpe = job->q + ((int64_t)t * H + h) * (nope + rope) + nope;
-        for (int u = 0; u < n_keys; u++) {
-            const float *row = kv_cache_row(job->kv, job->il, u);
-            scores[u] = (kern_dot_f32(qa, row, R) + kern_dot_f32(qpe, row + R, rope)) * c->kq_scale;
-        }
-        kern_softmax(scores, n_keys);
-        float *o = job->o_lat + ((int64_t)t * H + h) * R;
-        memset(o, 0, (size_t)R * sizeof(float));
-        for (int u = 0; u < n_keys; u++) {
-            const float *row = kv_cache_row(job->kv, job->il, u);
-            float s = scores[u];
-            for (int d = 0; d < R; d++) o[d] += s * row[d];
-        }
+    threadpool_split((long)job->n_tok * groups, ith, nth, &b, &e);
+    for (long task = b; task < e; task++) {
+        int t = (int)(task / groups), h0 = (int)(task % groups) * hg;
+        int nh = H - h0 < hg ? H - h0 : hg;
+        kern_attention(job->qcat + ((int64_t)t * H + h0) * dk, nh, dk, dk, cache, cache,
+                       job->kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
+                       job->o_lat + ((int64_t)t * H + h0) * R, R, scratch);
     }
 }
 
@@ -64,7 +55,7 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
     const model_layer *ly = &m->layers[il];
     int64_t E = c->dim, H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim,
             rope = c->qk_rope_head_dim, qw = H * (nope + rope), V = c->v_head_dim;
-    float *q = ws->buf[0], *ckv = ws->buf[1], *q_abs = ws->buf[2], *o_lat = ws->buf[3],
+    float *q = ws->buf[0], *ckv = ws->buf[1], *qcat = ws->buf[2], *o_lat = ws->buf[3],
           *o = ws->buf[4], *tmp = ws->buf[5];
 
     if (c->q_lora_rank > 0) {
@@ -87,11 +78,19 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
     }
     forward_rope(m, ws, kv_cache_row(kv, il, ws->positions[0]) + R, kvw, n_tok, 1, 0, 0);
 
-    /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h] */
+    /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped
+     * q_pe so that a score is one dot product with a cache row [c | k_pe] */
+    int64_t dk = R + rope;
     for (int64_t h = 0; h < H; h++)
-        kern_matmul(&ws->kc, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, q_abs + h * R, H * R);
+        kern_matmul(&ws->kc, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, qcat + h * dk, H * dk);
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t h = 0; h < H; h++)
+            memcpy(qcat + (t * H + h) * dk + R, q + t * qw + h * (nope + rope) + nope,
+                   (size_t)rope * sizeof(float));
 
-    mla_job job = {m, kv, ws, il, n_tok, q, q_abs, o_lat};
+    int nth = threadpool_n_threads(m->pool);
+    int hg = n_tok >= nth ? (int)H : (int)((H + nth - 1) / nth);
+    mla_job job = {m, kv, ws, il, n_tok, hg, qcat, o_lat};
     threadpool_run(m->pool, mla_worker, &job);
 
     /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */

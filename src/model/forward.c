@@ -25,7 +25,7 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
         int64_t H = c->n_heads;
         w = max64(w, H * (c->qk_nope_head_dim + c->qk_rope_head_dim));
         w = max64(w, c->kv_lora_rank + c->qk_rope_head_dim);
-        w = max64(w, H * c->kv_lora_rank);
+        w = max64(w, H * (c->kv_lora_rank + c->qk_rope_head_dim));
         w = max64(w, H * c->v_head_dim);
         w = max64(w, c->q_lora_rank);
         w = max64(w, c->n_routed_experts);
@@ -44,7 +44,11 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     ws->h = malloc(nb * (size_t)c->dim * sizeof(float));
     bool ok = ws->x && ws->h;
     for (int i = 0; i < 6; i++) ok = ok && (ws->buf[i] = malloc(nb * (size_t)w * sizeof(float)));
-    ok = ok && (ws->scores = malloc((size_t)ws->n_threads * (size_t)n_ctx * sizeof(float)));
+    int attn_heads = c->n_heads,
+        attn_dv = c->arch == ARCH_DEEPSEEK2 ? c->kv_lora_rank : c->head_dim;
+    ws->scores_per_thread = kern_attention_scratch_floats(attn_heads, attn_dv);
+    ok = ok && (ws->scores =
+                    malloc((size_t)ws->n_threads * (size_t)ws->scores_per_thread * sizeof(float)));
     ok = ok && (ws->rope_cos = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->rope_sin = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->positions = malloc(nb * sizeof(int)));

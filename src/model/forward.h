@@ -24,11 +24,12 @@ static inline float *kv_cache_row(const kv_cache *kv, int layer, int pos)
 typedef struct workspace {
     int n_batch; /* max tokens per forward */
     int n_threads;
-    int64_t width;              /* floats per token in each generic buffer */
-    float *x;                   /* (n_batch, dim) residual stream */
-    float *h;                   /* (n_batch, dim) normalized input of a sub-layer */
-    float *buf[6];              /* (n_batch, width) each: projections and intermediates */
-    float *scores;              /* (n_threads, n_ctx) attention scores, one row per thread */
+    int64_t width; /* floats per token in each generic buffer */
+    float *x;      /* (n_batch, dim) residual stream */
+    float *h;      /* (n_batch, dim) normalized input of a sub-layer */
+    float *buf[6]; /* (n_batch, width) each: projections and intermediates */
+    float *scores; /* (n_threads, scores_per_thread) attention scratch */
+    int64_t scores_per_thread;
     float *rope_cos, *rope_sin; /* (n_batch, rope_dim/2) */
     int *positions;             /* (n_batch) */
     int *moe_ids;               /* (n_batch, n_activated_experts) chosen experts */

@@ -15,31 +15,23 @@ typedef struct gqa_job {
     float *out;     /* (n_tok, n_heads·head_dim) */
 } gqa_job;
 
+/* One task = one token × one KV head with the query heads that share it. */
 static void gqa_worker(void *p, int ith, int nth)
 {
     const gqa_job *job = p;
     const model_config *c = &job->m->cfg;
-    int H = c->n_heads, D = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    int64_t kv_width = (int64_t)c->n_kv_heads * D;
-    float *scores = job->ws->scores + (size_t)ith * (size_t)job->kv->n_ctx;
+    int H = c->n_heads, D = c->head_dim, KV = c->n_kv_heads, group = H / KV;
+    int64_t kv_width = (int64_t)KV * D;
+    float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
+    const float *row0 = kv_cache_row(job->kv, job->il, 0);
     long b, e;
-    threadpool_split((long)job->n_tok * H, ith, nth, &b, &e);
-    for (long pair = b; pair < e; pair++) {
-        int t = (int)(pair / H), h = (int)(pair % H), kvh = h / group;
-        int n_keys = job->ws->positions[t] + 1; /* causal */
-        const float *q = job->q + (int64_t)t * H * D + (int64_t)h * D;
-        for (int u = 0; u < n_keys; u++) {
-            const float *k = kv_cache_row(job->kv, job->il, u) + (int64_t)kvh * D;
-            scores[u] = kern_dot_f32(q, k, D) * c->kq_scale;
-        }
-        kern_softmax(scores, n_keys);
-        float *o = job->out + (int64_t)t * H * D + (int64_t)h * D;
-        memset(o, 0, (size_t)D * sizeof(float));
-        for (int u = 0; u < n_keys; u++) {
-            const float *v = kv_cache_row(job->kv, job->il, u) + kv_width + (int64_t)kvh * D;
-            float s = scores[u];
-            for (int d = 0; d < D; d++) o[d] += s * v[d];
-        }
+    threadpool_split((long)job->n_tok * KV, ith, nth, &b, &e);
+    for (long task = b; task < e; task++) {
+        int t = (int)(task / KV), kvh = (int)(task % KV);
+        int64_t qoff = ((int64_t)t * H + (int64_t)kvh * group) * D;
+        kern_attention(job->q + qoff, group, D, D, row0 + (int64_t)kvh * D,
+                       row0 + kv_width + (int64_t)kvh * D, job->kv->row_floats,
+                       job->ws->positions[t] + 1, D, c->kq_scale, job->out + qoff, D, scratch);
     }
 }
 

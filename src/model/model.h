@@ -103,11 +103,11 @@ struct r1_model {
     char arch_name[32];
     char name[128];
     gguf_file *file;
-    struct hf_model *hf; /* the Hugging Face folder behind `file` (model/hf.h), or NULL */
-    model_layer *layers;            /* (n_layers) */
-    wmat tok_embd;                  /* (n_vocab, dim) */
-    const float *out_norm;          /* (dim) */
-    wmat output;                    /* (n_vocab, dim), may alias tok_embd */
+    struct hf_model *hf;   /* the Hugging Face folder behind `file` (model/hf.h), or NULL */
+    model_layer *layers;   /* (n_layers) */
+    wmat tok_embd;         /* (n_vocab, dim) */
+    const float *out_norm; /* (dim) */
+    wmat output;           /* (n_vocab, dim), may alias tok_embd */
     const float *rope_freq_factors; /* llama3 rope_freqs (rope_dim/2) or NULL */
     int bos_id, eos_id;
     uint64_t n_params, weight_bytes;

@@ -74,11 +74,49 @@ int main(void)
             exact += (double)w[i] * x[i];
             mag += fabs((double)w[i] * x[i]);
         }
+        float first = bes[0]->dot_f32(w, x, n);
         for (int b = 0; b < n_be; b++) {
             float got = bes[b]->dot_f32(w, x, n);
             CHECKF(fabs(got - exact) <= 1e-6 * mag + 1e-7, "%s dot_f32 n=%d", bes[b]->name, n);
+            /* the fp32 helpers' summation order is part of the spec: same bits everywhere */
+            CHECKF(!memcmp(&got, &first, sizeof got), "%s dot_f32 n=%d not bit-identical",
+                   bes[b]->name, n);
+            float y0[300], y1[300];
+            memcpy(y0, x, sizeof(float) * (size_t)n);
+            memcpy(y1, x, sizeof(float) * (size_t)n);
+            bes[0]->axpy_f32(y0, 0.37f, w, n);
+            bes[b]->axpy_f32(y1, 0.37f, w, n);
+            CHECKF(!memcmp(y0, y1, sizeof(float) * (size_t)n), "%s axpy n=%d", bes[b]->name, n);
         }
     }
+    /* fused attention vs a plain two-pass softmax in double, across block boundaries */
+    for (int n_keys = 1; n_keys <= 200; n_keys += 13) {
+        enum { H = 3, DK = 40, DV = 24, STRIDE = 48 };
+        static float q[H * DK], kv[200 * STRIDE], out[H * DV], scratch[4096];
+        fill(&g, q, H * DK, 1.0f);
+        fill(&g, kv, 200 * STRIDE, 1.0f);
+        for (int i = 0; i < H * DV; i++) out[i] = NAN;
+        kern_attention(q, H, DK, DK, kv, kv + 8, STRIDE, n_keys, DV, 0.3f, out, DV, scratch);
+        CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
+        double worst = 0;
+        for (int h = 0; h < H; h++) {
+            double sc[200], mx = -1e300, sum = 0;
+            for (int u = 0; u < n_keys; u++) {
+                double d = 0;
+                for (int j = 0; j < DK; j++) d += (double)q[h * DK + j] * kv[u * STRIDE + j];
+                sc[u] = 0.3 * d;
+                mx = fmax(mx, sc[u]);
+            }
+            for (int u = 0; u < n_keys; u++) sum += (sc[u] = exp(sc[u] - mx));
+            for (int j = 0; j < DV; j++) {
+                double o = 0;
+                for (int u = 0; u < n_keys; u++) o += sc[u] / sum * kv[u * STRIDE + 8 + j];
+                worst = fmax(worst, fabs(o - out[h * DV + j]));
+            }
+        }
+        CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
+    }
+
     /* matmul: every output written, thread count does not matter */
     threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
     kern_ctx c1, c3;
@@ -93,8 +131,13 @@ int main(void)
         size_t rb = dtype_row_bytes(types[k], cols);
         for (int64_t r = 0; r < rows; r++)
             quant_quantize_row(types[k], wf + r * cols, wb + r * rb, cols);
-        wmat m = {.type = types[k], .data = wb, .n_rows = rows, .n_cols = cols, .n_mats = 1,
-                  .row_bytes = rb, .mat_bytes = rb * (size_t)rows};
+        wmat m = {.type = types[k],
+                  .data = wb,
+                  .n_rows = rows,
+                  .n_cols = cols,
+                  .n_mats = 1,
+                  .row_bytes = rb,
+                  .mat_bytes = rb * (size_t)rows};
         for (int i = 0; i < 5 * 67; i++) y1[i] = y3[i] = NAN;
         kern_matmul(&c1, &m, 0, xs, cols, 5, y1, rows);
         kern_matmul(&c3, &m, 0, xs, cols, 5, y3, rows);

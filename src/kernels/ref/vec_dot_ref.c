@@ -318,16 +318,40 @@ static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
     return s;
 }
 
+/* The fp32 dot product's summation order is part of the spec, so every backend gives the same
+ * bits: 32 partial sums (element i goes to sum i % 32; multiply, then add: no fused
+ * multiply-add), combined as (s[j] + s[j+8]) + (s[j+16] + s[j+24]) per j < 8, then
+ * ((t0 + t4) + (t1 + t5)) + ((t2 + t6) + (t3 + t7)), then the tail added in order. */
 static float dot_f32_scalar(const float *a, const float *b, int64_t n)
 {
-    /* 8 independent partial sums: a fixed summation order */
-    float acc[8] = {0};
+    float acc[32] = {0};
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = 0;
-    for (; i < n; i++) s += a[i] * b[i];
-    return s + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i + 32 <= n; i += 32)
+        for (int k = 0; k < 32; k++) {
+            float p = a[i + k] * b[i + k];
+            acc[k] = acc[k] + p;
+        }
+    float t[8];
+    for (int j = 0; j < 8; j++) t[j] = (acc[j] + acc[j + 8]) + (acc[j + 16] + acc[j + 24]);
+    float s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    for (; i < n; i++) {
+        float p = a[i] * b[i];
+        s = s + p;
+    }
+    return s;
+}
+
+static void axpy_f32_scalar(float *y, float a, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float p = a * x[i]; /* multiply, then add: no fused multiply-add (same bits everywhere) */
+        y[i] = y[i] + p;
+    }
+}
+
+static void scale_f32_scalar(float *y, float a, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] *= a;
 }
 
 void kern_backend_init_ref(kern_backend_t *b)
@@ -338,6 +362,8 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->quantize_q8_0 = quantize_q8_0;
     b->quantize_q8_k = quantize_q8_k;
     b->dot_f32 = dot_f32_scalar;
+    b->axpy_f32 = axpy_f32_scalar;
+    b->scale_f32 = scale_f32_scalar;
 }
 
 void kern_backend_init_scalar(kern_backend_t *b)

@@ -55,21 +55,51 @@ static inline __m256i nibbles_32(const uint8_t *qs)
     return _mm256_set_m128i(hi, lo);
 }
 
+/* Bit-identical with dot_f32_scalar: the same 32 partial sums (4 registers × 8 lanes), multiply
+ * then add (an FMA would round once instead of twice), the same combination order. */
 static float dot_f32_avx2(const float *a, const float *b, int64_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+        s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+        s1 = _mm256_add_ps(s1,
+                           _mm256_mul_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8)));
+        s2 = _mm256_add_ps(s2,
+                           _mm256_mul_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16)));
+        s3 = _mm256_add_ps(s3,
+                           _mm256_mul_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24)));
     }
-    for (; i + 8 <= n; i += 8)
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    for (; i < n; i++) s += a[i] * b[i];
+    __m256 t = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));
+    float tl[8];
+    _mm256_storeu_ps(tl, t);
+    float s = ((tl[0] + tl[4]) + (tl[1] + tl[5])) + ((tl[2] + tl[6]) + (tl[3] + tl[7]));
+    for (; i < n; i++) {
+        float p = a[i] * b[i];
+        s = s + p;
+    }
     return s;
+}
+
+static void axpy_f32_avx2(float *y, float a, const float *x, int64_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) /* multiply, then add: bit-identical with the scalar axpy */
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i),
+                                              _mm256_mul_ps(va, _mm256_loadu_ps(x + i))));
+    for (; i < n; i++) {
+        float p = a * x[i];
+        y[i] = y[i] + p;
+    }
+}
+
+static void scale_f32_avx2(float *y, float a, int64_t n)
+{
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] *= a;
 }
 
 static float vec_dot_q8_0(const void *w, const void *x, int64_t n)
@@ -114,16 +144,40 @@ static float vec_dot_q5_0(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
-static void k4_scales(const uint8_t *sc, int *scale, int *mn)
+/* Unpack the 12 scale bytes of a Q4_K/Q5_K block (packing in tensor/blocks.h): 8 scales and
+ * 8 mins, each as 8 int16 in a 128-bit register. */
+static inline void k4_scales(const uint8_t *sc, __m128i *scales, __m128i *mins)
 {
-    for (int s = 0; s < 4; s++) {
-        scale[s] = sc[s] & 63;
-        mn[s] = sc[s + 4] & 63;
-    }
-    for (int s = 4; s < 8; s++) {
-        scale[s] = (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
-        mn[s] = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
-    }
+    uint32_t s0, s1, s2;
+    memcpy(&s0, sc, 4);
+    memcpy(&s1, sc + 4, 4);
+    memcpy(&s2, sc + 8, 4);
+    uint32_t sc_lo = s0 & 0x3f3f3f3f, mn_lo = s1 & 0x3f3f3f3f;
+    uint32_t sc_hi = (s2 & 0x0f0f0f0f) | ((s0 >> 6) & 0x03030303) << 4;
+    uint32_t mn_hi = ((s2 >> 4) & 0x0f0f0f0f) | ((s1 >> 6) & 0x03030303) << 4;
+    *scales = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo));
+    *mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo));
+}
+
+/* Broadcast int16 element k of both 128-bit halves of v to all lanes. */
+static inline __m256i bcast16(__m256i v, int k)
+{
+    const __m256i ctl = _mm256_set1_epi16((short)((2 * k) | ((2 * k + 1) << 8)));
+    return _mm256_shuffle_epi8(v, ctl);
+}
+
+/* Σ_s mins[s] · (bsums[2s] + bsums[2s+1]) for a Q8_K block. */
+static inline int k4_min_sum(__m128i mins, const int16_t *bsums)
+{
+    __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    /* duplicate each min for its two 16-element halves: m0 m0 m1 m1 ... */
+    __m256i m = _mm256_cvtepu16_epi32(mins);          /* 8 × int32 */
+    m = _mm256_or_si256(m, _mm256_slli_epi32(m, 16)); /* (m, m) pairs */
+    __m256i p = _mm256_madd_epi16(b, m);              /* 8 × int32 */
+    __m128i q = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4e));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0xb1));
+    return _mm_cvtsi128_si32(q);
 }
 
 static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
@@ -131,14 +185,13 @@ static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
     const block_q4_k *a = w;
     const block_q8_k *b = x;
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
+    float mins_total = 0;
     const __m256i m4 = _mm256_set1_epi8(15);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int sc[8], mn[8];
-        k4_scales(a[i].scales, sc, mn);
-        int summ = 0;
-        for (int s = 0; s < 8; s++) summ += mn[s] * (b[i].bsums[2 * s] + b[i].bsums[2 * s + 1]);
-        mins += b[i].d * fp16(a[i].dmin) * (float)summ;
+        __m128i sc128, mn128;
+        k4_scales(a[i].scales, &sc128, &mn128);
+        mins_total += b[i].d * fp16(a[i].dmin) * (float)k4_min_sum(mn128, b[i].bsums);
+        const __m256i sc = _mm256_set_m128i(sc128, sc128);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i bytes = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
@@ -146,15 +199,13 @@ static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
             __m256i ylo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
             __m256i yhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
-            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo),
-                                            _mm256_set1_epi16((short)sc[2 * c]));
-            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi),
-                                            _mm256_set1_epi16((short)sc[2 * c + 1]));
+            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), bcast16(sc, 2 * c));
+            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), bcast16(sc, 2 * c + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - mins;
+    return hsum_ps(acc) - mins_total;
 }
 
 static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
@@ -162,35 +213,32 @@ static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
     const block_q5_k *a = w;
     const block_q8_k *b = x;
     __m256 acc = _mm256_setzero_ps();
-    float mins = 0;
-    const __m256i m4 = _mm256_set1_epi8(15);
+    float mins_total = 0;
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int sc[8], mn[8];
-        k4_scales(a[i].scales, sc, mn);
-        int summ = 0;
-        for (int s = 0; s < 8; s++) summ += mn[s] * (b[i].bsums[2 * s] + b[i].bsums[2 * s + 1]);
-        mins += b[i].d * fp16(a[i].dmin) * (float)summ;
+        __m128i sc128, mn128;
+        k4_scales(a[i].scales, &sc128, &mn128);
+        mins_total += b[i].d * fp16(a[i].dmin) * (float)k4_min_sum(mn128, b[i].bsums);
+        const __m256i sc = _mm256_set_m128i(sc128, sc128);
         __m256i qh = _mm256_loadu_si256((const __m256i *)a[i].qh);
         __m256i sumi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             /* bit 4 of element 64c + l (l < 32) is bit 2c of qh[l]; of 64c + 32 + l, bit 2c+1 */
             __m256i bytes = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
-            __m256i hlo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), _mm256_set1_epi8(1));
-            __m256i hhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), _mm256_set1_epi8(1));
+            __m256i hlo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
+            __m256i hhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, m4), _mm256_slli_epi16(hlo, 4));
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4),
                                          _mm256_slli_epi16(hhi, 4));
             __m256i ylo = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c));
             __m256i yhi = _mm256_loadu_si256((const __m256i *)(b[i].qs + 64 * c + 32));
-            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo),
-                                            _mm256_set1_epi16((short)sc[2 * c]));
-            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi),
-                                            _mm256_set1_epi16((short)sc[2 * c + 1]));
+            __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), bcast16(sc, 2 * c));
+            __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), bcast16(sc, 2 * c + 1));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(plo, phi));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - mins;
+    return hsum_ps(acc) - mins_total;
 }
 
 static float vec_dot_q6_k(const void *w, const void *x, int64_t n)
@@ -198,26 +246,38 @@ static float vec_dot_q6_k(const void *w, const void *x, int64_t n)
     const block_q6_k *a = w;
     const block_q8_k *b = x;
     __m256 acc = _mm256_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3), off = _mm256_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    /* shuffle controls: low 128-bit half takes int16 element 2g, high half element 2g + 1 */
+    __m256i pick[4];
+    for (int g = 0; g < 4; g++)
+        pick[g] = _mm256_set_m128i(_mm_set1_epi16((short)((4 * g + 2) | ((4 * g + 3) << 8))),
+                                   _mm_set1_epi16((short)((4 * g) | ((4 * g + 1) << 8))));
     for (int64_t i = 0; i < n / QK_K; i++) {
-        __m256i sumi = _mm256_setzero_si256();
+        /* x = sc·(u − 32): Σ sc·u·y from the unsigned codes, minus 32·Σ sc·bsum */
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+        __m256i bs = _mm256_loadu_si256((const __m256i *)b[i].bsums);
+        __m256i offs = _mm256_madd_epi16(sc16, bs);
+        __m256i sumi = _mm256_slli_epi32(offs, 5);
+        sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
         for (int c = 0; c < 2; c++) {
+            __m128i sc8 = c == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
+            __m256i sc = _mm256_set_m128i(sc8, sc8);
             __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * c));
             __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * c + 32));
             __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * c));
             __m256i low[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
                               _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
                               _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
+            __m256i high[4] = {_mm256_and_si256(qh, m2),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 4), m2),
+                               _mm256_and_si256(_mm256_srli_epi16(qh, 6), m2)};
             for (int g = 0; g < 4; g++) {
-                __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2);
-                __m256i q =
-                    _mm256_sub_epi8(_mm256_or_si256(low[g], _mm256_slli_epi16(high, 4)), off);
+                __m256i u = _mm256_or_si256(low[g], _mm256_slli_epi16(high[g], 4));
                 __m256i y = _mm256_loadu_si256((const __m256i *)(b[i].qs + 128 * c + 32 * g));
-                int s = 8 * c + 2 * g; /* sub-blocks s (first 16) and s + 1 */
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(a[i].scales[s + 1]),
-                                                 _mm_set1_epi16(a[i].scales[s]));
-                __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+                __m256i p = _mm256_maddubs_epi16(u, y);
+                sumi =
+                    _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, pick[g])));
             }
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
@@ -258,6 +318,8 @@ void kern_backend_init_avx2(kern_backend_t *b)
     kern_backend_init_scalar(b);
     b->name = "avx2";
     b->dot_f32 = dot_f32_avx2;
+    b->axpy_f32 = axpy_f32_avx2;
+    b->scale_f32 = scale_f32_avx2;
     b->quantize_q8_0 = quantize_q8_0_avx2;
     b->ops[DTYPE_Q8_0].vec_dot = vec_dot_q8_0;
     b->ops[DTYPE_Q4_0].vec_dot = vec_dot_q4_0;
