@@ -68,10 +68,6 @@ typedef struct gguf_tensor {
     uint64_t offset;  /* from the start of the data section */
     size_t n_bytes;   /* bytes in the file */
     const void *data; /* into the mapping */
-    /* NULL for every tensor of a GGUF file. Set only in files assembled by gguf_open_parts whose
-     * 3D tensor's matrices are not contiguous (Hugging Face stores each expert separately): then
-     * matrix i (of ne[2]) starts at mat_data[i], and `data` equals mat_data[0]. */
-    const void *const *mat_data;
 } gguf_tensor;
 
 typedef struct gguf_file {

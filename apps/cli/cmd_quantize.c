@@ -1,0 +1,199 @@
+/* cmd_quantize.c — `r1 quantize IN.gguf OUT.gguf TYPE`: requantize every tensor of a GGUF to a mix
+ * (Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, IQ4_XS, ...; the per-tensor rules are in src/model/qmix.h).
+ *
+ * Each tensor is dequantized exactly and quantized again in chunks of rows on all cores (rows are
+ * independent, so the file does not depend on the thread count); a tensor already in its target
+ * type is copied byte for byte. The output is streamed and the input's pages are dropped from the
+ * resident set after each tensor, so memory stays bounded for models larger than RAM.
+ */
+#include "cli.h"
+#include "common.h"
+
+#include "base/threadpool.h"
+#include "formats/gguf.h"
+#include "model/qmix.h"
+#include "tensor/quant.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define CHUNK_FLOATS (4u << 20)
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: r1 quantize IN.gguf OUT.gguf TYPE [--threads N]\n\nTYPE:");
+    const qmix *m;
+    int n = qmix_all(&m);
+    for (int i = 0; i < n; i++) fprintf(f, " %s", m[i].name);
+    fprintf(f, "\n\nNorms, biases, the MoE router and exp_probs_b stay F32; output.weight gets "
+               "Q6_K in the\nlower mixes; the *_M mixes give attn_v and ffn_down more bits in "
+               "some layers; rows a\ntype's block does not divide fall back to a compatible "
+               "type.\n");
+}
+
+typedef struct q_job {
+    const gguf_tensor *t;
+    dtype type;
+    int64_t row0, n_rows;
+    size_t in_row_bytes, out_row_bytes;
+    uint8_t *out;
+    float *rows;
+    bool failed;
+} q_job;
+
+static void q_worker(void *p, int ith, int nth)
+{
+    q_job *j = p;
+    int64_t cols = j->t->ne[0];
+    long b, e;
+    threadpool_split((long)j->n_rows, ith, nth, &b, &e);
+    const uint8_t *in = (const uint8_t *)j->t->data + (size_t)j->row0 * j->in_row_bytes;
+    for (long r = b; r < e; r++) {
+        float *x = j->rows + r * cols;
+        if (!quant_dequantize_row(j->t->type, in + (size_t)r * j->in_row_bytes, x, cols) ||
+            !quant_quantize_row(j->type, x, j->out + (size_t)r * j->out_row_bytes, cols))
+            __atomic_store_n(&j->failed, true, __ATOMIC_RELAXED);
+    }
+}
+
+static void release_pages(const void *p, size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = (uintptr_t)p & ~(uintptr_t)(page - 1), e = (uintptr_t)p + n;
+    if (n) madvise((void *)b, e - b, MADV_DONTNEED);
+}
+
+int cmd_quantize(int argc, char **argv)
+{
+    const char *pos[3] = {0};
+    int n_pos = 0, n_threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
+                return 2;
+        } else if (a[0] == '-' || n_pos == 3) {
+            fprintf(stderr, "r1 quantize: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 2;
+        } else {
+            pos[n_pos++] = a;
+        }
+    }
+    const qmix *mix = n_pos == 3 ? qmix_find(pos[2]) : NULL;
+    if (!mix) {
+        if (n_pos == 3) fprintf(stderr, "r1 quantize: unknown type '%s'\n", pos[2]);
+        usage(stderr);
+        return 2;
+    }
+    char err[R1_ERR_MAX];
+    gguf_file *f = NULL;
+    if (gguf_open(pos[0], true, &f, err)) {
+        fprintf(stderr, "r1 quantize: %s\n", err);
+        return 1;
+    }
+    char arch[32] = "", key[64];
+    uint32_t n_layers = 0;
+    gguf_get_str(f, "general.architecture", arch, sizeof arch, NULL);
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    gguf_get_u32(f, key, &n_layers, NULL);
+
+    gguf_writer *w = gguf_writer_new();
+    threadpool *pool = threadpool_new(n_threads);
+    float *rows = malloc(CHUNK_FLOATS * sizeof *rows);
+    uint8_t *obuf = malloc(CHUNK_FLOATS * sizeof(float));
+    dtype *types = calloc((size_t)f->n_tensors + 1, sizeof *types);
+    int rc = 1;
+    if (!w || !pool || !rows || !obuf || !types) {
+        fprintf(stderr, "r1 quantize: out of memory\n");
+        goto done;
+    }
+    for (int64_t i = 0; i < f->n_kv; i++)
+        if (strcmp(f->kv[i].key, "general.file_type") &&
+            strcmp(f->kv[i].key, "general.quantization_version"))
+            gguf_writer_copy_kv(w, &f->kv[i]);
+    gguf_writer_set_u32(w, "general.file_type", (uint32_t)mix->file_type);
+    gguf_writer_set_u32(w, "general.quantization_version", 2);
+    int counts[DTYPE_COUNT] = {0};
+    for (int64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        types[i] = qmix_tensor_type(mix, t->name, t->n_dims, t->ne, (int)n_layers);
+        counts[types[i]]++;
+        if (t->ne[0] > (int64_t)CHUNK_FLOATS) {
+            fprintf(stderr, "r1 quantize: %s: rows of %lld elements are too long\n", t->name,
+                    (long long)t->ne[0]);
+            goto done;
+        }
+        if (gguf_writer_add_tensor(w, t->name, types[i], t->n_dims, t->ne, NULL, err)) {
+            fprintf(stderr, "r1 quantize: %s\n", err);
+            goto done;
+        }
+    }
+    if (gguf_writer_begin(w, pos[1], err)) {
+        fprintf(stderr, "r1 quantize: %s\n", err);
+        goto done;
+    }
+    uint64_t in_bytes = 0, out_bytes = 0;
+    for (int64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        if (isatty(2)) {
+            int width = 30, done_w = (int)(width * i / (f->n_tensors ? f->n_tensors : 1));
+            fprintf(stderr, "\r[%.*s%*s] %lld/%lld %-40.40s", done_w,
+                    "##############################", width - done_w, "", (long long)i,
+                    (long long)f->n_tensors, t->name);
+        }
+        in_bytes += t->n_bytes;
+        if (t->type == types[i]) {
+            if (gguf_writer_write_tensor(w, t->data, t->n_bytes, err)) {
+                fprintf(stderr, "r1 quantize: %s\n", err);
+                goto done;
+            }
+            out_bytes += t->n_bytes;
+        } else {
+            int64_t cols = t->ne[0], n_rows = t->n_elements / cols;
+            size_t in_rb = dtype_row_bytes(t->type, cols), out_rb = dtype_row_bytes(types[i], cols);
+            int64_t per = (int64_t)(CHUNK_FLOATS / (uint64_t)cols);
+            for (int64_t r0 = 0; r0 < n_rows; r0 += per) {
+                int64_t n = n_rows - r0 < per ? n_rows - r0 : per;
+                q_job job = {t, types[i], r0, n, in_rb, out_rb, obuf, rows, false};
+                threadpool_run(pool, q_worker, &job);
+                if (job.failed) {
+                    fprintf(stderr, "r1 quantize: %s: cannot convert %s to %s\n", t->name,
+                            dtype_get(t->type)->name, dtype_get(types[i])->name);
+                    goto done;
+                }
+                if (gguf_writer_write_tensor_part(w, obuf, (size_t)n * out_rb, err)) {
+                    fprintf(stderr, "r1 quantize: %s\n", err);
+                    goto done;
+                }
+                out_bytes += (uint64_t)n * out_rb;
+            }
+        }
+        release_pages(t->data, t->n_bytes);
+    }
+    if (gguf_writer_finish(w, err)) {
+        fprintf(stderr, "r1 quantize: %s\n", err);
+        goto done;
+    }
+    if (isatty(2)) fputc('\n', stderr);
+    fprintf(stderr, "r1 quantize: wrote %s (%s): %.2f GiB -> %.2f GiB;", pos[1], mix->name,
+            in_bytes / (double)(1ull << 30), out_bytes / (double)(1ull << 30));
+    for (int t = 0; t < DTYPE_COUNT; t++)
+        if (counts[t]) fprintf(stderr, " %s×%d", dtype_get((uint32_t)t)->name, counts[t]);
+    fputc('\n', stderr);
+    rc = 0;
+done:
+    free(types);
+    free(rows);
+    free(obuf);
+    threadpool_free(pool);
+    gguf_writer_free(w);
+    gguf_close(f);
+    return rc;
+}
