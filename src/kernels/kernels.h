@@ -38,9 +38,15 @@ typedef float (*kern_vec_dot_fn)(const void *w_row, const void *x_q, int64_t n);
 /* Quantize n floats (multiple of the block) to a vec_dot type. */
 typedef void (*kern_quantize_fn)(const float *x, void *out, int64_t n);
 
+/* The same for 4 activation rows at once (x_q + k·x_stride bytes, k < 4): the weight row is
+ * unpacked once for the 4. out[k] must be bit-identical to vec_dot(w_row, x_q + k·x_stride). */
+typedef void (*kern_vec_dot_x4_fn)(const void *w_row, const void *x_q, size_t x_stride, int64_t n,
+                                   float out[4]);
+
 typedef struct kern_type_ops {
-    dtype vec_dot_type;      /* DTYPE_Q8_0 or DTYPE_Q8_K; DTYPE_F32 = no integer path */
-    kern_vec_dot_fn vec_dot; /* NULL = use the fp32 path for this type */
+    dtype vec_dot_type;            /* DTYPE_Q8_0 or DTYPE_Q8_K; DTYPE_F32 = no integer path */
+    kern_vec_dot_fn vec_dot;       /* NULL = use the fp32 path for this type */
+    kern_vec_dot_x4_fn vec_dot_x4; /* NULL = call vec_dot 4 times */
 } kern_type_ops;
 
 typedef struct kern_backend_t {

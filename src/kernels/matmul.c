@@ -62,9 +62,17 @@ static void matmul_worker(void *p, int ith, int nth)
     const uint8_t *base = w->data + (size_t)job->mat * w->mat_bytes;
     if (job->qx) {
         kern_vec_dot_fn dot = job->be->ops[w->type].vec_dot;
+        kern_vec_dot_x4_fn dot4 = job->be->ops[w->type].vec_dot_x4;
         for (long r = r0; r < r1; r++) {
             const uint8_t *wr = base + (size_t)r * w->row_bytes;
-            for (int64_t t = 0; t < job->n_tok; t++)
+            int64_t t = 0;
+            if (dot4) /* prompt batches: unpack each weight block once for 4 tokens */
+                for (; t + 4 <= job->n_tok; t += 4) {
+                    float out[4];
+                    dot4(wr, job->qx + (size_t)t * job->qx_stride, job->qx_stride, w->n_cols, out);
+                    for (int k = 0; k < 4; k++) job->y[(t + k) * job->ldy + r] = out[k];
+                }
+            for (; t < job->n_tok; t++)
                 job->y[t * job->ldy + r] = dot(wr, job->qx + (size_t)t * job->qx_stride, w->n_cols);
         }
         return;

@@ -62,6 +62,22 @@ int main(void)
                 float got = bes[b]->ops[t].vec_dot(wq, xq[1], n);
                 CHECKF(fabs(got - ref) <= 1e-5 * mag + 1e-6, "%s %s n=%lld: %g vs scalar %g",
                        bes[b]->name, tr->name, (long long)n, got, ref);
+                if (bes[b]->ops[t].vec_dot_x4) {
+                    /* 4 activation rows at once: bit-identical with 4 single calls */
+                    static uint8_t x4[4][256 * 33 * 2];
+                    static float xr[256 * 33];
+                    float out[4];
+                    for (int k = 0; k < 4; k++) {
+                        fill(&g, xr, n, 2.0f);
+                        q(xr, x4[k], n);
+                    }
+                    bes[b]->ops[t].vec_dot_x4(wq, x4[0], sizeof x4[0], n, out);
+                    for (int k = 0; k < 4; k++) {
+                        float one = bes[b]->ops[t].vec_dot(wq, x4[k], n);
+                        CHECKF(!memcmp(&one, &out[k], sizeof one), "%s %s x4 row %d: %g vs %g",
+                               bes[b]->name, tr->name, k, out[k], one);
+                    }
+                }
             }
         }
     }

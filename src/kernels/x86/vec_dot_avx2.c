@@ -208,6 +208,47 @@ static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
     return hsum_ps(acc) - mins_total;
 }
 
+/* vec_dot_q4_k for 4 activation rows: the same operations per row, in the same order, with the
+ * weight nibbles and scales unpacked once. */
+static void vec_dot_q4_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const block_q4_k *a = w;
+    const block_q8_k *b[4];
+    for (int k = 0; k < 4; k++)
+        b[k] = (const block_q8_k *)(const void *)((const uint8_t *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    float mins_total[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m128i sc128, mn128;
+        k4_scales(a[i].scales, &sc128, &mn128);
+        float dmin = fp16(a[i].dmin), d = fp16(a[i].d);
+        for (int k = 0; k < 4; k++)
+            mins_total[k] += b[k][i].d * dmin * (float)k4_min_sum(mn128, b[k][i].bsums);
+        const __m256i sc = _mm256_set_m128i(sc128, sc128);
+        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                           _mm256_setzero_si256()};
+        for (int c = 0; c < 4; c++) {
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i lo = _mm256_and_si256(bytes, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+            __m256i slo = bcast16(sc, 2 * c), shi = bcast16(sc, 2 * c + 1);
+            for (int k = 0; k < 4; k++) {
+                __m256i ylo = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 64 * c));
+                __m256i yhi = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 64 * c + 32));
+                __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), slo);
+                __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), shi);
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(plo, phi));
+            }
+        }
+        for (int k = 0; k < 4; k++)
+            acc[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(b[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+    }
+    for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - mins_total[k];
+}
+
 static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
 {
     const block_q5_k *a = w;
@@ -285,6 +326,80 @@ static float vec_dot_q6_k(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
+/* vec_dot_q8_0 for 4 activation rows (same operations per row, weights loaded once). */
+static void vec_dot_q8_0_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const block_q8_0 *a = w, *b[4];
+    for (int k = 0; k < 4; k++)
+        b[k] = (const block_q8_0 *)(const void *)((const uint8_t *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    for (int64_t i = 0; i < n / QK; i++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)a[i].qs);
+        __m256i aq = _mm256_sign_epi8(q, q);
+        float da = fp16(a[i].d);
+        for (int k = 0; k < 4; k++) {
+            __m256i y = _mm256_loadu_si256((const __m256i *)b[k][i].qs);
+            __m256i p = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(y, q));
+            __m256i s = _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(da * fp16(b[k][i].d)), _mm256_cvtepi32_ps(s),
+                                     acc[k]);
+        }
+    }
+    for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
+/* vec_dot_q6_k for 4 activation rows. */
+static void vec_dot_q6_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    const block_q6_k *a = w;
+    const block_q8_k *b[4];
+    for (int k = 0; k < 4; k++)
+        b[k] = (const block_q8_k *)(const void *)((const uint8_t *)x + k * xs);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                     _mm256_setzero_ps()};
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    __m256i pick[4];
+    for (int g = 0; g < 4; g++)
+        pick[g] = _mm256_set_m128i(_mm_set1_epi16((short)((4 * g + 2) | ((4 * g + 3) << 8))),
+                                   _mm_set1_epi16((short)((4 * g) | ((4 * g + 1) << 8))));
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)a[i].scales));
+        __m256i sumi[4];
+        for (int k = 0; k < 4; k++) {
+            __m256i bs = _mm256_loadu_si256((const __m256i *)b[k][i].bsums);
+            __m256i offs = _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), 5);
+            sumi[k] = _mm256_sub_epi32(_mm256_setzero_si256(), offs);
+        }
+        for (int c = 0; c < 2; c++) {
+            __m128i sc8 = c == 0 ? _mm256_castsi256_si128(sc16) : _mm256_extracti128_si256(sc16, 1);
+            __m256i sc = _mm256_set_m128i(sc8, sc8);
+            __m256i ql0 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * c));
+            __m256i ql1 = _mm256_loadu_si256((const __m256i *)(a[i].ql + 64 * c + 32));
+            __m256i qh = _mm256_loadu_si256((const __m256i *)(a[i].qh + 32 * c));
+            __m256i low[4] = {_mm256_and_si256(ql0, m4), _mm256_and_si256(ql1, m4),
+                              _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                              _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4)};
+            for (int g = 0; g < 4; g++) {
+                __m256i high = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), m2);
+                __m256i u = _mm256_or_si256(low[g], _mm256_slli_epi16(high, 4));
+                __m256i scg = _mm256_shuffle_epi8(sc, pick[g]);
+                for (int k = 0; k < 4; k++) {
+                    __m256i y =
+                        _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 128 * c + 32 * g));
+                    sumi[k] = _mm256_add_epi32(sumi[k],
+                                               _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), scg));
+                }
+            }
+        }
+        float d = fp16(a[i].d);
+        for (int k = 0; k < 4; k++)
+            acc[k] =
+                _mm256_fmadd_ps(_mm256_set1_ps(b[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+    }
+    for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]);
+}
+
 static void quantize_q8_0_avx2(const float *x, void *out, int64_t n)
 {
     block_q8_0 *b = out;
@@ -322,6 +437,9 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->scale_f32 = scale_f32_avx2;
     b->quantize_q8_0 = quantize_q8_0_avx2;
     b->ops[DTYPE_Q8_0].vec_dot = vec_dot_q8_0;
+    b->ops[DTYPE_Q8_0].vec_dot_x4 = vec_dot_q8_0_x4;
+    b->ops[DTYPE_Q4_K].vec_dot_x4 = vec_dot_q4_k_x4;
+    b->ops[DTYPE_Q6_K].vec_dot_x4 = vec_dot_q6_k_x4;
     b->ops[DTYPE_Q4_0].vec_dot = vec_dot_q4_0;
     b->ops[DTYPE_Q5_0].vec_dot = vec_dot_q5_0;
     b->ops[DTYPE_Q4_K].vec_dot = vec_dot_q4_k;
