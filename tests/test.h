@@ -39,7 +39,8 @@ static inline int test_finish(void)
     return test_n_fail == 0 ? 0 : 1;
 }
 
-/* Read a whole file; returns NULL on failure. *out_size gets its size. Caller frees. */
+/* Read a whole file; returns NULL on failure. *out_size gets its size; the buffer has one more
+ * byte, a NUL, so text files can be used as C strings. Caller frees. */
 static inline void *test_read_file(const char *path, size_t *out_size)
 {
     FILE *f = fopen(path, "rb");
@@ -47,11 +48,12 @@ static inline void *test_read_file(const char *path, size_t *out_size)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    void *buf = malloc(n > 0 ? (size_t)n : 1);
+    char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
     if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
         free(buf);
         buf = NULL;
     }
+    if (buf) buf[n] = 0;
     fclose(f);
     if (buf && out_size) *out_size = (size_t)n;
     return buf;
