@@ -57,8 +57,8 @@ typedef void (*r1_log_fn)(r1_log_level level, const char *msg, void *user);
 typedef struct r1_model r1_model;
 
 typedef struct r1_model_params {
-    int n_threads;    /* worker threads for the forward pass; 0 = number of cores */
-    bool use_mmap;    /* map the file (default) or read it into memory */
+    int n_threads; /* worker threads for the forward pass; 0 = number of cores */
+    bool use_mmap; /* map the file (default) or read it into memory */
     /* Hugging Face folders: type FP8 weights are converted to at load ("Q8_0" when NULL; any GGUF
      * type name: "F32", "BF16", "Q4_K", ...). Other weights are used as stored. */
     const char *load_type;
@@ -88,7 +88,7 @@ typedef struct r1_model_info {
     uint64_t weight_bytes;
     uint64_t active_bytes_per_token; /* weight bytes one decode step reads (routed experts: only
                                         the activated share; embeddings: one row) */
-    int bos_id, eos_id; /* -1 when absent */
+    int bos_id, eos_id;              /* -1 when absent */
 } r1_model_info;
 
 void r1_model_get_info(const r1_model *model, r1_model_info *out_info);

@@ -39,7 +39,8 @@ static void usage(FILE *f)
     fprintf(f, "\n");
 }
 
-/* ---- tokenizer -------------------------------------------------------------------------------- */
+/* ---- tokenizer --------------------------------------------------------------------------------
+ */
 
 /* tokenizer.json's model.merges as "a b" strings (both spellings: "a b" and ["a", "b"]). */
 static char **read_merges(const char *path, size_t *out_n)
@@ -135,8 +136,7 @@ static bool write_tokenizer(gguf_writer *w, const hf_model *hf, int n_vocab)
         if (tokenizer_eos(tok) >= 0)
             gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tokenizer_eos(tok));
         if (tokenizer_pad(tok) >= 0)
-            gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id",
-                                (uint32_t)tokenizer_pad(tok));
+            gguf_writer_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)tokenizer_pad(tok));
         gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", tokenizer_add_bos(tok));
         gguf_writer_set_bool(w, "tokenizer.ggml.add_eos_token", false);
         if (tokenizer_chat_template(tok))
@@ -153,7 +153,8 @@ static bool write_tokenizer(gguf_writer *w, const hf_model *hf, int n_vocab)
     return ok;
 }
 
-/* ---- tensors ---------------------------------------------------------------------------------- */
+/* ---- tensors ----------------------------------------------------------------------------------
+ */
 
 typedef struct conv_job {
     const hf_model *hf;
@@ -252,9 +253,10 @@ int cmd_convert(int argc, char **argv)
     int64_t n_vocab = 0;
     for (int i = 0; i < hf->n_tensors; i++) {
         const hf_tensor *t = &hf->tensors[i];
-        types[i] = mix ? qmix_tensor_type(mix, t->name, t->n_dims, t->ne, hf->n_layers)
-                       : auto_type(t);
-        if (!mix && types[i] != DTYPE_F32 && file_type == 0) file_type = types[i] == DTYPE_F16 ? 1 : 32;
+        types[i] =
+            mix ? qmix_tensor_type(mix, t->name, t->n_dims, t->ne, hf->n_layers) : auto_type(t);
+        if (!mix && types[i] != DTYPE_F32 && file_type == 0)
+            file_type = types[i] == DTYPE_F16 ? 1 : 32;
         if (!strcmp(t->name, "token_embd.weight")) n_vocab = t->ne[1];
         if (t->ne[0] > (int64_t)CHUNK_FLOATS) {
             fprintf(stderr, "r1 convert: %s: rows of %lld elements are too long\n", t->name,
@@ -270,8 +272,8 @@ int cmd_convert(int argc, char **argv)
     gguf_writer_set_u32(w, "general.quantization_version", 2);
     if (hf->has_tokenizer && !write_tokenizer(w, hf, (int)n_vocab)) goto done;
     if (!hf->has_tokenizer)
-        fprintf(stderr, "r1 convert: warning: no tokenizer.json in %s; the GGUF has no vocabulary\n",
-                dir);
+        fprintf(stderr,
+                "r1 convert: warning: no tokenizer.json in %s; the GGUF has no vocabulary\n", dir);
     if (gguf_writer_begin(w, out, err)) {
         fprintf(stderr, "r1 convert: %s\n", err);
         goto done;
@@ -312,9 +314,8 @@ int cmd_convert(int argc, char **argv)
         fprintf(stderr, "r1 convert: %s\n", err);
         goto done;
     }
-    fprintf(stderr, "r1 convert: wrote %s (%s, %d layers%s, %d tensors, %.2f GiB)\n", out,
-            hf->arch, hf->n_layers, hf->n_nextn ? " + MTP" : "", hf->n_tensors,
-            total / (double)(1ull << 30));
+    fprintf(stderr, "r1 convert: wrote %s (%s, %d layers%s, %d tensors, %.2f GiB)\n", out, hf->arch,
+            hf->n_layers, hf->n_nextn ? " + MTP" : "", hf->n_tensors, total / (double)(1ull << 30));
     rc = 0;
 done:
     free(types);

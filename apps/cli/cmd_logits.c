@@ -13,7 +13,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: r1 logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS]\n\n"
                "Runs the token ids through the model as one sequence and writes the logits of\n"
                "every position to FILE as little-endian float32, n_tokens x n_vocab, row-major,\n"
-               "without a header.\n");
+               "without a header. MODEL is a GGUF file or a Hugging Face folder;\n"
+               "--load-type T converts its FP8 weights to T at load (default Q8_0).\n");
 }
 
 int cmd_logits(int argc, char **argv)
@@ -31,6 +32,8 @@ int cmd_logits(int argc, char **argv)
             if (!(tokens = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
             if (!(out = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--load-type")) {
+            if (!(cli_load_type = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;

@@ -19,7 +19,11 @@ const char *cli_value(int argc, char **argv, int *i);
 /* Log callback printing warnings and errors to stderr (info too when verbose). */
 void cli_log(r1_log_level level, const char *msg, void *user);
 
-/* Load a model, printing a clear error on failure. */
+/* Type FP8 weights of a Hugging Face folder are converted to at load (--load-type), or NULL for
+ * the library's default (Q8_0); the environment variable R1_LOAD_TYPE sets it too. */
+extern const char *cli_load_type;
+
+/* Load a model (GGUF file or Hugging Face folder), printing a clear error on failure. */
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
 
 /* Parse "1,2,3" into a malloc'd array. */

@@ -96,7 +96,7 @@ void gguf_close(gguf_file *file);
 /* Assemble a gguf_file from parts built in memory (the Hugging Face folder loader, so that the
  * model binds it exactly like a file). Takes ownership of the malloc'd arrays kv[n_kv] and
  * tensors[n_tensors] and of their malloc'd keys/names and arr_str arrays (what gguf_close frees);
- * string/array payloads, tensor data and mat_data stay borrowed and must outlive the file. Checks
+ * string/array payloads and tensor data stay borrowed and must outlive the file. Checks
  * keys and names for duplicates. On failure everything passed in is freed. */
 r1_status gguf_open_parts(const char *path, gguf_kv *kv, int64_t n_kv, gguf_tensor *tensors,
                           int64_t n_tensors, gguf_file **out_file, char *err);

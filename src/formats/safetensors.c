@@ -37,11 +37,11 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[ST_DTYPE_COUNT] = {
-    [ST_BOOL] = {"BOOL", 1},    [ST_U8] = {"U8", 1},     [ST_I8] = {"I8", 1},
-    [ST_U16] = {"U16", 2},      [ST_I16] = {"I16", 2},   [ST_U32] = {"U32", 4},
-    [ST_I32] = {"I32", 4},      [ST_U64] = {"U64", 8},   [ST_I64] = {"I64", 8},
-    [ST_F16] = {"F16", 2},      [ST_BF16] = {"BF16", 2}, [ST_F32] = {"F32", 4},
-    [ST_F64] = {"F64", 8},      [ST_F8_E4M3] = {"F8_E4M3", 1}, [ST_F8_E5M2] = {"F8_E5M2", 1},
+    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},           [ST_I8] = {"I8", 1},
+    [ST_U16] = {"U16", 2},   [ST_I16] = {"I16", 2},         [ST_U32] = {"U32", 4},
+    [ST_I32] = {"I32", 4},   [ST_U64] = {"U64", 8},         [ST_I64] = {"I64", 8},
+    [ST_F16] = {"F16", 2},   [ST_BF16] = {"BF16", 2},       [ST_F32] = {"F32", 4},
+    [ST_F64] = {"F64", 8},   [ST_F8_E4M3] = {"F8_E4M3", 1}, [ST_F8_E5M2] = {"F8_E5M2", 1},
 };
 
 const char *st_dtype_name(st_dtype d)
@@ -284,8 +284,9 @@ static r1_status parse_entry(const char *fname, const cJSON *e, size_t data_size
                        "%s: tensor '%s' data_offsets must be two non-negative integers", fname,
                        name);
     if (begin > end)
-        return err_set(err, R1_ERR_FORMAT, "%s: tensor '%s' data_offsets [%llu, %llu] end before "
-                                           "they begin",
+        return err_set(err, R1_ERR_FORMAT,
+                       "%s: tensor '%s' data_offsets [%llu, %llu] end before "
+                       "they begin",
                        fname, name, (unsigned long long)begin, (unsigned long long)end);
     if (end > data_size)
         return err_set(err, R1_ERR_FORMAT,
@@ -294,16 +295,15 @@ static r1_status parse_entry(const char *fname, const cJSON *e, size_t data_size
                        fname, name, (unsigned long long)begin, (unsigned long long)end, data_size);
     if (end - begin != bytes)
         return err_set(err, R1_ERR_FORMAT,
-                       "%s: tensor '%s' has %llu bytes but its shape and dtype %s need %llu",
-                       fname, name, (unsigned long long)(end - begin), dtypes[d].name,
+                       "%s: tensor '%s' has %llu bytes but its shape and dtype %s need %llu", fname,
+                       name, (unsigned long long)(end - begin), dtypes[d].name,
                        (unsigned long long)bytes);
     t->data = data + begin;
     return R1_OK;
 }
 
 /* Parse one shard image and append its tensors to ck. */
-static r1_status parse_file(st_checkpoint *ck, int shard, const uint8_t *p, size_t size,
-                            char *err)
+static r1_status parse_file(st_checkpoint *ck, int shard, const uint8_t *p, size_t size, char *err)
 {
     const char *fname = ck->shard_paths[shard];
     if (size < 8)

@@ -49,22 +49,22 @@ typedef enum st_dtype {
 typedef struct st_tensor {
     char *name; /* NUL-terminated copy */
     st_dtype dtype;
-    int n_dims;                   /* 0 for a scalar */
-    int64_t shape[ST_MAX_DIMS];   /* numpy order: the last dimension is contiguous */
-    int64_t n_elements;           /* product of shape (1 for a scalar) */
-    size_t n_bytes;               /* n_elements × dtype size */
-    const void *data;             /* into the shard's mapping; no alignment is guaranteed */
-    int shard;                    /* index into st_checkpoint.shard_paths */
+    int n_dims;                 /* 0 for a scalar */
+    int64_t shape[ST_MAX_DIMS]; /* numpy order: the last dimension is contiguous */
+    int64_t n_elements;         /* product of shape (1 for a scalar) */
+    size_t n_bytes;             /* n_elements × dtype size */
+    const void *data;           /* into the shard's mapping; no alignment is guaranteed */
+    int shard;                  /* index into st_checkpoint.shard_paths */
 } st_tensor;
 
 typedef struct st_checkpoint {
-    char *path;         /* what was opened (for messages) */
+    char *path; /* what was opened (for messages) */
     int n_shards;
     char **shard_paths; /* (n_shards) */
     int64_t n_tensors;
     st_tensor *tensors; /* (n_tensors), shard by shard in file order */
     /* private */
-    void **maps;        /* (n_shards) base/mmap.h mappings, NULL entries for st_open_memory */
+    void **maps; /* (n_shards) base/mmap.h mappings, NULL entries for st_open_memory */
     void *private_index;
 } st_checkpoint;
 
