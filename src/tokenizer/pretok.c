@@ -166,8 +166,9 @@ static void split_generic(const splitter *sp, int kind)
 {
     size_t i = 0, gap = 0;
     while (i < sp->n) {
-        size_t end = kind == PRETOK_DEEPSEEK_V3 ? match_ds3_at(sp, i)
-                                                : match_qwen_at(sp, i, kind == PRETOK_LLAMA3 ? 3 : 1);
+        size_t end = kind == PRETOK_DEEPSEEK_V3
+                         ? match_ds3_at(sp, i)
+                         : match_qwen_at(sp, i, kind == PRETOK_LLAMA3 ? 3 : 1);
         if (end) {
             if (gap < i) sp->emit(sp->user, (const char *)sp->s + gap, i - gap);
             sp->emit(sp->user, (const char *)sp->s + i, end - i);
@@ -187,7 +188,8 @@ static inline bool is_ds3_cjk(uint32_t c)
     return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x30FF);
 }
 
-/* deepseek-v3 stage 2: isolate runs of [一-龥぀-ゟ゠-ヿ]; every piece then goes through stage 3. */
+/* deepseek-v3 stage 2: isolate runs of [一-龥぀-ゟ゠-ヿ]; every piece then goes through stage 3.
+ */
 static void split_ds3_cjk(const splitter *parent, const uint8_t *s, size_t n)
 {
     splitter sp = *parent;
@@ -231,16 +233,21 @@ void pretok_split(pretok_kind kind, const char *s, size_t n, pretok_emit_fn emit
 {
     splitter sp = {(const uint8_t *)s, n, unicode_class_bmp(), emit, user};
     if (n == 0) return;
-    if (kind == PRETOK_DEEPSEEK_V3) split_ds3(&sp);
-    else split_generic(&sp, kind);
+    if (kind == PRETOK_DEEPSEEK_V3)
+        split_ds3(&sp);
+    else
+        split_generic(&sp, kind);
 }
 
 const char *pretok_name(pretok_kind kind)
 {
     switch (kind) {
-    case PRETOK_DEEPSEEK_V3: return "deepseek-v3";
-    case PRETOK_QWEN2: return "qwen2";
-    case PRETOK_LLAMA3: return "llama3";
+    case PRETOK_DEEPSEEK_V3:
+        return "deepseek-v3";
+    case PRETOK_QWEN2:
+        return "qwen2";
+    case PRETOK_LLAMA3:
+        return "llama3";
     }
     return "?";
 }
@@ -251,9 +258,12 @@ bool pretok_from_gguf_name(const char *name, pretok_kind *out_kind)
         const char *name;
         pretok_kind kind;
     } names[] = {
-        {"deepseek-v3", PRETOK_DEEPSEEK_V3}, {"deepseek-r1-qwen", PRETOK_QWEN2},
-        {"qwen2", PRETOK_QWEN2},             {"llama3", PRETOK_LLAMA3},
-        {"llama-bpe", PRETOK_LLAMA3},        {"llama-v3", PRETOK_LLAMA3},
+        {"deepseek-v3", PRETOK_DEEPSEEK_V3},
+        {"deepseek-r1-qwen", PRETOK_QWEN2},
+        {"qwen2", PRETOK_QWEN2},
+        {"llama3", PRETOK_LLAMA3},
+        {"llama-bpe", PRETOK_LLAMA3},
+        {"llama-v3", PRETOK_LLAMA3},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(name, names[i].name) == 0) {

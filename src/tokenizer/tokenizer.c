@@ -20,7 +20,8 @@
 #define NO_RANK INT32_MAX
 #define BPE_LINEAR_MAX 48 /* pieces up to this many bytes use the linear-scan BPE */
 
-/* ---- hashing ---------------------------------------------------------------------------------- */
+/* ---- hashing ----------------------------------------------------------------------------------
+ */
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {
@@ -45,7 +46,8 @@ static uint32_t pow2_at_least(size_t n)
     return c;
 }
 
-/* ---- byte-level alphabet ---------------------------------------------------------------------- */
+/* ---- byte-level alphabet ----------------------------------------------------------------------
+ */
 
 static inline bool byte_is_printable(unsigned b)
 {
@@ -61,20 +63,24 @@ uint32_t tok_byte_to_cp(uint8_t b)
     return 256 + n;
 }
 
-/* Inverse map, -1 for code points outside the alphabet. */
-static int cp_to_byte(uint32_t cp)
+/* Inverse map (code point -> byte, -1 outside the alphabet), built per load: no shared state. */
+typedef struct byte_map {
+    int16_t byte[324];
+} byte_map;
+
+static void byte_map_init(byte_map *m)
 {
-    static int16_t table[324];
-    static int ready; /* benign: every thread writes the same values */
-    if (!ready) {
-        for (int i = 0; i < 324; i++) table[i] = -1;
-        for (int b = 0; b < 256; b++) table[tok_byte_to_cp((uint8_t)b)] = (int16_t)b;
-        ready = 1;
-    }
-    return cp < 324 ? table[cp] : -1;
+    for (int i = 0; i < 324; i++) m->byte[i] = -1;
+    for (int b = 0; b < 256; b++) m->byte[tok_byte_to_cp((uint8_t)b)] = (int16_t)b;
 }
 
-/* ---- construction ----------------------------------------------------------------------------- */
+static int cp_to_byte(const byte_map *m, uint32_t cp)
+{
+    return cp < 324 ? m->byte[cp] : -1;
+}
+
+/* ---- construction -----------------------------------------------------------------------------
+ */
 
 tokenizer *tok_new(int32_t n_vocab)
 {
@@ -320,6 +326,8 @@ r1_status tok_finish(tokenizer *t, char *err)
     t->piece_off = malloc(((size_t)t->n_vocab + 1) * sizeof *t->piece_off);
     t->piece_buf = malloc(t->text_bytes ? t->text_bytes : 1);
     if (!t->piece_off || !t->piece_buf) return err_set(err, R1_ERR_NOMEM, "out of memory");
+    byte_map bm;
+    byte_map_init(&bm);
     size_t o = 0;
     for (int32_t id = 0; id < t->n_vocab; id++) {
         t->piece_off[id] = (uint32_t)o;
@@ -330,7 +338,7 @@ r1_status tok_finish(tokenizer *t, char *err)
             size_t start = o;
             for (size_t i = 0; i < n;) {
                 int len;
-                int b = cp_to_byte(utf8_decode(s, i, &len));
+                int b = cp_to_byte(&bm, utf8_decode(s, i, &len));
                 if (b < 0) {
                     /* a character outside the byte alphabet: the whole token decodes to its raw
                      * text (what the Rust reference does) */
@@ -352,7 +360,9 @@ r1_status tok_finish(tokenizer *t, char *err)
     /* the single-byte symbols BPE starts from */
     for (int b = 0; b < 256; b++) {
         char u[4];
-        int len = utf8_encode(tok_byte_to_cp((uint8_t)b), u);
+        int len = utf8_encode(tok_byte_to_cp((uint8_t)b), u); /* code points < 324: 1-2 bytes */
+        memcpy(t->byte_char[b], u, 2);
+        t->byte_char_len[b] = (uint8_t)len;
         int32_t id = str_lookup(t, u, (size_t)len);
         t->byte_id[b] = id >= 0 && is_byte_level_token(t, id) ? id : -1;
     }
@@ -372,8 +382,8 @@ r1_status tok_finish(tokenizer *t, char *err)
             st = trie_insert(&t->trie_norm, ns, nn, id);
             free(ns);
         } else {
-            st = trie_insert((t->added[id] & ADDED_NORMALIZED) ? &t->trie_norm : &t->trie_raw, s,
-                             n, id);
+            st = trie_insert((t->added[id] & ADDED_NORMALIZED) ? &t->trie_norm : &t->trie_raw, s, n,
+                             id);
         }
         if (st != R1_OK) return err_set(err, st, "out of memory for added tokens");
     }
@@ -388,7 +398,8 @@ r1_status tok_finish(tokenizer *t, char *err)
     return R1_OK;
 }
 
-/* ---- accessors -------------------------------------------------------------------------------- */
+/* ---- accessors --------------------------------------------------------------------------------
+ */
 
 int32_t tokenizer_n_vocab(const tokenizer *t)
 {
@@ -456,7 +467,8 @@ int32_t tokenizer_token_id(const tokenizer *t, const char *text, size_t len)
     return str_lookup(t, text, len);
 }
 
-/* ---- encoding --------------------------------------------------------------------------------- */
+/* ---- encoding ---------------------------------------------------------------------------------
+ */
 
 typedef struct heap_entry {
     int32_t rank, pos;
@@ -626,8 +638,11 @@ static void bpe_piece(void *user, const char *s, size_t n)
             e->scratch_cap = n * 2;
         }
         size_t o = 0;
-        for (size_t i = 0; i < n; i++)
-            o += (size_t)utf8_encode(tok_byte_to_cp((uint8_t)s[i]), e->scratch + o);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t b = (uint8_t)s[i];
+            memcpy(e->scratch + o, t->byte_char[b], 2);
+            o += t->byte_char_len[b];
+        }
         int32_t id = str_lookup(t, e->scratch, o);
         if (id >= 0) {
             enc_push(e, id);
@@ -643,8 +658,10 @@ static void bpe_piece(void *user, const char *s, size_t n)
         return;
     }
     for (size_t i = 0; i < n; i++) e->sym[i] = t->byte_id[(uint8_t)s[i]];
-    if (n <= BPE_LINEAR_MAX) bpe_linear(e, n);
-    else bpe_heap(e, n);
+    if (n <= BPE_LINEAR_MAX)
+        bpe_linear(e, n);
+    else
+        bpe_heap(e, n);
 }
 
 static void enc_final(enc *e, const char *s, size_t n)
@@ -737,8 +754,8 @@ static void enc_section(enc *e, const char *s, size_t n)
     }
 }
 
-r1_status tokenizer_encode(const tokenizer *t, const char *text, size_t n_bytes,
-                           bool parse_special, int32_t **out_ids, size_t *out_n_ids, char *err)
+r1_status tokenizer_encode(const tokenizer *t, const char *text, size_t n_bytes, bool parse_special,
+                           int32_t **out_ids, size_t *out_n_ids, char *err)
 {
     if (!t || (!text && n_bytes) || !out_ids || !out_n_ids)
         return err_set(err, R1_ERR_INVALID_ARG, "tokenizer_encode: NULL argument");
@@ -770,7 +787,8 @@ r1_status tokenizer_encode(const tokenizer *t, const char *text, size_t n_bytes,
     return R1_OK;
 }
 
-/* ---- decoding --------------------------------------------------------------------------------- */
+/* ---- decoding ---------------------------------------------------------------------------------
+ */
 
 struct detok {
     const tokenizer *t;
@@ -831,8 +849,8 @@ r1_status detok_feed(detok *d, int32_t id, const char **out_text, size_t *out_le
 {
     const tokenizer *t = d->t;
     if (id < 0 || id >= t->n_vocab)
-        return err_set(err, R1_ERR_INVALID_ARG, "token id %ld out of range (n_vocab %d)",
-                       (long)id, t->n_vocab);
+        return err_set(err, R1_ERR_INVALID_ARG, "token id %ld out of range (n_vocab %d)", (long)id,
+                       t->n_vocab);
     *out_text = "";
     *out_len = 0;
     uint8_t type = t->types[id];

@@ -4,10 +4,10 @@
  *   tokenizer *tok; char err[R1_ERR_MAX];
  *   if (tokenizer_load_json("tokenizer.json", "tokenizer_config.json", &tok, err) != R1_OK) ...
  *   int32_t *ids; size_t n;
- *   tokenizer_encode(tok, text, strlen(text), true, &ids, &n, err);   // ids: malloc'd, caller frees
- *   detok *d; detok_new(tok, false, &d, err);
- *   for each id: detok_feed(d, id, &s, &len, err); fwrite(s, 1, len, stdout);
- *   detok_flush(d, &s, &len); ...; detok_free(d); free(ids); tokenizer_free(tok);
+ *   tokenizer_encode(tok, text, strlen(text), true, &ids, &n, err);   // ids: malloc'd, caller
+ * frees detok *d; detok_new(tok, false, &d, err); for each id: detok_feed(d, id, &s, &len, err);
+ * fwrite(s, 1, len, stdout); detok_flush(d, &s, &len); ...; detok_free(d); free(ids);
+ * tokenizer_free(tok);
  *
  * Owns: the vocabulary (token texts, types, decoded bytes), the merge table, the added-token
  * matcher, special ids and the chat template text. Encoding follows Hugging Face `tokenizers`
@@ -40,15 +40,16 @@ typedef struct tokenizer tokenizer;
 /* Token types, numbered as GGUF's tokenizer.ggml.token_type. */
 typedef enum token_type {
     TOKEN_TYPE_UNDEFINED = 0,
-    TOKEN_TYPE_NORMAL = 1,       /* byte-level BPE token: text is in the byte-to-unicode alphabet */
-    TOKEN_TYPE_UNKNOWN = 2,      /* <unk> */
-    TOKEN_TYPE_CONTROL = 3,      /* special token (BOS, EOS, <｜place▁holder…｜>): text is raw */
+    TOKEN_TYPE_NORMAL = 1,  /* byte-level BPE token: text is in the byte-to-unicode alphabet */
+    TOKEN_TYPE_UNKNOWN = 2, /* <unk> */
+    TOKEN_TYPE_CONTROL = 3, /* special token (BOS, EOS, <｜place▁holder…｜>): text is raw */
     TOKEN_TYPE_USER_DEFINED = 4, /* added, not special (<think>, <｜User｜>): text is raw */
     TOKEN_TYPE_UNUSED = 5,       /* padding slot / id absent from tokenizer.json */
     TOKEN_TYPE_BYTE = 6,
 } token_type;
 
-/* ---- loading ---------------------------------------------------------------------------------- */
+/* ---- loading ----------------------------------------------------------------------------------
+ */
 
 /* From a GGUF file's tokenizer.ggml.* keys (model must be "gpt2"). The tokenizer copies what it
  * needs: the file may be closed afterwards. */
@@ -69,7 +70,8 @@ r1_status tokenizer_load_path(const char *path, tokenizer **out_tok, char *err);
 
 void tokenizer_free(tokenizer *tok);
 
-/* ---- vocabulary ------------------------------------------------------------------------------- */
+/* ---- vocabulary -------------------------------------------------------------------------------
+ */
 
 int32_t tokenizer_n_vocab(const tokenizer *tok);
 int32_t tokenizer_bos(const tokenizer *tok); /* -1 when the tokenizer has none */
@@ -91,12 +93,14 @@ bool tokenizer_is_special(const tokenizer *tok, int32_t id);
 /* The token's vocabulary text (byte-level form for normal tokens, raw for added ones), not
  * NUL-terminated; NULL for an id out of range. Valid as long as the tokenizer. */
 const char *tokenizer_token_text(const tokenizer *tok, int32_t id, size_t *out_len);
-/* The bytes the token decodes to (may be a partial UTF-8 character); NULL for an id out of range. */
+/* The bytes the token decodes to (may be a partial UTF-8 character); NULL for an id out of range.
+ */
 const char *tokenizer_token_piece(const tokenizer *tok, int32_t id, size_t *out_len);
 /* Id of the token whose vocabulary text is exactly text[0..len) ("<think>", "Ġthe"), or -1. */
 int32_t tokenizer_token_id(const tokenizer *tok, const char *text, size_t len);
 
-/* ---- encode / decode -------------------------------------------------------------------------- */
+/* ---- encode / decode --------------------------------------------------------------------------
+ */
 
 /* Encode text (n_bytes, any bytes). parse_special: also match CONTROL tokens written in the text
  * ("<｜end▁of▁sentence｜>"); user-defined added tokens (<think>) are always matched, as in HF and
@@ -109,14 +113,16 @@ r1_status tokenizer_encode(const tokenizer *tok, const char *text, size_t n_byte
 r1_status tokenizer_decode(const tokenizer *tok, const int32_t *ids, size_t n_ids,
                            bool render_special, char **out_text, size_t *out_len, char *err);
 
-/* ---- streaming decode ------------------------------------------------------------------------- */
+/* ---- streaming decode -------------------------------------------------------------------------
+ */
 
 typedef struct detok detok;
 
 r1_status detok_new(const tokenizer *tok, bool render_special, detok **out_detok, char *err);
 void detok_free(detok *d);
-/* Feed one id; *out_text and *out_len receive the newly completed text (valid UTF-8, possibly empty),
- * valid until the next call on d. An id out of range is R1_ERR_INVALID_ARG (state unchanged). */
+/* Feed one id; *out_text and *out_len receive the newly completed text (valid UTF-8, possibly
+ * empty), valid until the next call on d. An id out of range is R1_ERR_INVALID_ARG (state
+ * unchanged). */
 r1_status detok_feed(detok *d, int32_t id, const char **out_text, size_t *out_len, char *err);
 /* End of stream: returns held-back bytes (an incomplete character becomes U+FFFD) and resets. */
 void detok_flush(detok *d, const char **out_text, size_t *out_len);

@@ -3,9 +3,9 @@
  * Keys read: model (must be "gpt2": byte-level BPE), tokens (str[n_vocab]), token_type
  * (int[n_vocab], optional: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte),
  * merges (str[], "a b", in rank order), pre (pre-tokenizer name), bos/eos/padding_token_id,
- * add_bos_token, chat_template. Control and user-defined tokens are the added tokens, matched on the
- * raw text before BPE. The qwen2 pre-tokenizer gets the NFC normalizer and llama3 ignore_merges,
- * as their tokenizer.json files specify, so both sources give the same ids. */
+ * add_bos_token, chat_template. Control and user-defined tokens are the added tokens, matched on
+ * the raw text before BPE. The qwen2 pre-tokenizer gets the NFC normalizer and llama3
+ * ignore_merges, as their tokenizer.json files specify, so both sources give the same ids. */
 #include "tokenizer/tokenizer_int.h"
 
 #include "base/err.h"
@@ -103,8 +103,10 @@ static r1_status load(const gguf_file *f, tokenizer **out, char *err)
     if (st == R1_OK) {
         bool v;
         bad = false;
-        if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &v, &bad)) t->add_bos = v;
-        else if (bad) st = err_set(err, R1_ERR_FORMAT, "add_bos_token is not a bool");
+        if (gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &v, &bad))
+            t->add_bos = v;
+        else if (bad)
+            st = err_set(err, R1_ERR_FORMAT, "add_bos_token is not a bool");
     }
     const gguf_kv *tpl = gguf_find(f, "tokenizer.chat_template");
     if (st == R1_OK && tpl) {

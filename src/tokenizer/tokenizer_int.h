@@ -33,16 +33,16 @@ typedef struct trie {
 
 struct tokenizer {
     int32_t n_vocab;
-    uint8_t *types;       /* (n_vocab) token_type */
-    uint8_t *added;       /* (n_vocab) ADDED_* flags */
-    uint32_t *text_off;   /* (n_vocab) offset of the token text in text_buf */
-    uint32_t *text_len;   /* (n_vocab) */
-    char *text_buf;       /* all token texts, back to back */
+    uint8_t *types;     /* (n_vocab) token_type */
+    uint8_t *added;     /* (n_vocab) ADDED_* flags */
+    uint32_t *text_off; /* (n_vocab) offset of the token text in text_buf */
+    uint32_t *text_len; /* (n_vocab) */
+    char *text_buf;     /* all token texts, back to back */
     size_t text_bytes, text_cap;
-    uint32_t *piece_off;  /* (n_vocab + 1) decoded bytes of token i: piece_buf[off[i], off[i+1]) */
+    uint32_t *piece_off; /* (n_vocab + 1) decoded bytes of token i: piece_buf[off[i], off[i+1]) */
     char *piece_buf;
 
-    int32_t *str_slots;   /* open addressing: token text -> id, -1 = empty */
+    int32_t *str_slots; /* open addressing: token text -> id, -1 = empty */
     uint32_t str_mask;
 
     uint64_t *merge_keys; /* open addressing: (left << 32 | right) -> rank, merged id */
@@ -51,7 +51,9 @@ struct tokenizer {
     uint32_t merge_mask;
     int32_t n_merges;
 
-    int32_t byte_id[256]; /* id of the single-byte token for each byte, -1 if absent */
+    int32_t byte_id[256];   /* id of the single-byte token for each byte, -1 if absent */
+    char byte_char[256][2]; /* UTF-8 of each byte's code point in the byte-level alphabet */
+    uint8_t byte_char_len[256];
 
     trie trie_raw;  /* added tokens matched on the raw text */
     trie trie_norm; /* added tokens matched after normalization */

@@ -25,11 +25,11 @@ static const char RX_DS3_DIGITS[] = "\\p{N}{1,3}";
 static const char RX_DS3_CJK[] = "[\xE4\xB8\x80-\xE9\xBE\xA5\xE3\x81\x80-\xE3\x82\x9F\xE3\x82\xA0-"
                                  "\xE3\x83\xBF]+";
 static const char RX_DS3_MAIN[] =
-    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+|"
     " ?[\\p{P}\\p{S}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char RX_QWEN2[] =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char RX_QWEN2[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                               "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char RX_LLAMA3[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -291,8 +291,8 @@ static r1_status load_parsed(const cJSON *root, const cJSON *cfg, tokenizer **ou
         return err_set(err, R1_ERR_FORMAT, "added_tokens is not an array");
 
     pretok_kind pre = PRETOK_DEEPSEEK_V3;
-    r1_status st = parse_pre_tokenizer(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
-                                       &pre, err);
+    r1_status st =
+        parse_pre_tokenizer(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), &pre, err);
     if (st != R1_OK) return st;
     bool use_nfc;
     st = parse_normalizer(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), &use_nfc, err);
@@ -304,8 +304,10 @@ static r1_status load_parsed(const cJSON *root, const cJSON *cfg, tokenizer **ou
     cJSON_ArrayForEach(it, vocab)
     {
         if (!json_int(it, 0, TOK_MAX_VOCAB - 1, &v))
-            return err_set(err, R1_ERR_FORMAT, "vocab entry \"%.60s\": id is not an integer in "
-                           "[0, %d)", it->string ? it->string : "", TOK_MAX_VOCAB);
+            return err_set(err, R1_ERR_FORMAT,
+                           "vocab entry \"%.60s\": id is not an integer in "
+                           "[0, %d)",
+                           it->string ? it->string : "", TOK_MAX_VOCAB);
         if (v > max_id) max_id = v;
     }
     cJSON_ArrayForEach(it, added)
@@ -335,8 +337,8 @@ static r1_status load_parsed(const cJSON *root, const cJSON *cfg, tokenizer **ou
             break;
         }
         seen[v] = 1;
-        st = tok_set_token(t, (int32_t)v, it->string, strlen(it->string), TOKEN_TYPE_NORMAL, 0,
-                           err);
+        st =
+            tok_set_token(t, (int32_t)v, it->string, strlen(it->string), TOKEN_TYPE_NORMAL, 0, err);
         if (st != R1_OK) break;
     }
     if (st == R1_OK) {
@@ -438,8 +440,7 @@ r1_status tokenizer_load_json(const char *tokenizer_json_path, const char *confi
     char *json = NULL, *cfg = NULL;
     size_t n = 0, n_cfg = 0;
     r1_status st = read_file(tokenizer_json_path, &json, &n, err);
-    if (st == R1_OK && config_path_or_null)
-        st = read_file(config_path_or_null, &cfg, &n_cfg, err);
+    if (st == R1_OK && config_path_or_null) st = read_file(config_path_or_null, &cfg, &n_cfg, err);
     if (st == R1_OK) {
         st = tokenizer_load_json_memory(json, n, cfg, n_cfg, out_tok, err);
         if (st != R1_OK) err_prefix(err, "%s", tokenizer_json_path);

@@ -41,8 +41,10 @@ uint8_t unicode_class(uint32_t cp)
     size_t lo = 0, hi = N_RANGES;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (unicode_ranges[mid].last < cp) lo = mid + 1;
-        else hi = mid;
+        if (unicode_ranges[mid].last < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo < N_RANGES && unicode_ranges[lo].first <= cp) return unicode_ranges[lo].flags;
     return 0;

@@ -57,7 +57,8 @@ static inline uint32_t utf8_decode(const uint8_t *s, size_t i, int *len)
     }
     if (c < 0xF0) {
         *len = 3;
-        return ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+        return ((uint32_t)(c & 0x0F) << 12) | ((uint32_t)(s[i + 1] & 0x3F) << 6) |
+               (s[i + 2] & 0x3F);
     }
     *len = 4;
     return ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(s[i + 1] & 0x3F) << 12) |
