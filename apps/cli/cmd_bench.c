@@ -70,11 +70,12 @@ static void stats(const double *v, int n, double *mean, double *sd)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
-               "[--roofline]\n\n"
+               "[--roofline] [--no-mmap]\n\n"
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
                "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
                "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
-               "and shows decode's share of it. -p 0 or -n 0 skips that test.\n");
+               "and shows decode's share of it. -p 0 or -n 0 skips that test. --no-mmap reads the\n"
+               "weights into memory instead of mapping the file.\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -105,6 +106,8 @@ int cmd_bench(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--roofline")) {
             roofline = true;
+        } else if (!strcmp(a, "--no-mmap")) {
+            cli_use_mmap = false;
         } else {
             fprintf(stderr, "r1 bench: unknown option '%s'\n", a);
             usage(stderr);

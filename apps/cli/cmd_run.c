@@ -42,6 +42,7 @@ static void usage(FILE *f)
                "  -n, --max-tokens N    stop after N generated tokens (default 512)\n"
                "  -c, --ctx-size N      context size in tokens (default min(model, 4096))\n"
                "  -t, --threads N       threads (default: all cores)\n"
+               "      --no-mmap         read the weights into memory instead of mapping the file\n"
                "  --load-type T         Hugging Face FP8 weights become T at load (Q8_0)\n"
                "      --temp T          temperature (default 0.6; 0 = greedy)\n"
                "      --top-p P         nucleus sampling (default 0.95)\n"
@@ -72,6 +73,8 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 22, &n_ctx))
                 return 2;
+        } else if (!strcmp(a, "--no-mmap")) {
+            cli_use_mmap = false;
         } else if (!strcmp(a, "--load-type")) {
             if (!(cli_load_type = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {

@@ -66,12 +66,14 @@ void cli_log(r1_log_level level, const char *msg, void *user)
 }
 
 const char *cli_load_type = NULL;
+bool cli_use_mmap = true;
 
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose)
 {
     r1_model_params mp = r1_model_params_default();
     mp.load_type = cli_load_type ? cli_load_type : getenv("R1_LOAD_TYPE");
     mp.n_threads = n_threads;
+    mp.use_mmap = cli_use_mmap;
     mp.log_fn = cli_log;
     mp.log_user = verbose ? (void *)1 : NULL;
     r1_model *model = NULL;

@@ -22,6 +22,9 @@ void cli_log(r1_log_level level, const char *msg, void *user);
 /* Type FP8 weights of a Hugging Face folder are converted to at load (--load-type), or NULL for
  * the library's default (Q8_0); the environment variable R1_LOAD_TYPE sets it too. */
 extern const char *cli_load_type;
+/* Map the model file (default) or read it into memory (--no-mmap: on some VMs decoding from a
+ * mapping is erratic; r1 bench measures both). */
+extern bool cli_use_mmap;
 
 /* Load a model (GGUF file or Hugging Face folder), printing a clear error on failure. */
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose);

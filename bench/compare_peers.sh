@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# compare_peers.sh — r1 vs llama.cpp (and ik_llama.cpp) on the same GGUF files, same threads,
+# alternating the engines in one session (this VM is noisy: never compare runs from different
+# sessions). Prints each engine's median t/s per test and the ratio r1 ÷ peer.
+#
+#   bench/compare_peers.sh R1_BIN LLAMA_BENCH [IK_LLAMA_BENCH|-] MODEL.gguf [ROUNDS] [THREADS]
+#
+# The peers are built outside this repository from their public sources (docs/PERFORMANCE.md).
+# Tests: pp512 and tg128 (llama-bench -p 512 -n 128), one repetition per round, ROUNDS rounds.
+set -euo pipefail
+r1=$1; llama=$2; ik=$3; model=$4; rounds=${5:-5}; threads=${6:-2}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+run_r1() { "$r1" bench -m "$model" -t "$threads" -p 512 -n 128 -r 1 --no-mmap 2>/dev/null |
+  awk -F'|' '/ pp512 | tg128 /{gsub(/ /,"",$6); gsub(/ /,"",$7); split($7,a,"±"); print $6, a[1]}'; }
+run_llama() { "$1" -m "$model" -t "$threads" -p 512 -n 128 -r 1 -mmp 0 -o csv 2>/dev/null |
+  awk -F, 'NR==1{for(i=1;i<=NF;i++){if($i=="n_prompt")p=i; if($i=="n_gen")g=i; if($i=="avg_ts")t=i}} NR>1{gsub(/"/,""); print ($p>0?"pp"$p:"tg"$g), $t}'; }
+
+for ((r = 0; r < rounds; r++)); do
+  run_r1 | sed 's/^/r1 /' >> "$tmp/all"
+  run_llama "$llama" | sed 's/^/llama.cpp /' >> "$tmp/all"
+  if [ "$ik" != "-" ]; then run_llama "$ik" | sed 's/^/ik_llama.cpp /' >> "$tmp/all"; fi
+done
+median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+echo "model: $model, threads: $threads, rounds: $rounds (medians, tokens/s)"
+for test in pp512 tg128; do
+  r=$(awk -v t=$test '$1=="r1" && $2==t {print $3}' "$tmp/all" | median)
+  line="$test: r1 $r"
+  for peer in llama.cpp ik_llama.cpp; do
+    p=$(awk -v e=$peer -v t=$test '$1==e && $2==t {print $3}' "$tmp/all" | median)
+    [ -n "$p" ] && line="$line | $peer $p (r1/peer $(awk -v a=$r -v b=$p 'BEGIN{printf "%.2f", a/b}'))"
+  done
+  echo "$line"
+done
