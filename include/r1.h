@@ -118,6 +118,13 @@ r1_status r1_session_eval(r1_session *session, const int32_t *tokens, int n_toke
 const float *r1_session_logits(const r1_session *session);
 const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
 
+/* Decode one token for each of n sessions in one forward pass, the weights read once for all of
+ * them: tokens[i] is appended to sessions[i], and r1_session_logits(sessions[i]) then holds its
+ * next-token logits. The sessions must be distinct and belong to one model; n may not exceed the
+ * n_batch of sessions[0], whose scratch the pass uses. On error no session is changed. */
+r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *tokens, int n,
+                                  char *err);
+
 int r1_session_n_past(const r1_session *session);
 int r1_session_n_ctx(const r1_session *session);
 /* Drop cached tokens from position n_keep on (n_keep <= n_past). */

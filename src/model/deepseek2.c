@@ -22,7 +22,6 @@
 
 typedef struct mla_job {
     const r1_model *m;
-    const kv_cache *kv;
     workspace *ws;
     int il, n_tok, heads_per_task;
     const float *qcat; /* (n_tok, H, kv_lora + rope): [q_abs | roped q_pe] per head */
@@ -37,19 +36,20 @@ static void mla_worker(void *p, int ith, int nth)
     int H = c->n_heads, R = c->kv_lora_rank, dk = R + c->qk_rope_head_dim;
     int hg = job->heads_per_task, groups = (H + hg - 1) / hg;
     float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
-    const float *cache = kv_cache_row(job->kv, job->il, 0);
     long b, e;
     threadpool_split((long)job->n_tok * groups, ith, nth, &b, &e);
     for (long task = b; task < e; task++) {
         int t = (int)(task / groups), h0 = (int)(task % groups) * hg;
         int nh = H - h0 < hg ? H - h0 : hg;
+        const kv_cache *kv = job->ws->kvs[t];
+        const float *cache = kv_cache_row(kv, job->il, 0);
         kern_attention(job->qcat + ((int64_t)t * H + h0) * dk, nh, dk, dk, cache, cache,
-                       job->kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
+                       kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
                        job->o_lat + ((int64_t)t * H + h0) * R, R, scratch);
     }
 }
 
-void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok)
+void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
     const model_layer *ly = &m->layers[il];
@@ -71,12 +71,14 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
 
     int64_t kvw = R + rope;
     kern_matmul(&ws->kc, &ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw);
+    /* rotate the shared rope key in place, then cache [rmsnorm(c) | k_pe] at each token's
+     * position in its own sequence's cache */
+    forward_rope(m, ws, ckv + R, kvw, n_tok, 1, 0, 0);
     for (int t = 0; t < n_tok; t++) {
-        float *row = kv_cache_row(kv, il, ws->positions[t]);
+        float *row = kv_cache_row(ws->kvs[t], il, ws->positions[t]);
         kern_rmsnorm(row, ckv + t * kvw, ly->kv_a_norm, R, c->rms_eps);
         memcpy(row + R, ckv + t * kvw + R, (size_t)rope * sizeof(float));
     }
-    forward_rope(m, ws, kv_cache_row(kv, il, ws->positions[0]) + R, kvw, n_tok, 1, 0, 0);
 
     /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped
      * q_pe so that a score is one dot product with a cache row [c | k_pe] */
@@ -90,7 +92,7 @@ void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws,
 
     int nth = threadpool_n_threads(m->pool);
     int hg = n_tok >= nth ? (int)H : (int)((H + nth - 1) / nth);
-    mla_job job = {m, kv, ws, il, n_tok, hg, qcat, o_lat};
+    mla_job job = {m, ws, il, n_tok, hg, qcat, o_lat};
     threadpool_run(m->pool, mla_worker, &job);
 
     /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */

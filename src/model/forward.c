@@ -52,6 +52,7 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     ok = ok && (ws->rope_cos = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->rope_sin = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->positions = malloc(nb * sizeof(int)));
+    ok = ok && (ws->kvs = malloc(nb * sizeof(kv_cache *)));
     ok = ok && (ws->moe_ids = malloc(nb * (size_t)k * sizeof(int)));
     ok = ok && (ws->moe_w = malloc(nb * (size_t)k * sizeof(float)));
     ok = ok && (ws->moe_tok = malloc(nb * sizeof(int)));
@@ -75,6 +76,7 @@ void workspace_free(workspace *ws)
     free(ws->rope_cos);
     free(ws->rope_sin);
     free(ws->positions);
+    free(ws->kvs);
     free(ws->moe_ids);
     free(ws->moe_w);
     free(ws->moe_tok);
@@ -152,24 +154,23 @@ void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wm
     kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
 }
 
-void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
-                   int n_past, float *logits, int n_out)
+/* The layers over ws->kvs / ws->positions, which the callers below fill; the final norm and head
+ * for the last n_out tokens. */
+static void forward(const r1_model *m, workspace *ws, const int32_t *tokens, int n_tok,
+                    float *logits, int n_out)
 {
     const model_config *c = &m->cfg;
     int64_t E = c->dim;
-    for (int t = 0; t < n_tok; t++) {
-        ws->positions[t] = n_past + t;
-        kern_get_row(&m->tok_embd, 0, tokens[t], ws->x + t * E);
-    }
+    for (int t = 0; t < n_tok; t++) kern_get_row(&m->tok_embd, 0, tokens[t], ws->x + t * E);
     rope_tables(m, ws, n_tok);
     for (int il = 0; il < c->n_layers; il++) {
         const model_layer *ly = &m->layers[il];
         for (int t = 0; t < n_tok; t++)
             kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->attn_norm, E, c->rms_eps);
         if (c->arch == ARCH_DEEPSEEK2)
-            deepseek2_attention(m, il, kv, ws, n_tok);
+            deepseek2_attention(m, il, ws, n_tok);
         else
-            llama_attention(m, il, kv, ws, n_tok);
+            llama_attention(m, il, ws, n_tok);
         for (int t = 0; t < n_tok; t++)
             kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->ffn_norm, E, c->rms_eps);
         if (ly->is_moe) {
@@ -185,4 +186,24 @@ void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t
     for (int t = first; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, m->out_norm, E, c->rms_eps);
     kern_matmul(&ws->kc, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
+}
+
+void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
+                   int n_past, float *logits, int n_out)
+{
+    for (int t = 0; t < n_tok; t++) {
+        ws->positions[t] = n_past + t;
+        ws->kvs[t] = kv;
+    }
+    forward(m, ws, tokens, n_tok, logits, n_out);
+}
+
+void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *positions,
+                         workspace *ws, const int32_t *tokens, int n_tok, float *logits)
+{
+    for (int t = 0; t < n_tok; t++) {
+        ws->positions[t] = positions[t];
+        ws->kvs[t] = kvs[t];
+    }
+    forward(m, ws, tokens, n_tok, logits, n_tok);
 }

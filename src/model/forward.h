@@ -31,7 +31,8 @@ typedef struct workspace {
     float *scores; /* (n_threads, scores_per_thread) attention scratch */
     int64_t scores_per_thread;
     float *rope_cos, *rope_sin; /* (n_batch, rope_dim/2) */
-    int *positions;             /* (n_batch) */
+    int *positions;             /* (n_batch) position of each token in its sequence */
+    kv_cache **kvs;             /* (n_batch) the cache of the sequence each token belongs to */
     int *moe_ids;               /* (n_batch, n_activated_experts) chosen experts */
     float *moe_w;               /* (n_batch, n_activated_experts) their weights */
     int *moe_tok;               /* (n_batch) tokens routed to the expert being computed */
@@ -43,15 +44,22 @@ typedef struct workspace {
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);
 void workspace_free(workspace *ws);
 
-/* Run tokens[0..n_tok) at positions n_past.. through the model, writing their KV rows.
- * logits: (n_out, n_vocab) for the last n_out tokens (1 ≤ n_out ≤ n_tok). */
+/* Run tokens[0..n_tok) of one sequence at positions n_past.. through the model, writing their KV
+ * rows. logits: (n_out, n_vocab) for the last n_out tokens (1 ≤ n_out ≤ n_tok). */
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
                    int n_past, float *logits, int n_out);
 
-/* Per-architecture sub-layers: read ws->h (normalized), add their output into ws->x. */
-void deepseek2_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok);
+/* Batched form: token t belongs to the sequence whose cache is kvs[t], at position positions[t]
+ * (tokens of one sequence in increasing positions; different sequences in any order). The weights
+ * are read once for the whole batch. logits: (n_tok, n_vocab), one row per token. */
+void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *positions,
+                         workspace *ws, const int32_t *tokens, int n_tok, float *logits);
+
+/* Per-architecture sub-layers: read ws->h (normalized), add their output into ws->x; token t
+ * attends over ws->kvs[t] up to ws->positions[t]. */
+void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok);
 void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok);
-void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok);
+void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok);
 
 /* Shared pieces. */
 void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wmat *up,

@@ -8,7 +8,6 @@
 
 typedef struct gqa_job {
     const r1_model *m;
-    const kv_cache *kv;
     workspace *ws;
     int il, n_tok;
     const float *q; /* (n_tok, n_heads·head_dim) */
@@ -23,14 +22,15 @@ static void gqa_worker(void *p, int ith, int nth)
     int H = c->n_heads, D = c->head_dim, KV = c->n_kv_heads, group = H / KV;
     int64_t kv_width = (int64_t)KV * D;
     float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
-    const float *row0 = kv_cache_row(job->kv, job->il, 0);
     long b, e;
     threadpool_split((long)job->n_tok * KV, ith, nth, &b, &e);
     for (long task = b; task < e; task++) {
         int t = (int)(task / KV), kvh = (int)(task % KV);
         int64_t qoff = ((int64_t)t * H + (int64_t)kvh * group) * D;
+        const kv_cache *kv = job->ws->kvs[t];
+        const float *row0 = kv_cache_row(kv, job->il, 0);
         kern_attention(job->q + qoff, group, D, D, row0 + (int64_t)kvh * D,
-                       row0 + kv_width + (int64_t)kvh * D, job->kv->row_floats,
+                       row0 + kv_width + (int64_t)kvh * D, kv->row_floats,
                        job->ws->positions[t] + 1, D, c->kq_scale, job->out + qoff, D, scratch);
     }
 }
@@ -42,7 +42,7 @@ static void add_bias(float *y, const float *bias, int n_tok, int64_t n)
         for (int64_t i = 0; i < n; i++) y[t * n + i] += bias[i];
 }
 
-void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int n_tok)
+void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
     const model_layer *ly = &m->layers[il];
@@ -58,11 +58,11 @@ void llama_attention(const r1_model *m, int il, kv_cache *kv, workspace *ws, int
     forward_rope(m, ws, q, nq, n_tok, c->n_heads, D, 0);
     forward_rope(m, ws, k, nkv, n_tok, c->n_kv_heads, D, 0);
     for (int t = 0; t < n_tok; t++) {
-        float *row = kv_cache_row(kv, il, ws->positions[t]);
+        float *row = kv_cache_row(ws->kvs[t], il, ws->positions[t]);
         memcpy(row, k + t * nkv, (size_t)nkv * sizeof(float));
         memcpy(row + nkv, v + t * nkv, (size_t)nkv * sizeof(float));
     }
-    gqa_job job = {m, kv, ws, il, n_tok, q, o};
+    gqa_job job = {m, ws, il, n_tok, q, o};
     threadpool_run(m->pool, gqa_worker, &job);
     kern_matmul(&ws->kc, &ly->wo, 0, o, nq, n_tok, out, E);
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];

@@ -694,6 +694,8 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
                            "%s: the vocabulary has %d tokens but token_embd has %d rows", path,
                            tokenizer_n_vocab(m->tok), m->cfg.n_vocab);
     }
+    pthread_mutex_init(&m->forward_mu, NULL);
+    m->has_mutex = true;
     m->pool = threadpool_new(p->n_threads);
     if (!m->pool) return err_set(err, R1_ERR_NOMEM, "cannot start threads");
     return R1_OK;
@@ -722,6 +724,7 @@ void r1_model_free(r1_model *m)
 {
     if (!m) return;
     if (m->pool) threadpool_free(m->pool);
+    if (m->has_mutex) pthread_mutex_destroy(&m->forward_mu);
     if (m->tok) tokenizer_free(m->tok);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

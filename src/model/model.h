@@ -14,6 +14,7 @@
 #include "kernels/kernels.h"
 #include "r1.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 
 typedef enum model_arch {
@@ -116,6 +117,8 @@ struct r1_model {
     void **owned;
     int n_owned, cap_owned;
     threadpool *pool;
+    pthread_mutex_t forward_mu; /* one forward pass at a time on the pool */
+    bool has_mutex;
     r1_log_fn log_fn;
     void *log_user;
     struct tokenizer *tok; /* NULL when the file has no usable vocabulary */

@@ -15,6 +15,8 @@ struct r1_session {
     int n_past;
     float *logits; /* (n_batch or 1, n_vocab) */
     int n_logit_rows;
+    float *batch_logits; /* (batch_cap, n_vocab): decode_batch output when this session leads */
+    int batch_cap;
 };
 
 r1_session_params r1_session_params_default(void)
@@ -68,6 +70,7 @@ void r1_session_free(r1_session *s)
     workspace_free(&s->ws);
     free(s->kv.data);
     free(s->logits);
+    free(s->batch_logits);
     free(s);
 }
 
@@ -91,8 +94,10 @@ r1_status r1_session_eval(r1_session *s, const int32_t *tokens, int n_tokens, ch
         bool last = done + n == n_tokens;
         int n_out = s->params.all_logits ? n : 1;
         /* only the last chunk's logits are kept */
+        pthread_mutex_lock(&s->model->forward_mu);
         model_forward(s->model, &s->kv, &s->ws, tokens + done, n, s->n_past, s->logits,
                       last ? n_out : 1);
+        pthread_mutex_unlock(&s->model->forward_mu);
         s->n_past += n;
         s->n_logit_rows = last ? n_out : 1;
         done += n;
@@ -125,5 +130,56 @@ r1_status r1_session_rewind(r1_session *s, int n_keep)
 {
     if (n_keep < 0 || n_keep > s->n_past) return R1_ERR_INVALID_ARG;
     s->n_past = n_keep;
+    return R1_OK;
+}
+
+r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *tokens, int n,
+                                  char *err)
+{
+    if (n <= 0 || !sessions || !tokens)
+        return err_set(err, R1_ERR_INVALID_ARG, "decode_batch: no sessions");
+    r1_session *s0 = sessions[0];
+    const r1_model *m = s0->model;
+    int n_vocab = m->cfg.n_vocab;
+    if (n > s0->params.n_batch)
+        return err_set(err, R1_ERR_INVALID_ARG, "decode_batch: %d sessions exceed n_batch %d", n,
+                       s0->params.n_batch);
+    for (int i = 0; i < n; i++) {
+        const r1_session *s = sessions[i];
+        if (!s || s->model != m)
+            return err_set(err, R1_ERR_INVALID_ARG, "decode_batch: session %d has another model",
+                           i);
+        for (int j = 0; j < i; j++)
+            if (sessions[j] == s)
+                return err_set(err, R1_ERR_INVALID_ARG, "decode_batch: session %d given twice", i);
+        if (s->n_past >= s->kv.n_ctx)
+            return err_set(err, R1_ERR_CONTEXT_FULL, "context full: session %d holds %d tokens", i,
+                           s->n_past);
+        if (tokens[i] < 0 || tokens[i] >= n_vocab)
+            return err_set(err, R1_ERR_INVALID_ARG, "token id %d at index %d is outside [0, %d)",
+                           tokens[i], i, n_vocab);
+    }
+    if (s0->batch_cap < n) {
+        float *b = realloc(s0->batch_logits, (size_t)n * (size_t)n_vocab * sizeof(float));
+        if (!b) return err_set(err, R1_ERR_NOMEM, "out of memory for %d rows of logits", n);
+        s0->batch_logits = b;
+        s0->batch_cap = n;
+    }
+    kv_cache *kvs[n];
+    int pos[n];
+    for (int i = 0; i < n; i++) {
+        kvs[i] = &sessions[i]->kv;
+        pos[i] = sessions[i]->n_past;
+    }
+    pthread_mutex_lock(&s0->model->forward_mu);
+    model_forward_batch(m, kvs, pos, &s0->ws, tokens, n, s0->batch_logits);
+    pthread_mutex_unlock(&s0->model->forward_mu);
+    for (int i = 0; i < n; i++) {
+        r1_session *s = sessions[i];
+        memcpy(s->logits, s0->batch_logits + (size_t)i * (size_t)n_vocab,
+               (size_t)n_vocab * sizeof(float));
+        s->n_logit_rows = 1;
+        s->n_past++;
+    }
     return R1_OK;
 }
