@@ -74,14 +74,16 @@ static void usage(FILE *f)
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
                "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
                "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
-               "and shows decode's share of it. -p 0 or -n 0 skips that test. --no-mmap reads the\n"
+               "and shows decode's share of it. -p 0 or -n 0 skips that test. -b N decodes N\n"
+               "sequences together (batched decoding, as the server does) and reports the\n"
+               "aggregate tokens/s (tgN x B). --no-mmap reads the\n"
                "weights into memory instead of mapping the file.\n");
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
-    int n_prompt = 512, n_gen = 128, depth = 0, reps = 3, n_threads = 0;
+    int n_prompt = 512, n_gen = 128, depth = 0, reps = 3, n_threads = 0, n_seq = 1;
     bool roofline = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -99,6 +101,8 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "-d")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 22, &depth))
                 return 2;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--parallel")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 256, &n_seq)) return 2;
         } else if (!strcmp(a, "-r")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1000, &reps)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
@@ -153,6 +157,10 @@ int cmd_bench(int argc, char **argv)
     snprintf(name, sizeof name, "%s %s", info.architecture, info.name);
     int rc = 0;
     double *v = calloc((size_t)reps, sizeof *v);
+    r1_session **seqs = calloc((size_t)n_seq, sizeof *seqs);
+    for (int k = 1; k < n_seq && !rc; k++)
+        if (r1_session_new(model, &sp, &seqs[k], err)) rc = 1;
+    seqs[0] = s;
     for (int test = 0; test < 2 && rc == 0; test++) {
         int n = test == 0 ? n_prompt : n_gen;
         if (n == 0) continue;
@@ -162,11 +170,22 @@ int cmd_bench(int argc, char **argv)
             double t0 = now_s();
             if (test == 0) {
                 if (r1_session_eval(s, toks, n, err)) rc = 1;
-            } else {
+            } else if (n_seq == 1) {
                 for (int i = 0; i < n && !rc; i++)
                     if (r1_session_eval(s, &toks[depth + i], 1, err)) rc = 1;
+            } else {
+                for (int k = 1; k < n_seq && !rc; k++) {
+                    r1_session_rewind(seqs[k], 0);
+                    if (depth > 0 && r1_session_eval(seqs[k], toks, depth, err)) rc = 1;
+                }
+                t0 = now_s();
+                int32_t step[256];
+                for (int i = 0; i < n && !rc; i++) {
+                    for (int k = 0; k < n_seq; k++) step[k] = toks[(depth + i + k) % n_tok];
+                    if (r1_session_decode_batch(seqs, step, n_seq, err)) rc = 1;
+                }
             }
-            v[r] = n / (now_s() - t0);
+            v[r] = (double)n * (test == 1 ? n_seq : 1) / (now_s() - t0);
         }
         if (rc) break;
         double mean, sd;
@@ -178,6 +197,10 @@ int cmd_bench(int argc, char **argv)
             snprintf(tname, sizeof tname, "tg%d@d%d", n, depth);
         else
             snprintf(tname, sizeof tname, "tg%d", n);
+        if (test == 1 && n_seq > 1) {
+            size_t l = strlen(tname);
+            snprintf(tname + l, sizeof tname - l, " x%d", n_seq);
+        }
         printf("| %s | %.2f GiB | %.2f B | %d | %s | %.2f ± %.2f |", name,
                info.weight_bytes / (double)(1ull << 30), info.n_params / 1e9, threads, tname, mean,
                sd);
@@ -196,6 +219,8 @@ int cmd_bench(int argc, char **argv)
     if (rc) fprintf(stderr, "r1 bench: %s\n", err);
     free(v);
     free(toks);
+    for (int k = 1; k < n_seq; k++) r1_session_free(seqs[k]);
+    free(seqs);
     r1_session_free(s);
     r1_model_free(model);
     return rc;
