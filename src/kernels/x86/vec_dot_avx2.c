@@ -144,6 +144,101 @@ static float vec_dot_q5_0(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
+/* 16 packed bytes -> 32 nibbles mapped through the IQ4 table (signed levels -127..113). */
+static inline __m256i iq4_values_32(const uint8_t *qs, __m256i table)
+{
+    return _mm256_shuffle_epi8(table, nibbles_32(qs));
+}
+
+static float vec_dot_iq4_nl(const void *w, const void *x, int64_t n)
+{
+    const block_iq4_nl *a = w;
+    const block_q8_0 *b = x;
+    const __m128i t128 = _mm_loadu_si128((const __m128i *)iq4_values);
+    const __m256i table = _mm256_set_m128i(t128, t128);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++) {
+        __m256i q = iq4_values_32(a[i].qs, table);
+        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256 d = _mm256_set1_ps(fp16(a[i].d) * fp16(b[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_pairs(q, y)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
+{
+    const block_iq4_xs *a = w;
+    const block_q8_k *b = x;
+    const __m128i t128 = _mm_loadu_si128((const __m128i *)iq4_values);
+    const __m256i table = _mm256_set_m128i(t128, t128);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        __m256i sumi = _mm256_setzero_si256();
+        for (int sb = 0; sb < 8; sb++) {
+            int ls = ((a[i].scales_l[sb / 2] >> (4 * (sb % 2))) & 15) |
+                     (((a[i].scales_h >> (2 * sb)) & 3) << 4);
+            __m256i q = iq4_values_32(a[i].qs + 16 * sb, table);
+            __m256i y = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * sb));
+            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
+            sumi =
+                _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16((short)(ls - 32))));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+/* Σ y over a Q8_0 block's 32 values, as a float. */
+static inline float sum_y32(const int8_t *qs)
+{
+    __m256i y = _mm256_loadu_si256((const __m256i *)qs);
+    __m256i s =
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), y), _mm256_set1_epi16(1));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return (float)_mm_cvtsi128_si32(h);
+}
+
+/* Q4_1 / Q5_1: x = d·q + m, so Σ x·y = d·dy·Σ q·yq + m·dy·Σ yq (as the scalar kernel). */
+static float vec_dot_q4_1(const void *w, const void *x, int64_t n)
+{
+    const block_q4_1 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK; i++) {
+        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i d =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles_32(a[i].qs), y), _mm256_set1_epi16(1));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        float dy = fp16(b[i].d);
+        s += fp16(a[i].d) * dy * (float)_mm_cvtsi128_si32(h) + fp16(a[i].m) * dy * sum_y32(b[i].qs);
+    }
+    return s;
+}
+
+static float vec_dot_q5_1(const void *w, const void *x, int64_t n)
+{
+    const block_q5_1 *a = w;
+    const block_q8_0 *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK; i++) {
+        __m256i hb = _mm256_and_si256(bits_to_bytes(a[i].qh), _mm256_set1_epi8(16));
+        __m256i q = _mm256_or_si256(nibbles_32(a[i].qs), hb);
+        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
+        __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        float dy = fp16(b[i].d);
+        s += fp16(a[i].d) * dy * (float)_mm_cvtsi128_si32(h) + fp16(a[i].m) * dy * sum_y32(b[i].qs);
+    }
+    return s;
+}
+
 /* Unpack the 12 scale bytes of a Q4_K/Q5_K block (packing in tensor/blocks.h): 8 scales and
  * 8 mins, each as 8 int16 in a 128-bit register. */
 static inline void k4_scales(const uint8_t *sc, __m128i *scales, __m128i *mins)
@@ -442,6 +537,10 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->ops[DTYPE_Q6_K].vec_dot_x4 = vec_dot_q6_k_x4;
     b->ops[DTYPE_Q4_0].vec_dot = vec_dot_q4_0;
     b->ops[DTYPE_Q5_0].vec_dot = vec_dot_q5_0;
+    b->ops[DTYPE_Q4_1].vec_dot = vec_dot_q4_1;
+    b->ops[DTYPE_Q5_1].vec_dot = vec_dot_q5_1;
+    b->ops[DTYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl;
+    b->ops[DTYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs;
     b->ops[DTYPE_Q4_K].vec_dot = vec_dot_q4_k;
     b->ops[DTYPE_Q5_K].vec_dot = vec_dot_q5_k;
     b->ops[DTYPE_Q6_K].vec_dot = vec_dot_q6_k;
