@@ -144,6 +144,8 @@ static float vec_dot_q5_0(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
+static inline __m256i bcast16(__m256i v, int k);
+
 /* 16 packed bytes -> 32 nibbles mapped through the IQ4 table (signed levels -127..113). */
 static inline __m256i iq4_values_32(const uint8_t *qs, __m256i table)
 {
@@ -174,15 +176,21 @@ static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
     const __m256i table = _mm256_set_m128i(t128, t128);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
+        int16_t ls[8];
+        uint32_t sl;
+        memcpy(&sl, a[i].scales_l, 4);
+        for (int sb = 0; sb < 8; sb++)
+            ls[sb] =
+                (int16_t)((((sl >> (4 * sb)) & 15) | (((a[i].scales_h >> (2 * sb)) & 3) << 4)) -
+                          32);
+        __m128i l128 = _mm_loadu_si128((const __m128i *)ls);
+        const __m256i sc = _mm256_set_m128i(l128, l128);
         __m256i sumi = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
-            int ls = ((a[i].scales_l[sb / 2] >> (4 * (sb % 2))) & 15) |
-                     (((a[i].scales_h >> (2 * sb)) & 3) << 4);
             __m256i q = iq4_values_32(a[i].qs + 16 * sb, table);
             __m256i y = _mm256_loadu_si256((const __m256i *)(b[i].qs + 32 * sb));
             __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(y, q));
-            sumi =
-                _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_set1_epi16((short)(ls - 32))));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, bcast16(sc, sb)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
