@@ -16,6 +16,9 @@ static const command commands[] = {
     {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
     {"bench", cmd_bench, "measure prompt and generation speed (pp512, tg128, roofline)"},
     {"synth", cmd_synth, "write a random-weight GGUF with the shapes of a real model"},
+    {"tokenize", cmd_tokenize, "text -> token ids with a model's or a tokenizer.json's vocabulary"},
+    {"detokenize", cmd_detokenize, "token ids -> text"},
+    {"template", cmd_template, "render a chat (messages JSON on stdin) with a model's template"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
     {"quantize", cmd_quantize, "requantize a GGUF to Q4_K_M, Q8_0, ... (per-tensor mixes)"},
 };

@@ -188,8 +188,7 @@ static inline bool is_ds3_cjk(uint32_t c)
     return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x30FF);
 }
 
-/* deepseek-v3 stage 2: isolate runs of [一-龥぀-ゟ゠-ヿ]; every piece then goes through stage 3.
- */
+/* deepseek-v3 stage 2: isolate runs of U+4E00-9FA5 / U+3040-30FF; each piece goes on to stage 3. */
 static void split_ds3_cjk(const splitter *parent, const uint8_t *s, size_t n)
 {
     splitter sp = *parent;
