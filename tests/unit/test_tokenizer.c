@@ -216,7 +216,7 @@ static void test_model_ids(const char *model, bool nfc_vocab)
     for (size_t i = 0; i < d.n; i++) {
         char err[R1_ERR_MAX];
         int32_t *a, *b;
-        size_t na, nb, ne;
+        size_t na = 0, nb = 0, ne = 0;
         int32_t *want = ids_line(expected, i, &ne);
         CHECK(tokenizer_encode(tg, d.text[i], d.len[i], true, &a, &na, err) == R1_OK);
         CHECK(tokenizer_encode(tj, d.text[i], d.len[i], true, &b, &nb, err) == R1_OK);
