@@ -14,8 +14,9 @@ bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_tok, int64_t max_
     memset(kc, 0, sizeof *kc);
     kc->pool = pool;
     kc->backend = kern_backend();
-    /* Q8_0 is the largest per element: 34 bytes per 32 (Q8_K: 292 per 256) */
-    kc->qx_cap = (size_t)max_tok * (size_t)(max_cols / 32 + 1) * 36 + 64;
+    /* a token's row of activations as Q8_0 (34 bytes per 32) or Q8_K (292 per 256) */
+    size_t q8_0 = (size_t)(max_cols / 32 + 1) * 34, q8_k = (size_t)(max_cols / 256 + 1) * 292;
+    kc->qx_cap = (size_t)max_tok * (q8_0 > q8_k ? q8_0 : q8_k) + 64;
     kc->qx = malloc(kc->qx_cap);
     return kc->qx != NULL;
 }
