@@ -15,6 +15,7 @@
 #include "base/threadpool.h"
 #include "formats/gguf.h"
 #include "tensor/quant.h"
+#include "tokenizer/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -170,7 +171,7 @@ static const preset presets[] = {
      .n_layers = 3,
      .n_heads = 4,
      .inter_dim = 128,
-     .n_vocab = 320,
+     .n_vocab = 1024,
      .n_ctx = 4096,
      .rope_theta = 10000,
      .rms_eps = 1e-6f,
@@ -201,7 +202,7 @@ static const preset presets[] = {
      .n_kv_heads = 2,
      .head_dim = 16,
      .inter_dim = 128,
-     .n_vocab = 320,
+     .n_vocab = 1024,
      .n_ctx = 4096,
      .rope_theta = 10000,
      .rms_eps = 1e-6f},
@@ -214,7 +215,7 @@ static const preset presets[] = {
      .n_kv_heads = 2,
      .head_dim = 16,
      .inter_dim = 128,
-     .n_vocab = 320,
+     .n_vocab = 1024,
      .n_ctx = 4096,
      .rope_theta = 500000,
      .rms_eps = 1e-5f,
@@ -429,6 +430,86 @@ static void write_min_tokenizer(gguf_writer *w, const preset *p)
     free(types);
 }
 
+/* A real vocabulary (tokenizer.json or a GGUF's) written as GGUF tokenizer keys, padded with
+ * unused tokens up to the preset's n_vocab (embedding rows are often padded the same way). */
+static bool write_real_tokenizer(gguf_writer *w, const preset *p, const char *path)
+{
+    char err[R1_ERR_MAX];
+    tokenizer *tok = NULL;
+    if (tokenizer_load_path(path, &tok, err)) {
+        fprintf(stderr, "r1 synth: %s\n", err);
+        return false;
+    }
+    int n = tokenizer_n_vocab(tok);
+    if (n > p->n_vocab) {
+        fprintf(stderr, "r1 synth: %s has %d tokens, more than the %d rows of %s\n", path, n,
+                p->n_vocab, p->name);
+        tokenizer_free(tok);
+        return false;
+    }
+    int32_t *left = NULL, *right = NULL, n_merges = 0;
+    char **tokens = calloc((size_t)p->n_vocab, sizeof *tokens);
+    char **merges = NULL;
+    int32_t *types = calloc((size_t)p->n_vocab, sizeof *types);
+    bool ok = tokens && types && !tokenizer_merges(tok, &left, &right, &n_merges, err);
+    if (ok) merges = calloc((size_t)n_merges + 1, sizeof *merges);
+    ok = ok && merges;
+    for (int i = 0; ok && i < p->n_vocab; i++) {
+        size_t len = 0;
+        const char *t = i < n ? tokenizer_token_text(tok, i, &len) : NULL;
+        char pad[64];
+        if (!t) {
+            len = (size_t)snprintf(pad, sizeof pad, "<｜place▁holder▁no▁%d｜>", i);
+            t = pad;
+        }
+        ok = (tokens[i] = strndup(t, len)) != NULL;
+        types[i] = i < n ? (int32_t)tokenizer_token_type(tok, i) : 5;
+    }
+    for (int32_t i = 0; ok && i < n_merges; i++) {
+        size_t la, lb;
+        const char *a = tokenizer_token_text(tok, left[i], &la),
+                   *b = tokenizer_token_text(tok, right[i], &lb);
+        ok = (merges[i] = malloc(la + lb + 2)) != NULL;
+        if (ok) {
+            memcpy(merges[i], a, la);
+            merges[i][la] = ' ';
+            memcpy(merges[i] + la + 1, b, lb);
+            merges[i][la + 1 + lb] = 0;
+        }
+    }
+    if (ok) {
+        pretok_kind pk = tokenizer_pre(tok);
+        gguf_writer_set_str(w, "tokenizer.ggml.model", "gpt2");
+        gguf_writer_set_str(w, "tokenizer.ggml.pre",
+                            pk == PRETOK_DEEPSEEK_V3 ? "deepseek-v3"
+                            : pk == PRETOK_QWEN2     ? "qwen2"
+                                                     : "llama-bpe");
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)tokens,
+                                (uint64_t)p->n_vocab);
+        gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)p->n_vocab);
+        gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)merges,
+                                (uint64_t)n_merges);
+        if (tokenizer_bos(tok) >= 0)
+            gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)tokenizer_bos(tok));
+        if (tokenizer_eos(tok) >= 0)
+            gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)tokenizer_eos(tok));
+        gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", tokenizer_add_bos(tok));
+        if (tokenizer_chat_template(tok))
+            gguf_writer_set_str(w, "tokenizer.chat_template", tokenizer_chat_template(tok));
+    } else {
+        fprintf(stderr, "r1 synth: out of memory copying the vocabulary\n");
+    }
+    for (int i = 0; tokens && i < p->n_vocab; i++) free(tokens[i]);
+    for (int32_t i = 0; merges && i < n_merges; i++) free(merges[i]);
+    free(tokens);
+    free(merges);
+    free(types);
+    free(left);
+    free(right);
+    tokenizer_free(tok);
+    return ok;
+}
+
 static void write_metadata(gguf_writer *w, const preset *p, int n_layers, dtype wt)
 {
     char k[128];
@@ -550,17 +631,21 @@ static void gen_worker(void *p, int ith, int nth)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 synth --preset NAME [--type TYPE] [--layers N] [--seed S] -o OUT.gguf\n\n"
+    fprintf(f, "usage: r1 synth --preset NAME [--type TYPE] [--layers N] [--seed S]\n"
+               "                [--tokenizer FILE] -o OUT.gguf\n\n"
                "Writes a GGUF with random weights and the exact shapes and metadata of a real\n"
                "model. TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
-               "IQ4_NL IQ4_XS (default Q8_0). --layers overrides the layer count.\n\npresets:\n");
+               "IQ4_NL IQ4_XS (default Q8_0). --layers overrides the layer count.\n"
+               "--tokenizer FILE includes a real vocabulary (tokenizer.json or a GGUF), padded to\n"
+               "the preset's vocabulary size; without it a minimal byte-level one is written.\n\n"
+               "presets:\n");
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         fprintf(f, "  %-22s %s\n", presets[i].name, presets[i].description);
 }
 
 int cmd_synth(int argc, char **argv)
 {
-    const char *preset_name = NULL, *out = NULL, *type_name = "Q8_0";
+    const char *preset_name = NULL, *out = NULL, *type_name = "Q8_0", *tok_path = NULL;
     int n_layers = 0, n_threads = 0;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
@@ -570,6 +655,8 @@ int cmd_synth(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--preset")) {
             if (!(preset_name = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--tokenizer")) {
+            if (!(tok_path = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--type")) {
             if (!(type_name = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
@@ -606,9 +693,12 @@ int cmd_synth(int argc, char **argv)
     list_tensors(&pp, (dtype)type, &l);
     gguf_writer *w = gguf_writer_new();
     write_metadata(w, &pp, pp.n_layers, (dtype)type);
-    write_min_tokenizer(w, &pp);
     char err[R1_ERR_MAX];
     int rc = 1;
+    if (!tok_path)
+        write_min_tokenizer(w, &pp);
+    else if (!write_real_tokenizer(w, &pp, tok_path))
+        goto done;
     for (int i = 0; i < l.n; i++)
         if (gguf_writer_add_tensor(w, l.v[i].name, l.v[i].type, l.v[i].n_dims, l.v[i].ne, NULL,
                                    err)) {

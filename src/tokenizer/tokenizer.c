@@ -955,3 +955,35 @@ r1_status tokenizer_decode(const tokenizer *t, const int32_t *ids, size_t n_ids,
     *out_len = n;
     return R1_OK;
 }
+
+r1_status tokenizer_merges(const tokenizer *t, int32_t **out_left, int32_t **out_right,
+                           int32_t *out_n, char *err)
+{
+    int32_t n = t->n_merges;
+    int32_t *l = malloc(((size_t)n + 1) * sizeof *l), *r = malloc(((size_t)n + 1) * sizeof *r);
+    if (!l || !r) {
+        free(l);
+        free(r);
+        return err_set(err, R1_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t i = 0; i < n; i++) l[i] = -1;
+    if (t->merge_keys)
+        for (uint32_t h = 0; h <= t->merge_mask; h++) {
+            if (t->merge_keys[h] == UINT64_MAX) continue;
+            int32_t rank = t->merge_rank[h];
+            l[rank] = (int32_t)(t->merge_keys[h] >> 32);
+            r[rank] = (int32_t)(uint32_t)t->merge_keys[h];
+        }
+    /* a pair listed twice kept its last rank: drop the empty earlier slots */
+    int32_t m = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (l[i] >= 0) {
+            l[m] = l[i];
+            r[m] = r[i];
+            m++;
+        }
+    *out_left = l;
+    *out_right = r;
+    *out_n = m;
+    return R1_OK;
+}

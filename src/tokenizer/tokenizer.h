@@ -99,6 +99,11 @@ const char *tokenizer_token_piece(const tokenizer *tok, int32_t id, size_t *out_
 /* Id of the token whose vocabulary text is exactly text[0..len) ("<think>", "Ġthe"), or -1. */
 int32_t tokenizer_token_id(const tokenizer *tok, const char *text, size_t len);
 
+/* The merges in rank order as pairs of token ids (for writing the vocabulary to a GGUF file):
+ * *out_left and *out_right are malloc'd arrays of *out_n ids (free() them). */
+r1_status tokenizer_merges(const tokenizer *tok, int32_t **out_left, int32_t **out_right,
+                           int32_t *out_n, char *err);
+
 /* ---- encode / decode --------------------------------------------------------------------------
  */
 

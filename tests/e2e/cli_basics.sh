@@ -37,7 +37,17 @@ expect "'$R1' info -m '$TMP/tiny-deepseek2-Q8_0.gguf' | grep -q 'KV cache: *40 v
 
 # logits: n_tokens x n_vocab float32
 expect "'$R1' logits -m '$TMP/tiny-llama-Q8_0.gguf' --tokens 0,5,7,300 --out '$TMP/l.f32'" "logits runs"
-expect "[ \$(stat -c %s '$TMP/l.f32') -eq \$((4 * 320 * 4)) ]" "logits size 4 x 320 x 4 bytes"
+expect "[ \$(stat -c %s '$TMP/l.f32') -eq \$((4 * 1024 * 4)) ]" "logits size 4 x 1024 x 4 bytes"
+
+# a real vocabulary carried into a synth model tokenizes exactly like its tokenizer.json
+text='Hello world, 12345 你好 <think>x</think>'
+for pair in tiny-deepseek2:ds3-new-f32 tiny-qwen2:qwen2-f32 tiny-llama:llama3-f32; do
+  preset=${pair%%:*}; tj="$DATA/tokenizer/${pair##*:}.tokenizer.json"
+  expect "'$R1' synth --preset $preset --tokenizer '$tj' -o '$TMP/tok.gguf' 2>/dev/null" "synth --tokenizer $preset"
+  a=$(printf '%s' "$text" | "$R1" tokenize -m "$TMP/tok.gguf" --ids 2>&1)
+  b=$(printf '%s' "$text" | "$R1" tokenize -m "$tj" --ids 2>&1)
+  expect "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]" "synth vocabulary tokenizes like $tj"
+done
 
 # errors: usage -> 2, runtime -> 1, with a message naming the problem
 "$R1" run -m "$TMP/a.gguf" --temp abc >/dev/null 2>"$TMP/err"; rc=$?
