@@ -73,13 +73,29 @@ typedef struct kern_ctx {
     size_t qx_cap;
 } kern_ctx;
 
-/* Make a context able to run matmuls of up to n_tok × max_cols activations. */
-bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_tok, int64_t max_cols);
+/* Make a context able to run matmul groups whose activations total up to max_floats floats
+ * (kern_matmul_multi quantizes each matmul's activations separately; a group over the limit
+ * runs in fp32, correct but slow). */
+bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_floats);
 void kern_ctx_free(kern_ctx *kc);
 
 /* Y (n_tok × n_rows, row stride ldy) = X (n_tok × n_cols, row stride ldx) · W[mat]^T. */
 void kern_matmul(kern_ctx *kc, const wmat *w, int64_t mat, const float *x, int64_t ldx,
                  int64_t n_tok, float *y, int64_t ldy);
+
+/* Several independent matmuls as one parallel job (one wake-up of the pool instead of one per
+ * matmul: q/k/v, gate/up, every head's MLA up-projection, every routed expert of a layer). Each
+ * thread takes its share of every matmul's rows, so results equal separate kern_matmul calls. */
+typedef struct kern_mm {
+    const wmat *w;
+    int64_t mat;
+    const float *x;
+    int64_t ldx, n_tok;
+    float *y;
+    int64_t ldy;
+} kern_mm;
+
+void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm);
 
 /* Dequantize row r of matrix `mat` into dst (n_cols floats). */
 void kern_get_row(const wmat *w, int64_t mat, int64_t r, float *dst);

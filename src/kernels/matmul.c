@@ -9,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_tok, int64_t max_cols)
+bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_floats)
 {
     memset(kc, 0, sizeof *kc);
     kc->pool = pool;
     kc->backend = kern_backend();
-    /* a token's row of activations as Q8_0 (34 bytes per 32) or Q8_K (292 per 256) */
-    size_t q8_0 = (size_t)(max_cols / 32 + 1) * 34, q8_k = (size_t)(max_cols / 256 + 1) * 292;
-    kc->qx_cap = (size_t)max_tok * (q8_0 > q8_k ? q8_0 : q8_k) + 64;
+    /* Q8_K takes 292 bytes per 256 values, Q8_0 34 per 32: at most 1.15 bytes per value, plus
+     * rounding up to whole blocks per row */
+    kc->qx_cap = (size_t)max_floats * 115 / 100 + 4096;
     kc->qx = malloc(kc->qx_cap);
     return kc->qx != NULL;
 }
@@ -41,43 +41,45 @@ float kern_dot_f32(const float *a, const float *b, int64_t n)
     return kern_backend()->dot_f32(a, b, n);
 }
 
-typedef struct matmul_job {
-    const kern_backend_t *be;
-    const wmat *w;
-    int64_t mat;
-    const float *x;
-    int64_t ldx, n_tok;
+#define MAX_MM 1024 /* matmuls per group: R1 has 128 heads × (K, V) up-projections */
+
+typedef struct mm_plan {
     const uint8_t *qx; /* quantized activations, or NULL for the fp32 path */
     size_t qx_stride;  /* bytes per token in qx */
-    float *y;
-    int64_t ldy;
-} matmul_job;
+} mm_plan;
 
-static void matmul_worker(void *p, int ith, int nth)
+typedef struct multi_job {
+    const kern_backend_t *be;
+    const kern_mm *mm;
+    const mm_plan *plan;
+    int n_mm;
+} multi_job;
+
+static void rows_quantized(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long r0,
+                           long r1)
 {
-    const matmul_job *job = p;
-    const wmat *w = job->w;
-    long r0, r1;
-    threadpool_split((long)w->n_rows, ith, nth, &r0, &r1);
-    if (r0 >= r1) return;
-    const uint8_t *base = w->data + (size_t)job->mat * w->mat_bytes;
-    if (job->qx) {
-        kern_vec_dot_fn dot = job->be->ops[w->type].vec_dot;
-        kern_vec_dot_x4_fn dot4 = job->be->ops[w->type].vec_dot_x4;
-        for (long r = r0; r < r1; r++) {
-            const uint8_t *wr = base + (size_t)r * w->row_bytes;
-            int64_t t = 0;
-            if (dot4) /* prompt batches: unpack each weight block once for 4 tokens */
-                for (; t + 4 <= job->n_tok; t += 4) {
-                    float out[4];
-                    dot4(wr, job->qx + (size_t)t * job->qx_stride, job->qx_stride, w->n_cols, out);
-                    for (int k = 0; k < 4; k++) job->y[(t + k) * job->ldy + r] = out[k];
-                }
-            for (; t < job->n_tok; t++)
-                job->y[t * job->ldy + r] = dot(wr, job->qx + (size_t)t * job->qx_stride, w->n_cols);
-        }
-        return;
+    const wmat *w = mm->w;
+    const uint8_t *base = w->data + (size_t)mm->mat * w->mat_bytes;
+    kern_vec_dot_fn dot = be->ops[w->type].vec_dot;
+    kern_vec_dot_x4_fn dot4 = be->ops[w->type].vec_dot_x4;
+    for (long r = r0; r < r1; r++) {
+        const uint8_t *wr = base + (size_t)r * w->row_bytes;
+        int64_t t = 0;
+        if (dot4) /* prompt batches: unpack each weight block once for 4 tokens */
+            for (; t + 4 <= mm->n_tok; t += 4) {
+                float out[4];
+                dot4(wr, pl->qx + (size_t)t * pl->qx_stride, pl->qx_stride, w->n_cols, out);
+                for (int k = 0; k < 4; k++) mm->y[(t + k) * mm->ldy + r] = out[k];
+            }
+        for (; t < mm->n_tok; t++)
+            mm->y[t * mm->ldy + r] = dot(wr, pl->qx + (size_t)t * pl->qx_stride, w->n_cols);
     }
+}
+
+static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long r1)
+{
+    const wmat *w = mm->w;
+    const uint8_t *base = w->data + (size_t)mm->mat * w->mat_bytes;
     float stackbuf[4096];
     float *row = w->n_cols <= 4096 ? stackbuf : malloc((size_t)w->n_cols * sizeof(float));
     if (!row) return; /* cannot happen for realistic widths; leaves rows untouched */
@@ -89,34 +91,71 @@ static void matmul_worker(void *p, int ith, int nth)
             quant_dequantize_row(w->type, base + (size_t)r * w->row_bytes, row, w->n_cols);
             wr = row;
         }
-        for (int64_t t = 0; t < job->n_tok; t++)
-            job->y[t * job->ldy + r] = job->be->dot_f32(wr, job->x + t * job->ldx, w->n_cols);
+        for (int64_t t = 0; t < mm->n_tok; t++)
+            mm->y[t * mm->ldy + r] = be->dot_f32(wr, mm->x + t * mm->ldx, w->n_cols);
     }
     if (row != stackbuf) free(row);
+}
+
+static void multi_worker(void *p, int ith, int nth)
+{
+    const multi_job *job = p;
+    for (int i = 0; i < job->n_mm; i++) {
+        const kern_mm *mm = &job->mm[i];
+        if (mm->n_tok <= 0) continue;
+        long r0, r1;
+        threadpool_split((long)mm->w->n_rows, ith, nth, &r0, &r1);
+        if (r0 >= r1) continue;
+        if (job->plan[i].qx)
+            rows_quantized(job->be, mm, &job->plan[i], r0, r1);
+        else
+            rows_f32(job->be, mm, r0, r1);
+    }
+}
+
+void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
+{
+    const kern_backend_t *be = kc->backend;
+    mm_plan plan_stack[16], *plan = n_mm <= 16 ? plan_stack : NULL;
+    mm_plan plan_heap[MAX_MM];
+    if (!plan) plan = plan_heap;
+    if (n_mm > MAX_MM) { /* split oversized groups */
+        for (int i = 0; i < n_mm; i += MAX_MM)
+            kern_matmul_multi(kc, mm + i, n_mm - i < MAX_MM ? n_mm - i : MAX_MM);
+        return;
+    }
+    /* quantize each matmul's activations into its own region of the scratch */
+    size_t used = 0;
+    int64_t work = 0;
+    for (int i = 0; i < n_mm; i++) {
+        const wmat *w = mm[i].w;
+        const kern_type_ops *ops = &be->ops[w->type];
+        plan[i] = (mm_plan){NULL, 0};
+        work += mm[i].n_tok * w->n_rows * w->n_cols;
+        if (!ops->vec_dot || mm[i].n_tok <= 0) continue;
+        size_t row = ops->vec_dot_type == DTYPE_Q8_K ? (size_t)(w->n_cols / 256) * 292
+                                                     : (size_t)(w->n_cols / 32) * 34;
+        if (used + row * (size_t)mm[i].n_tok > kc->qx_cap) continue; /* fp32 path */
+        kern_quantize_fn q =
+            ops->vec_dot_type == DTYPE_Q8_K ? be->quantize_q8_k : be->quantize_q8_0;
+        uint8_t *dst = kc->qx + used;
+        for (int64_t t = 0; t < mm[i].n_tok; t++)
+            q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
+        plan[i] = (mm_plan){dst, row};
+        used += row * (size_t)mm[i].n_tok;
+    }
+    multi_job job = {be, mm, plan, n_mm};
+    if (work < 32768)
+        multi_worker(&job, 0, 1); /* too small to be worth waking the pool */
+    else
+        threadpool_run(kc->pool, multi_worker, &job);
 }
 
 void kern_matmul(kern_ctx *kc, const wmat *w, int64_t mat, const float *x, int64_t ldx,
                  int64_t n_tok, float *y, int64_t ldy)
 {
-    const kern_backend_t *be = kc->backend;
-    matmul_job job = {be, w, mat, x, ldx, n_tok, NULL, 0, y, ldy};
-    const kern_type_ops *ops = &be->ops[w->type];
-    if (ops->vec_dot) {
-        size_t row =
-            dtype_row_bytes(ops->vec_dot_type == DTYPE_Q8_0 ? DTYPE_Q8_0 : DTYPE_Q8_0, w->n_cols);
-        if (ops->vec_dot_type == DTYPE_Q8_K) row = (size_t)(w->n_cols / 256) * 292;
-        if (row * (size_t)n_tok <= kc->qx_cap) {
-            kern_quantize_fn q =
-                ops->vec_dot_type == DTYPE_Q8_K ? be->quantize_q8_k : be->quantize_q8_0;
-            for (int64_t t = 0; t < n_tok; t++) q(x + t * ldx, kc->qx + (size_t)t * row, w->n_cols);
-            job.qx = kc->qx;
-            job.qx_stride = row;
-        }
-    }
-    if (n_tok * w->n_rows * w->n_cols < 32768)
-        matmul_worker(&job, 0, 1); /* too small to be worth waking the pool */
-    else
-        threadpool_run(kc->pool, matmul_worker, &job);
+    kern_mm mm = {w, mat, x, ldx, n_tok, y, ldy};
+    kern_matmul_multi(kc, &mm, 1);
 }
 
 void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, float eps)

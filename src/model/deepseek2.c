@@ -58,19 +58,22 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
     float *q = ws->buf[0], *ckv = ws->buf[1], *qcat = ws->buf[2], *o_lat = ws->buf[3],
           *o = ws->buf[4], *tmp = ws->buf[5];
 
+    int64_t kvw = R + rope;
     if (c->q_lora_rank > 0) {
         int64_t QL = c->q_lora_rank;
-        kern_matmul(&ws->kc, &ly->wq_a, 0, ws->h, E, n_tok, tmp, QL);
+        kern_mm a[2] = {{&ly->wq_a, 0, ws->h, E, n_tok, tmp, QL},
+                        {&ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw}};
+        kern_matmul_multi(&ws->kc, a, 2);
         for (int t = 0; t < n_tok; t++)
             kern_rmsnorm(tmp + t * QL, tmp + t * QL, ly->q_a_norm, QL, c->rms_eps);
         kern_matmul(&ws->kc, &ly->wq_b, 0, tmp, QL, n_tok, q, qw);
     } else {
-        kern_matmul(&ws->kc, &ly->wq_b, 0, ws->h, E, n_tok, q, qw);
+        kern_mm a[2] = {{&ly->wq_b, 0, ws->h, E, n_tok, q, qw},
+                        {&ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw}};
+        kern_matmul_multi(&ws->kc, a, 2);
     }
     forward_rope(m, ws, q, qw, n_tok, (int)H, nope + rope, nope);
 
-    int64_t kvw = R + rope;
-    kern_matmul(&ws->kc, &ly->wkv_a, 0, ws->h, E, n_tok, ckv, kvw);
     /* rotate the shared rope key in place, then cache [rmsnorm(c) | k_pe] at each token's
      * position in its own sequence's cache */
     forward_rope(m, ws, ckv + R, kvw, n_tok, 1, 0, 0);
@@ -83,8 +86,10 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
     /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped
      * q_pe so that a score is one dot product with a cache row [c | k_pe] */
     int64_t dk = R + rope;
+    kern_mm *heads = ws->mm;
     for (int64_t h = 0; h < H; h++)
-        kern_matmul(&ws->kc, &ly->k_b, h, q + h * (nope + rope), qw, n_tok, qcat + h * dk, H * dk);
+        heads[h] = (kern_mm){&ly->k_b, h, q + h * (nope + rope), qw, n_tok, qcat + h * dk, H * dk};
+    kern_matmul_multi(&ws->kc, heads, (int)H);
     for (int t = 0; t < n_tok; t++)
         for (int64_t h = 0; h < H; h++)
             memcpy(qcat + (t * H + h) * dk + R, q + t * qw + h * (nope + rope) + nope,
@@ -97,7 +102,8 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
 
     /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
     for (int64_t h = 0; h < H; h++)
-        kern_matmul(&ws->kc, &ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V);
+        heads[h] = (kern_mm){&ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V};
+    kern_matmul_multi(&ws->kc, heads, (int)H);
     kern_matmul(&ws->kc, &ly->wo, 0, o, H * V, n_tok, tmp, E);
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += tmp[i];
 }
@@ -180,28 +186,40 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
         route(c, ly->exp_probs_b, logits + t * X, ws->router, ws->moe_ids + t * K,
               ws->moe_w + t * K);
 
-    memset(acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
-    /* experts: gather the tokens routed to each, run its SwiGLU once over them */
+    /* experts: gather the tokens routed to each (rows of xe, grouped by expert), then every
+     * active expert's gate and up as one parallel job, SwiGLU, and every down as another */
+    kern_mm *mm = ws->mm;
+    int n_mm = 0, n = 0;
+    int64_t *first = ws->moe_first;
     for (int64_t e = 0; e < X; e++) {
-        int n = 0;
+        int64_t start = n;
         for (int t = 0; t < n_tok; t++)
-            for (int k = 0; k < K; k++)
+            for (int64_t k = 0; k < K; k++)
                 if (ws->moe_ids[t * K + k] == e) {
                     ws->moe_tok[n] = t;
                     ws->moe_tw[n] = ws->moe_w[t * K + k];
                     memcpy(xe + n * E, ws->h + t * E, (size_t)E * sizeof(float));
                     n++;
                 }
-        if (!n) continue;
-        kern_matmul(&ws->kc, &ly->gate_exps, e, xe, E, n, g, F);
-        kern_matmul(&ws->kc, &ly->up_exps, e, xe, E, n, u, F);
-        for (int64_t i = 0; i < (int64_t)n * F; i++) g[i] = kern_silu(g[i]) * u[i];
-        kern_matmul(&ws->kc, &ly->down_exps, e, g, F, n, d, E);
-        for (int i = 0; i < n; i++) {
-            float w = ws->moe_tw[i];
-            float *a = acc + (int64_t)ws->moe_tok[i] * E;
-            for (int64_t j = 0; j < E; j++) a[j] += w * d[(int64_t)i * E + j];
-        }
+        if (n == start) continue;
+        first[n_mm / 2] = start;
+        mm[n_mm++] = (kern_mm){&ly->gate_exps, e, xe + start * E, E, n - start, g + start * F, F};
+        mm[n_mm++] = (kern_mm){&ly->up_exps, e, xe + start * E, E, n - start, u + start * F, F};
+    }
+    kern_matmul_multi(&ws->kc, mm, n_mm);
+    for (int64_t i = 0; i < (int64_t)n * F; i++) g[i] = kern_silu(g[i]) * u[i];
+    int n_exp = n_mm / 2;
+    for (int j = 0; j < n_exp; j++) {
+        int64_t start = first[j], cnt = mm[2 * j].n_tok;
+        mm[j] = (kern_mm){&ly->down_exps, mm[2 * j].mat, g + start * F, F, cnt, d + start * E, E};
+    }
+    kern_matmul_multi(&ws->kc, mm, n_exp);
+    memset(acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        float w = ws->moe_tw[i];
+        float *a = acc + (int64_t)ws->moe_tok[i] * E;
+        const float *di = d + (int64_t)i * E;
+        for (int64_t j = 0; j < E; j++) a[j] += w * di[j];
     }
     if (c->n_shared_experts > 0) {
         forward_swiglu(m, ws, &ly->gate_shexp, &ly->up_shexp, &ly->down_shexp, ws->h, n_tok, g, u,

@@ -32,6 +32,9 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
         w = max64(w,
                   (int64_t)c->moe_inter_dim * (c->n_shared_experts > 1 ? c->n_shared_experts : 1));
         w = max64(w, c->inter_dim);
+        /* all routed experts' rows at once: n_tok·K gathered inputs, intermediates, outputs */
+        w = max64(w, (int64_t)c->n_activated_experts * c->dim);
+        w = max64(w, (int64_t)c->n_activated_experts * c->moe_inter_dim);
     } else {
         w = max64(w, (int64_t)c->n_heads * c->head_dim);
         w = max64(w, (int64_t)c->inter_dim);
@@ -53,12 +56,22 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     ok = ok && (ws->rope_sin = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->positions = malloc(nb * sizeof(int)));
     ok = ok && (ws->kvs = malloc(nb * sizeof(kv_cache *)));
+    int64_t n_mm = max64(max64(c->n_heads, 2 * (int64_t)c->n_routed_experts), 4);
+    ok = ok && (ws->mm = malloc((size_t)n_mm * sizeof *ws->mm));
+    ok = ok && (ws->moe_first = malloc((size_t)(c->n_routed_experts + 1) * sizeof(int64_t)));
     ok = ok && (ws->moe_ids = malloc(nb * (size_t)k * sizeof(int)));
     ok = ok && (ws->moe_w = malloc(nb * (size_t)k * sizeof(float)));
-    ok = ok && (ws->moe_tok = malloc(nb * sizeof(int)));
-    ok = ok && (ws->moe_tw = malloc(nb * sizeof(float)));
+    ok = ok && (ws->moe_tok = malloc(nb * (size_t)k * sizeof(int)));
+    ok = ok && (ws->moe_tw = malloc(nb * (size_t)k * sizeof(float)));
     ok = ok && (ws->router = malloc((size_t)(c->n_routed_experts + 1) * sizeof(float)));
-    ok = ok && kern_ctx_init(&ws->kc, m->pool, n_batch, w);
+    /* the widest matmul group per token: routed experts' gate+up (2·K·dim), all heads' MLA
+     * up-projections, q/k/v, ... (see kern_matmul_multi calls) */
+    int64_t per_tok = 3 * (int64_t)c->dim;
+    per_tok = max64(per_tok, 2 * (int64_t)(c->n_activated_experts + 1) * c->dim);
+    per_tok = max64(per_tok, (int64_t)(c->n_activated_experts + 1) * c->moe_inter_dim);
+    per_tok = max64(per_tok, 2 * (int64_t)c->inter_dim);
+    per_tok = max64(per_tok, w);
+    ok = ok && kern_ctx_init(&ws->kc, m->pool, per_tok * n_batch);
     if (!ok) {
         workspace_free(ws);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
@@ -77,6 +90,8 @@ void workspace_free(workspace *ws)
     free(ws->rope_sin);
     free(ws->positions);
     free(ws->kvs);
+    free(ws->mm);
+    free(ws->moe_first);
     free(ws->moe_ids);
     free(ws->moe_w);
     free(ws->moe_tok);
@@ -148,8 +163,8 @@ void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wm
                     const wmat *down, const float *in, int n_tok, float *g, float *u, float *out)
 {
     int64_t E = m->cfg.dim, F = gate->n_rows;
-    kern_matmul(&ws->kc, gate, 0, in, E, n_tok, g, F);
-    kern_matmul(&ws->kc, up, 0, in, E, n_tok, u, F);
+    kern_mm gu[2] = {{gate, 0, in, E, n_tok, g, F}, {up, 0, in, E, n_tok, u, F}};
+    kern_matmul_multi(&ws->kc, gu, 2);
     for (int64_t i = 0; i < (int64_t)n_tok * F; i++) g[i] = kern_silu(g[i]) * u[i];
     kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
 }

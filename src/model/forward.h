@@ -35,10 +35,15 @@ typedef struct workspace {
     kv_cache **kvs;             /* (n_batch) the cache of the sequence each token belongs to */
     int *moe_ids;               /* (n_batch, n_activated_experts) chosen experts */
     float *moe_w;               /* (n_batch, n_activated_experts) their weights */
-    int *moe_tok;               /* (n_batch) tokens routed to the expert being computed */
-    float *moe_tw;              /* (n_batch) their weights */
+    int *moe_tok;               /* (n_batch·K) token of each gathered expert-input row */
+    float *moe_tw;              /* (n_batch·K) routing weight of each gathered row */
     float *router;              /* (n_routed_experts) per-token scratch, thread 0 only */
-    kern_ctx kc;                /* matmul scratch (quantized activations) */
+    kern_ctx kc;
+    kern_mm *mm; /* (max(n_heads, 2·n_routed_experts)) matmul groups */
+    int64_t *moe_first;
+        /* (n_routed_experts) first gathered row of each active expert */ /* matmul scratch
+                                                                             (quantized activations)
+                                                                           */
 } workspace;
 
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);

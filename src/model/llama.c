@@ -49,9 +49,10 @@ void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
     int64_t E = c->dim, D = c->head_dim, nq = (int64_t)c->n_heads * D,
             nkv = (int64_t)c->n_kv_heads * D;
     float *q = ws->buf[0], *k = ws->buf[1], *v = ws->buf[2], *o = ws->buf[3], *out = ws->buf[4];
-    kern_matmul(&ws->kc, &ly->wq, 0, ws->h, E, n_tok, q, nq);
-    kern_matmul(&ws->kc, &ly->wk, 0, ws->h, E, n_tok, k, nkv);
-    kern_matmul(&ws->kc, &ly->wv, 0, ws->h, E, n_tok, v, nkv);
+    kern_mm qkv[3] = {{&ly->wq, 0, ws->h, E, n_tok, q, nq},
+                      {&ly->wk, 0, ws->h, E, n_tok, k, nkv},
+                      {&ly->wv, 0, ws->h, E, n_tok, v, nkv}};
+    kern_matmul_multi(&ws->kc, qkv, 3);
     add_bias(q, ly->bq, n_tok, nq);
     add_bias(k, ly->bk, n_tok, nkv);
     add_bias(v, ly->bv, n_tok, nkv);

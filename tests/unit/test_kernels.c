@@ -136,7 +136,7 @@ int main(void)
     /* matmul: every output written, thread count does not matter */
     threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
     kern_ctx c1, c3;
-    CHECK(kern_ctx_init(&c1, p1, 5, 512) && kern_ctx_init(&c3, p3, 5, 512));
+    CHECK(kern_ctx_init(&c1, p1, 5 * 512) && kern_ctx_init(&c3, p3, 5 * 512));
     dtype types[] = {DTYPE_F32, DTYPE_Q8_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q5_0, DTYPE_IQ4_XS};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         int64_t rows = 67, cols = 512;
