@@ -98,10 +98,17 @@ void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
 
 typedef struct r1_session r1_session;
 
+typedef enum r1_cache_type {
+    R1_CACHE_F32 = 0,  /* exact */
+    R1_CACHE_F16 = 1,  /* half the memory and bandwidth; ~1e-3 relative rounding of K/V */
+    R1_CACHE_BF16 = 2, /* half; coarser mantissa, full fp32 range */
+} r1_cache_type;
+
 typedef struct r1_session_params {
-    int n_ctx;       /* KV cache capacity in tokens; 0 = min(model context, 4096) */
-    int n_batch;     /* prompt tokens processed per forward pass; 0 = 512 */
-    bool all_logits; /* keep logits of every position of the last eval (for r1 logits) */
+    int n_ctx;                /* KV cache capacity in tokens; 0 = min(model context, 4096) */
+    int n_batch;              /* prompt tokens processed per forward pass; 0 = 512 */
+    bool all_logits;          /* keep logits of every position of the last eval (for r1 logits) */
+    r1_cache_type cache_type; /* KV cache element type (default F32) */
 } r1_session_params;
 
 r1_session_params r1_session_params_default(void);

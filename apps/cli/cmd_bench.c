@@ -70,7 +70,8 @@ static void stats(const double *v, int n, double *mean, double *sd)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
-               "[--roofline] [--no-mmap]\n\n"
+               "[--roofline] [--no-mmap]\n"
+               "               [--cache-type f32|f16|bf16]\n\n"
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
                "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
                "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
@@ -85,6 +86,7 @@ int cmd_bench(int argc, char **argv)
     const char *path = NULL;
     int n_prompt = 512, n_gen = 128, depth = 0, reps = 3, n_threads = 0, n_seq = 1;
     bool roofline = false;
+    r1_cache_type cache_type = R1_CACHE_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -105,6 +107,8 @@ int cmd_bench(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 256, &n_seq)) return 2;
         } else if (!strcmp(a, "-r")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1000, &reps)) return 2;
+        } else if (!strcmp(a, "--cache-type")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &cache_type)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
@@ -136,6 +140,7 @@ int cmd_bench(int argc, char **argv)
     int n_ctx = (n_prompt > depth + n_gen ? n_prompt : depth + n_gen) + 1;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = n_ctx;
+    sp.cache_type = cache_type;
     sp.n_batch = n_prompt > 0 ? (n_prompt < 512 ? n_prompt : 512) : 512;
     r1_session *s = NULL;
     char err[R1_ERR_MAX];
@@ -206,8 +211,8 @@ int cmd_bench(int argc, char **argv)
                sd);
         if (roofline && test == 1) {
             /* KV bytes read per token at the mean depth of the test */
-            double kv = (double)info.kv_values_per_token_layer * info.n_layers * sizeof(float) *
-                        (depth + n / 2.0);
+            double kv = (double)info.kv_values_per_token_layer * info.n_layers *
+                        (cache_type == R1_CACHE_F32 ? 4 : 2) * (depth + n / 2.0);
             double gbs = (info.active_bytes_per_token + kv) * mean / 1e9;
             printf(" %.1f | %.0f%% of %.1f |", gbs, 100 * gbs / bw, bw);
         } else if (roofline) {

@@ -10,7 +10,8 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS]\n\n"
+    fprintf(f, "usage: r1 logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS]\n"
+               "                 [--cache-type f32|f16|bf16]\n\n"
                "Runs the token ids through the model as one sequence and writes the logits of\n"
                "every position to FILE as little-endian float32, n_tokens x n_vocab, row-major,\n"
                "without a header. MODEL is a GGUF file or a Hugging Face folder;\n"
@@ -21,6 +22,7 @@ int cmd_logits(int argc, char **argv)
 {
     const char *model_path = NULL, *tokens = NULL, *out = NULL;
     int n_threads = 0;
+    r1_cache_type cache_type = R1_CACHE_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -34,6 +36,8 @@ int cmd_logits(int argc, char **argv)
             if (!(out = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--load-type")) {
             if (!(cli_load_type = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--cache-type")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &cache_type)) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
@@ -59,6 +63,7 @@ int cmd_logits(int argc, char **argv)
     r1_model_get_info(model, &info);
     r1_session_params sp = r1_session_params_default();
     sp.all_logits = true;
+    sp.cache_type = cache_type;
     sp.n_batch = n;
     sp.n_ctx = n > info.n_ctx_train ? n : info.n_ctx_train < 4096 ? info.n_ctx_train : 4096;
     if (sp.n_ctx < n) sp.n_ctx = n;

@@ -121,3 +121,18 @@ int32_t *cli_parse_ids(const char *s, int *out_n)
     *out_n = n;
     return ids;
 }
+
+bool cli_parse_cache_type(const char *s, r1_cache_type *out)
+{
+    if (!strcmp(s, "f32") || !strcmp(s, "F32")) {
+        *out = R1_CACHE_F32;
+    } else if (!strcmp(s, "f16") || !strcmp(s, "F16")) {
+        *out = R1_CACHE_F16;
+    } else if (!strcmp(s, "bf16") || !strcmp(s, "BF16")) {
+        *out = R1_CACHE_BF16;
+    } else {
+        fprintf(stderr, "r1: --cache-type expects f32, f16 or bf16, got '%s'\n", s);
+        return false;
+    }
+    return true;
+}

@@ -29,6 +29,9 @@ extern bool cli_use_mmap;
 /* Load a model (GGUF file or Hugging Face folder), printing a clear error on failure. */
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
 
+/* "f32" / "f16" / "bf16" -> KV cache type; prints an error and returns false otherwise. */
+bool cli_parse_cache_type(const char *s, r1_cache_type *out);
+
 /* Parse "1,2,3" into a malloc'd array. */
 int32_t *cli_parse_ids(const char *s, int *out_n);
 

@@ -56,7 +56,12 @@ typedef struct kern_backend_t {
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n); /* y += a·x */
-    void (*scale_f32)(float *y, float a, int64_t n);                /* y *= a */
+    /* the same with the second operand stored as fp16 / bf16 (KV caches), same summation order */
+    float (*dot_f16)(const float *a, const uint16_t *b, int64_t n);
+    void (*axpy_f16)(float *y, float a, const uint16_t *x, int64_t n);
+    float (*dot_bf16)(const float *a, const uint16_t *b, int64_t n);
+    void (*axpy_bf16)(float *y, float a, const uint16_t *x, int64_t n);
+    void (*scale_f32)(float *y, float a, int64_t n); /* y *= a */
 } kern_backend_t;
 
 /* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
@@ -110,13 +115,14 @@ void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, fl
  * is materialized, and each key block is read once for all the heads of the call (MLA: all heads
  * share one latent cache row; GQA: the query heads of one KV head).
  *   q:   n_heads rows of dk floats, q_stride apart
- *   k:   key u at k + u·kv_stride (dk floats);  v: value u at v + u·kv_stride (dv floats)
+ *   k:   key u at k + u·kv_stride elements (dk values); v: value u at v + u·kv_stride (dv
+ *        values); keys and values are stored as kv_type (F32, F16 or BF16)
  *   out: n_heads rows of dv floats, out_stride apart = Σ_u softmax(scale · q·k_u) v_u
  * scratch: kern_attention_scratch_floats(n_heads, dv) floats. Sequential: call it from one
  * thread per (token, head group); results do not depend on how tasks are spread over threads. */
-void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const float *k,
-                    const float *v, int64_t kv_stride, int n_keys, int dv, float scale, float *out,
-                    int64_t out_stride, float *scratch);
+void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const void *k,
+                    const void *v, dtype kv_type, int64_t kv_stride, int n_keys, int dv,
+                    float scale, float *out, int64_t out_stride, float *scratch);
 int64_t kern_attention_scratch_floats(int n_heads, int dv);
 
 /* In-place softmax over n values. */

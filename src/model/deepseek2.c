@@ -42,8 +42,8 @@ static void mla_worker(void *p, int ith, int nth)
         int t = (int)(task / groups), h0 = (int)(task % groups) * hg;
         int nh = H - h0 < hg ? H - h0 : hg;
         const kv_cache *kv = job->ws->kvs[t];
-        const float *cache = kv_cache_row(kv, job->il, 0);
-        kern_attention(job->qcat + ((int64_t)t * H + h0) * dk, nh, dk, dk, cache, cache,
+        const void *cache = kv_cache_row(kv, job->il, 0);
+        kern_attention(job->qcat + ((int64_t)t * H + h0) * dk, nh, dk, dk, cache, cache, kv->type,
                        kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
                        job->o_lat + ((int64_t)t * H + h0) * R, R, scratch);
     }
@@ -78,9 +78,9 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
      * position in its own sequence's cache */
     forward_rope(m, ws, ckv + R, kvw, n_tok, 1, 0, 0);
     for (int t = 0; t < n_tok; t++) {
-        float *row = kv_cache_row(ws->kvs[t], il, ws->positions[t]);
-        kern_rmsnorm(row, ckv + t * kvw, ly->kv_a_norm, R, c->rms_eps);
-        memcpy(row + R, ckv + t * kvw + R, (size_t)rope * sizeof(float));
+        float *row = ckv + t * kvw; /* normalized in place, then stored */
+        kern_rmsnorm(row, row, ly->kv_a_norm, R, c->rms_eps);
+        kv_cache_store(ws->kvs[t], il, ws->positions[t], 0, row, kvw);
     }
 
     /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped

@@ -4,10 +4,23 @@
 #include "model/forward.h"
 
 #include "base/err.h"
+#include "tensor/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+void kv_cache_store(kv_cache *kv, int layer, int pos, int64_t off, const float *src, int64_t n)
+{
+    uint8_t *row = (uint8_t *)kv_cache_row(kv, layer, pos) + (size_t)off * kv->elem_bytes;
+    if (kv->type == DTYPE_F32) {
+        memcpy(row, src, (size_t)n * sizeof(float));
+    } else {
+        uint16_t *h = (uint16_t *)(void *)row;
+        for (int64_t i = 0; i < n; i++)
+            h[i] = kv->type == DTYPE_F16 ? f32_to_fp16(src[i]) : f32_to_bf16(src[i]);
+    }
+}
 
 static int64_t max64(int64_t a, int64_t b)
 {

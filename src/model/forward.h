@@ -12,14 +12,22 @@
 
 typedef struct kv_cache {
     int n_ctx;      /* capacity in tokens */
-    int row_floats; /* per token per layer: deepseek2 kv_lora + rope; others 2·n_kv·head_dim */
-    float *data;    /* (n_layers, n_ctx, row_floats) */
+    int row_floats; /* values per token per layer: deepseek2 kv_lora + rope; others 2·n_kv·head_dim
+                     */
+    dtype type;     /* DTYPE_F32, DTYPE_F16 or DTYPE_BF16 */
+    size_t elem_bytes;
+    void *data; /* (n_layers, n_ctx, row_floats) values of `type` */
 } kv_cache;
 
-static inline float *kv_cache_row(const kv_cache *kv, int layer, int pos)
+/* Row of (layer, pos), in the cache's type. */
+static inline void *kv_cache_row(const kv_cache *kv, int layer, int pos)
 {
-    return kv->data + ((size_t)layer * (size_t)kv->n_ctx + (size_t)pos) * (size_t)kv->row_floats;
+    return (uint8_t *)kv->data + ((size_t)layer * (size_t)kv->n_ctx + (size_t)pos) *
+                                     (size_t)kv->row_floats * kv->elem_bytes;
 }
+
+/* Store n floats at element offset `off` of row (layer, pos), converting to the cache's type. */
+void kv_cache_store(kv_cache *kv, int layer, int pos, int64_t off, const float *src, int64_t n);
 
 typedef struct workspace {
     int n_batch; /* max tokens per forward */
@@ -41,9 +49,9 @@ typedef struct workspace {
     kern_ctx kc;
     kern_mm *mm; /* (max(n_heads, 2·n_routed_experts)) matmul groups */
     int64_t *moe_first;
-        /* (n_routed_experts) first gathered row of each active expert */ /* matmul scratch
-                                                                             (quantized activations)
-                                                                           */
+    /* (n_routed_experts) first gathered row of each active expert */ /* matmul scratch
+                                                                         (quantized activations)
+                                                                       */
 } workspace;
 
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);

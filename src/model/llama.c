@@ -28,10 +28,11 @@ static void gqa_worker(void *p, int ith, int nth)
         int t = (int)(task / KV), kvh = (int)(task % KV);
         int64_t qoff = ((int64_t)t * H + (int64_t)kvh * group) * D;
         const kv_cache *kv = job->ws->kvs[t];
-        const float *row0 = kv_cache_row(kv, job->il, 0);
-        kern_attention(job->q + qoff, group, D, D, row0 + (int64_t)kvh * D,
-                       row0 + kv_width + (int64_t)kvh * D, kv->row_floats,
-                       job->ws->positions[t] + 1, D, c->kq_scale, job->out + qoff, D, scratch);
+        const uint8_t *row0 = kv_cache_row(kv, job->il, 0);
+        kern_attention(job->q + qoff, group, D, D, row0 + (size_t)kvh * D * kv->elem_bytes,
+                       row0 + (size_t)(kv_width + kvh * D) * kv->elem_bytes, kv->type,
+                       kv->row_floats, job->ws->positions[t] + 1, D, c->kq_scale, job->out + qoff,
+                       D, scratch);
     }
 }
 
@@ -59,9 +60,8 @@ void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
     forward_rope(m, ws, q, nq, n_tok, c->n_heads, D, 0);
     forward_rope(m, ws, k, nkv, n_tok, c->n_kv_heads, D, 0);
     for (int t = 0; t < n_tok; t++) {
-        float *row = kv_cache_row(ws->kvs[t], il, ws->positions[t]);
-        memcpy(row, k + t * nkv, (size_t)nkv * sizeof(float));
-        memcpy(row + nkv, v + t * nkv, (size_t)nkv * sizeof(float));
+        kv_cache_store(ws->kvs[t], il, ws->positions[t], 0, k + t * nkv, nkv);
+        kv_cache_store(ws->kvs[t], il, ws->positions[t], nkv, v + t * nkv, nkv);
     }
     gqa_job job = {m, ws, il, n_tok, q, o};
     threadpool_run(m->pool, gqa_worker, &job);

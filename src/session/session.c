@@ -29,6 +29,8 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
 {
     r1_session_params p = params ? *params : r1_session_params_default();
     const model_config *c = &model->cfg;
+    if ((unsigned)p.cache_type > R1_CACHE_BF16)
+        return err_set(err, R1_ERR_INVALID_ARG, "unknown KV cache type %d", (int)p.cache_type);
     if (p.n_ctx < 0 || p.n_batch < 0)
         return err_set(err, R1_ERR_INVALID_ARG, "n_ctx and n_batch must not be negative");
     if (p.n_ctx == 0) p.n_ctx = c->n_ctx_train < 4096 ? c->n_ctx_train : 4096;
@@ -42,16 +44,21 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     s->params = p;
     s->kv.n_ctx = p.n_ctx;
     s->kv.row_floats = model_kv_row_floats(c);
+    s->kv.type = p.cache_type == R1_CACHE_F16    ? DTYPE_F16
+                 : p.cache_type == R1_CACHE_BF16 ? DTYPE_BF16
+                                                 : DTYPE_F32;
+    s->kv.elem_bytes = s->kv.type == DTYPE_F32 ? 4 : 2;
     size_t kv_floats = (size_t)c->n_layers * (size_t)p.n_ctx * (size_t)s->kv.row_floats;
-    s->kv.data = malloc(kv_floats * sizeof(float));
+    s->kv.data = malloc(kv_floats * s->kv.elem_bytes);
     int rows = p.all_logits ? p.n_batch : 1;
     s->logits = malloc((size_t)rows * (size_t)c->n_vocab * sizeof(float));
     if (!s->kv.data || !s->logits) {
+        size_t kv_bytes = kv_floats * s->kv.elem_bytes;
         free(s->kv.data);
         free(s->logits);
         free(s);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate a KV cache of %zu MiB for %d tokens",
-                       kv_floats * sizeof(float) >> 20, p.n_ctx);
+                       kv_bytes >> 20, p.n_ctx);
     }
     r1_status st = workspace_init(&s->ws, model, p.n_batch, p.n_ctx, err);
     if (st) {

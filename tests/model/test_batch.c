@@ -15,7 +15,7 @@ static int argmax(const float *x, int n)
     return b;
 }
 
-static void check_model(const char *name)
+static void check_model(const char *name, r1_cache_type cache)
 {
     char path[512], err[R1_ERR_MAX];
     snprintf(path, sizeof path, "%s/models/%s.gguf", R1_TEST_DATA, name);
@@ -27,6 +27,7 @@ static void check_model(const char *name)
     int V = info.n_vocab;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = 64;
+    sp.cache_type = cache;
     r1_session *alone[N_SEQ], *batch[N_SEQ];
     int32_t next[N_SEQ];
     for (int i = 0; i < N_SEQ; i++) {
@@ -50,7 +51,8 @@ static void check_model(const char *name)
             next[i] = argmax(r1_session_logits(alone[i]), V);
         }
     }
-    CHECKF(same, "%s: batched decode differs from decoding alone", name);
+    CHECKF(same, "%s (cache type %d): batched decode differs from decoding alone", name,
+           (int)cache);
 
     /* misuse: a session twice, a token out of range, too many sessions; nothing changes */
     r1_session *twice[2] = {batch[0], batch[0]};
@@ -72,6 +74,8 @@ int main(void)
 {
     const char *models[] = {"ds3-new-q4_k_m", "ds3-old-f32", "v2lite-q8_0", "qwen2-q4_k_m",
                             "llama3-q8_0"};
-    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) check_model(models[i]);
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
+        for (int c = R1_CACHE_F32; c <= R1_CACHE_BF16; c++)
+            check_model(models[i], (r1_cache_type)c);
     return test_finish();
 }

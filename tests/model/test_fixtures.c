@@ -31,7 +31,16 @@ typedef struct fixture {
     double peer_argmax, peer_median;
 } fixture;
 
+static float *run_logits_cache(const char *path, const int32_t *ids, int n, int n_threads,
+                               r1_cache_type cache);
+
 static float *run_logits(const char *path, const int32_t *ids, int n, int n_threads)
+{
+    return run_logits_cache(path, ids, n, n_threads, R1_CACHE_F32);
+}
+
+static float *run_logits_cache(const char *path, const int32_t *ids, int n, int n_threads,
+                               r1_cache_type cache)
 {
     r1_model_params mp = r1_model_params_default();
     mp.n_threads = n_threads;
@@ -45,6 +54,7 @@ static float *run_logits(const char *path, const int32_t *ids, int n, int n_thre
     r1_session_params sp = r1_session_params_default();
     sp.all_logits = true;
     sp.n_ctx = 128;
+    sp.cache_type = cache;
     float *out = NULL;
     if (r1_session_new(m, &sp, &s, err) || r1_session_eval(s, ids, n, err)) {
         fprintf(stderr, "eval %s: %s\n", path, err);
@@ -223,6 +233,43 @@ int main(void)
         }
         free(a);
         free(b);
+    }
+
+    /* fp16 / bf16 KV caches: within the rounding of K and V (fp16: 11-bit mantissa, bf16: 8) of
+     * the exact logits on the F32 fixtures; the greedy argmax of nearly every position holds */
+    const char *f32s[] = {"qwen2-f32", "llama3-f32", "ds3-new-f32", "v2lite-f32"};
+    for (int k = 0; k < 4; k++) {
+        const fixture *f = by_name(fx, n, f32s[k]);
+        if (!f) continue;
+        char p[512], rp[512];
+        snprintf(p, sizeof p, "%s/%s", R1_TEST_DATA, f->model);
+        snprintf(rp, sizeof rp, "%s/%s", R1_TEST_DATA, f->ref);
+        float *ref = test_read_file(rp, NULL);
+        for (int ci = 1; ci <= 2; ci++) {
+            float *got = run_logits_cache(p, f->prompt, f->n_prompt, 2, (r1_cache_type)ci);
+            CHECK(got && ref);
+            if (!got || !ref) continue;
+            double mx = 0, d = 0;
+            int agree = 0;
+            for (int t = 0; t < f->n_prompt; t++) {
+                agree += argmax(got + t * f->n_vocab, f->n_vocab) ==
+                         argmax(ref + t * f->n_vocab, f->n_vocab);
+                for (int v = 0; v < f->n_vocab; v++) {
+                    mx = fmax(mx, fabs(ref[t * f->n_vocab + v]));
+                    d = fmax(d, fabs(got[t * f->n_vocab + v] - ref[t * f->n_vocab + v]));
+                }
+            }
+            /* the 26-layer MoE v2lite amplifies K/V rounding through expert choices: 1.9e-2 */
+            double tol = ci == 1 ? 3e-2 : 6e-2;
+            printf("%-12s %s cache: max|d|/max=%.2e argmax %d/%d\n", f->name,
+                   ci == 1 ? "f16" : "bf16", d / mx, agree, f->n_prompt);
+            CHECKF(d <= tol * mx, "%s %s cache: error %.3e > %.0e of max", f->name,
+                   ci == 1 ? "f16" : "bf16", d / mx, tol);
+            CHECKF(agree >= f->n_prompt - 2, "%s: argmax agreement %d/%d", f->name, agree,
+                   f->n_prompt);
+            free(got);
+        }
+        free(ref);
     }
 
     /* thread count does not change results; token-by-token decode equals the batched prompt */

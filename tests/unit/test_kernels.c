@@ -103,6 +103,24 @@ int main(void)
             bes[0]->axpy_f32(y0, 0.37f, w, n);
             bes[b]->axpy_f32(y1, 0.37f, w, n);
             CHECKF(!memcmp(y0, y1, sizeof(float) * (size_t)n), "%s axpy n=%d", bes[b]->name, n);
+            /* fp16 / bf16 operands: identical to fp32 over the converted values, every backend */
+            uint16_t h[300], bh[300];
+            float hf[300], bf[300];
+            for (int i = 0; i < n; i++) {
+                h[i] = f32_to_fp16(w[i]);
+                hf[i] = fp16_to_f32(h[i]);
+                bh[i] = f32_to_bf16(w[i]);
+                bf[i] = bf16_to_f32(bh[i]);
+            }
+            float d16 = bes[b]->dot_f16(x, h, n), d32 = bes[b]->dot_f32(x, hf, n);
+            float db16 = bes[b]->dot_bf16(x, bh, n), db32 = bes[b]->dot_f32(x, bf, n);
+            CHECKF(!memcmp(&d16, &d32, 4) && !memcmp(&db16, &db32, 4), "%s dot_f16/bf16 n=%d",
+                   bes[b]->name, n);
+            memcpy(y0, x, sizeof(float) * (size_t)n);
+            memcpy(y1, x, sizeof(float) * (size_t)n);
+            bes[b]->axpy_f16(y0, 0.37f, h, n);
+            bes[b]->axpy_f32(y1, 0.37f, hf, n);
+            CHECKF(!memcmp(y0, y1, sizeof(float) * (size_t)n), "%s axpy_f16 n=%d", bes[b]->name, n);
         }
     }
     /* fused attention vs a plain two-pass softmax in double, across block boundaries */
@@ -112,7 +130,8 @@ int main(void)
         fill(&g, q, H * DK, 1.0f);
         fill(&g, kv, 200 * STRIDE, 1.0f);
         for (int i = 0; i < H * DV; i++) out[i] = NAN;
-        kern_attention(q, H, DK, DK, kv, kv + 8, STRIDE, n_keys, DV, 0.3f, out, DV, scratch);
+        kern_attention(q, H, DK, DK, kv, kv + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, out, DV,
+                       scratch);
         CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
         double worst = 0;
         for (int h = 0; h < H; h++) {
@@ -131,6 +150,24 @@ int main(void)
             }
         }
         CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
+        /* fp16 / bf16 caches: the same attention over the rounded keys and values */
+        for (int ti = 0; ti < 2; ti++) {
+            dtype t = ti ? DTYPE_BF16 : DTYPE_F16;
+            static uint16_t kv16[200 * STRIDE];
+            static float kvr[200 * STRIDE], ref[H * DV];
+            for (int i = 0; i < 200 * STRIDE; i++) {
+                kv16[i] = ti ? f32_to_bf16(kv[i]) : f32_to_fp16(kv[i]);
+                kvr[i] = ti ? bf16_to_f32(kv16[i]) : fp16_to_f32(kv16[i]);
+            }
+            kern_attention(q, H, DK, DK, kvr, kvr + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, ref, DV,
+                           scratch);
+            kern_attention(q, H, DK, DK, kv16, kv16 + 8, t, STRIDE, n_keys, DV, 0.3f, out, DV,
+                           scratch);
+            CHECKF(!memcmp(ref, out, sizeof ref),
+                   "%s attention n_keys=%d differs from fp32 over "
+                   "the same rounded values",
+                   ti ? "bf16" : "f16", n_keys);
+        }
     }
 
     /* matmul: every output written, thread count does not matter */

@@ -341,6 +341,41 @@ static float dot_f32_scalar(const float *a, const float *b, int64_t n)
     return s;
 }
 
+/* fp16 / bf16 second operand (KV caches): converted exactly to float, then the fp32 order above. */
+#define DEFINE_DOT_16(name, conv)                                                                  \
+    static float name(const float *a, const uint16_t *b, int64_t n)                                \
+    {                                                                                              \
+        float acc[32] = {0};                                                                       \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32)                                                               \
+            for (int k = 0; k < 32; k++) {                                                         \
+                float p = a[i + k] * conv(b[i + k]);                                               \
+                acc[k] = acc[k] + p;                                                               \
+            }                                                                                      \
+        float t[8];                                                                                \
+        for (int j = 0; j < 8; j++) t[j] = (acc[j] + acc[j + 8]) + (acc[j + 16] + acc[j + 24]);    \
+        float s = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));               \
+        for (; i < n; i++) {                                                                       \
+            float p = a[i] * conv(b[i]);                                                           \
+            s = s + p;                                                                             \
+        }                                                                                          \
+        return s;                                                                                  \
+    }
+
+#define DEFINE_AXPY_16(name, conv)                                                                 \
+    static void name(float *y, float a, const uint16_t *x, int64_t n)                              \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++) {                                                          \
+            float p = a * conv(x[i]);                                                              \
+            y[i] = y[i] + p;                                                                       \
+        }                                                                                          \
+    }
+
+DEFINE_DOT_16(dot_f16_scalar, fp16_to_f32)
+DEFINE_DOT_16(dot_bf16_scalar, bf16_to_f32)
+DEFINE_AXPY_16(axpy_f16_scalar, fp16_to_f32)
+DEFINE_AXPY_16(axpy_bf16_scalar, bf16_to_f32)
+
 static void axpy_f32_scalar(float *y, float a, const float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -363,6 +398,10 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->quantize_q8_k = quantize_q8_k;
     b->dot_f32 = dot_f32_scalar;
     b->axpy_f32 = axpy_f32_scalar;
+    b->dot_f16 = dot_f16_scalar;
+    b->axpy_f16 = axpy_f16_scalar;
+    b->dot_bf16 = dot_bf16_scalar;
+    b->axpy_bf16 = axpy_bf16_scalar;
     b->scale_f32 = scale_f32_scalar;
 }
 

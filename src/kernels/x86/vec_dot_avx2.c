@@ -94,6 +94,68 @@ static void axpy_f32_avx2(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* 8 fp16 / bf16 values to floats (exact). */
+static inline __m256 load_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
+static inline __m256 load_bf16(const uint16_t *p)
+{
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+static inline float bf16_scalar(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Bit-identical with dot_f16_scalar / dot_bf16_scalar (the partial sums of dot_f32_avx2). */
+#define DEFINE_DOT_16(name, load, conv)                                                            \
+    static float name(const float *a, const uint16_t *b, int64_t n)                                \
+    {                                                                                              \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                                \
+        int64_t i = 0;                                                                             \
+        for (; i + 32 <= n; i += 32) {                                                             \
+            s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(a + i), load(b + i)));            \
+            s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(a + i + 8), load(b + i + 8)));    \
+            s2 = _mm256_add_ps(s2, _mm256_mul_ps(_mm256_loadu_ps(a + i + 16), load(b + i + 16)));  \
+            s3 = _mm256_add_ps(s3, _mm256_mul_ps(_mm256_loadu_ps(a + i + 24), load(b + i + 24)));  \
+        }                                                                                          \
+        __m256 t = _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3));                    \
+        float tl[8];                                                                               \
+        _mm256_storeu_ps(tl, t);                                                                   \
+        float s = ((tl[0] + tl[4]) + (tl[1] + tl[5])) + ((tl[2] + tl[6]) + (tl[3] + tl[7]));       \
+        for (; i < n; i++) {                                                                       \
+            float p = a[i] * conv(b[i]);                                                           \
+            s = s + p;                                                                             \
+        }                                                                                          \
+        return s;                                                                                  \
+    }
+
+#define DEFINE_AXPY_16(name, load, conv)                                                           \
+    static void name(float *y, float a, const uint16_t *x, int64_t n)                              \
+    {                                                                                              \
+        __m256 va = _mm256_set1_ps(a);                                                             \
+        int64_t i = 0;                                                                             \
+        for (; i + 8 <= n; i += 8)                                                                 \
+            _mm256_storeu_ps(                                                                      \
+                y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(va, load(x + i))));     \
+        for (; i < n; i++) {                                                                       \
+            float p = a * conv(x[i]);                                                              \
+            y[i] = y[i] + p;                                                                       \
+        }                                                                                          \
+    }
+
+DEFINE_DOT_16(dot_f16_avx2, load_f16, fp16)
+DEFINE_DOT_16(dot_bf16_avx2, load_bf16, bf16_scalar)
+DEFINE_AXPY_16(axpy_f16_avx2, load_f16, fp16)
+DEFINE_AXPY_16(axpy_bf16_avx2, load_bf16, bf16_scalar)
+
 static void scale_f32_avx2(float *y, float a, int64_t n)
 {
     __m256 va = _mm256_set1_ps(a);
@@ -537,6 +599,10 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->name = "avx2";
     b->dot_f32 = dot_f32_avx2;
     b->axpy_f32 = axpy_f32_avx2;
+    b->dot_f16 = dot_f16_avx2;
+    b->axpy_f16 = axpy_f16_avx2;
+    b->dot_bf16 = dot_bf16_avx2;
+    b->axpy_bf16 = axpy_bf16_avx2;
     b->scale_f32 = scale_f32_avx2;
     b->quantize_q8_0 = quantize_q8_0_avx2;
     b->ops[DTYPE_Q8_0].vec_dot = vec_dot_q8_0;
