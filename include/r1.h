@@ -93,6 +93,19 @@ typedef struct r1_model_info {
 
 void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
 
+/* ---- text ------------------------------------------------------------------------------------ */
+
+/* Tokenize UTF-8 text with the model's own vocabulary (byte-exact with the reference tokenizers).
+ * add_bos: prepend BOS when the model asks for it; parse_special: also match control tokens
+ * written in the text. *out_ids is malloc'd (free() it). R1_ERR_UNSUPPORTED if the model file
+ * has no vocabulary. Invalid UTF-8 is replaced by U+FFFD as browsers do. */
+r1_status r1_tokenize(const r1_model *model, const char *text, size_t n_bytes, bool add_bos,
+                      bool parse_special, int32_t **out_ids, size_t *out_n_ids, char *err);
+
+/* Decode ids to UTF-8 text (malloc'd, NUL-terminated; free() it); control tokens are dropped. */
+r1_status r1_detokenize(const r1_model *model, const int32_t *ids, size_t n_ids, char **out_text,
+                        char *err);
+
 /* ---- session: one sequence with its KV cache --------------------------------------------------
  */
 

@@ -751,3 +751,36 @@ void r1_model_get_info(const r1_model *m, r1_model_info *out)
         .eos_id = m->eos_id,
     };
 }
+
+r1_status r1_tokenize(const r1_model *m, const char *text, size_t n_bytes, bool add_bos,
+                      bool parse_special, int32_t **out_ids, size_t *out_n_ids, char *err)
+{
+    if (!m->tok) return err_set(err, R1_ERR_UNSUPPORTED, "the model file has no vocabulary");
+    int32_t *ids = NULL;
+    size_t n = 0;
+    r1_status st = tokenizer_encode(m->tok, text, n_bytes, parse_special, &ids, &n, err);
+    if (st) return st;
+    int32_t bos = tokenizer_bos(m->tok);
+    if (add_bos && tokenizer_add_bos(m->tok) && bos >= 0 && !(n > 0 && ids[0] == bos)) {
+        int32_t *with = realloc(ids, (n + 1) * sizeof *ids);
+        if (!with) {
+            free(ids);
+            return err_set(err, R1_ERR_NOMEM, "out of memory");
+        }
+        memmove(with + 1, with, n * sizeof *with);
+        with[0] = bos;
+        ids = with;
+        n++;
+    }
+    *out_ids = ids;
+    *out_n_ids = n;
+    return R1_OK;
+}
+
+r1_status r1_detokenize(const r1_model *m, const int32_t *ids, size_t n_ids, char **out_text,
+                        char *err)
+{
+    if (!m->tok) return err_set(err, R1_ERR_UNSUPPORTED, "the model file has no vocabulary");
+    size_t len = 0;
+    return tokenizer_decode(m->tok, ids, n_ids, false, out_text, &len, err);
+}
