@@ -13,6 +13,9 @@ typedef struct command {
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt, or chat"},
     {"logits", cmd_logits, "write the logits of every position for given token ids"},
+    {"pull", cmd_pull, "download a model (deepseek-r1:1.5b, ... or a GGUF URL) into the store"},
+    {"list", cmd_list, "show the downloaded models and their sizes"},
+    {"rm", cmd_rm, "delete a downloaded model"},
     {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
     {"bench", cmd_bench, "measure prompt and generation speed (pp512, tg128, roofline)"},
     {"synth", cmd_synth, "write a random-weight GGUF with the shapes of a real model"},

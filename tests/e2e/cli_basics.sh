@@ -19,8 +19,8 @@ for preset in tiny-deepseek2 tiny-qwen2 tiny-llama; do
     expect "'$R1' synth --preset $preset --type $type --seed 7 -o '$f' 2>/dev/null" "synth $preset $type"
     expect "'$R1' info -m '$f' > '$TMP/info.txt'" "info $preset $type"
     expect "grep -q 'architecture:' '$TMP/info.txt'" "info output $preset $type"
-    a=$("$R1" run -m "$f" -p "Hello, world" -n 12 --temp 0 2>/dev/null)
-    b=$("$R1" run -m "$f" -p "Hello, world" -n 12 --temp 0 -t 1 2>/dev/null)
+    a=$("$R1" run -m "$f" -p "Hello, world" -n 12 --temp 0 --raw 2>/dev/null)
+    b=$("$R1" run -m "$f" -p "Hello, world" -n 12 --temp 0 --raw -t 1 2>/dev/null)
     expect "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]" "greedy run deterministic across threads $preset $type"
   done
 done

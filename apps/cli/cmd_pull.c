@@ -1,0 +1,620 @@
+/* cmd_pull.c — `r1 pull`, `r1 list`, `r1 rm`: the local model store (chat_store.h).
+ *
+ * pull downloads with libcurl into models/NAME.gguf.part, resuming from the part's size with an
+ * HTTP Range request (a server that ignores the range sends 200 and the part restarts at 0), and
+ * hashes the bytes with SHA-256 as they arrive. Only when the transfer is complete, the file starts
+ * with the GGUF magic and the hash matches (when one is known: --sha256, or the X-Linked-Etag that
+ * Hugging Face sends for stored files) is the part renamed to NAME.gguf: a file with the final name
+ * is always complete. A wrong hash deletes the part, since its bytes cannot be trusted to resume.
+ *
+ * SHA-256 comes from OpenSSL's libcrypto, which libcurl already loads for HTTPS: it uses the
+ * SHA-NI/AVX2 code paths (about 2 GB/s, several times a portable C version), which matters when
+ * a resumed multi-GB part is re-hashed before the rest arrives. */
+#include "chat_store.h"
+#include "cli.h"
+#include "common.h"
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void human_bytes(double b, char *out, size_t n)
+{
+    const char *u[] = {"B", "kB", "MB", "GB", "TB"};
+    int i = 0;
+    while (b >= 1000 && i < 4) {
+        b /= 1000;
+        i++;
+    }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* ---- one download ------------------------------------------------------------------------------
+ */
+
+typedef struct download {
+    const char *part_path;
+    FILE *f;
+    EVP_MD_CTX *sha;
+    long long offset;      /* bytes in the part file before this transfer */
+    long long written;     /* bytes written by this transfer */
+    long long total;       /* expected size of the whole file, -1 if unknown */
+    char linked_etag[65];  /* X-Linked-Etag (Hugging Face's SHA-256 of the file), or "" */
+    long long linked_size; /* X-Linked-Size, or -1 */
+    bool tty;
+    double t_start, t_last_draw;
+    char io_error[256];
+} download;
+
+static bool is_hex64(const char *s, size_t n)
+{
+    if (n != 64) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+              (s[i] >= 'A' && s[i] <= 'F')))
+            return false;
+    return true;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *user)
+{
+    download *d = user;
+    size_t len = size * n;
+    const char *k = "x-linked-etag:", *ks = "x-linked-size:";
+    if (len > strlen(k) && !strncasecmp(buf, k, strlen(k))) {
+        const char *v = buf + strlen(k);
+        while (*v == ' ' || *v == 'W' || *v == '/' || *v == '"') v++;
+        size_t m = 0;
+        while (v + m < buf + len && v[m] != '"' && v[m] != '\r' && v[m] != '\n') m++;
+        if (is_hex64(v, m)) {
+            for (size_t i = 0; i < 64; i++) d->linked_etag[i] = (char)(v[i] | 0x20);
+            d->linked_etag[64] = 0;
+        }
+    } else if (len > strlen(ks) && !strncasecmp(buf, ks, strlen(ks))) {
+        d->linked_size = strtoll(buf + strlen(ks), NULL, 10);
+    }
+    return len;
+}
+
+/* Hash the first `bytes` of the part file into a fresh context. */
+static bool hash_part(download *d, long long bytes)
+{
+    EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+    FILE *f = fopen(d->part_path, "rb");
+    if (!f) return bytes == 0;
+    static unsigned char buf[1 << 20];
+    long long left = bytes;
+    while (left > 0) {
+        size_t want = left < (long long)sizeof buf ? (size_t)left : sizeof buf;
+        size_t got = fread(buf, 1, want, f);
+        if (!got) break;
+        EVP_DigestUpdate(d->sha, buf, got);
+        left -= (long long)got;
+    }
+    fclose(f);
+    return left == 0;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *user)
+{
+    download *d = user;
+    size_t len = size * n;
+    if (fwrite(buf, 1, len, d->f) != len) {
+        snprintf(d->io_error, sizeof d->io_error, "cannot write %s: %s", d->part_path,
+                 strerror(errno));
+        return 0;
+    }
+    EVP_DigestUpdate(d->sha, buf, len);
+    d->written += (long long)len;
+    return len;
+}
+
+static void draw_progress(download *d, bool final)
+{
+    double t = now_s();
+    if (!d->tty || (!final && t - d->t_last_draw < 0.2)) return;
+    d->t_last_draw = t;
+    long long have = d->offset + d->written;
+    double el = t - d->t_start, rate = el > 0 ? (double)d->written / el : 0;
+    char a[32], b[32], r[32];
+    human_bytes((double)have, a, sizeof a);
+    human_bytes(rate, r, sizeof r);
+    if (d->total > 0) {
+        double frac = (double)have / (double)d->total;
+        if (frac > 1) frac = 1;
+        char bar[26];
+        int w = (int)(frac * 25);
+        for (int i = 0; i < 25; i++) bar[i] = i < w ? '#' : '.';
+        bar[25] = 0;
+        human_bytes((double)d->total, b, sizeof b);
+        double eta = rate > 0 ? (double)(d->total - have) / rate : 0;
+        fprintf(stderr, "\r%3d%% [%s] %s / %s  %s/s  ETA %d:%02d:%02d \033[K", (int)(frac * 100),
+                bar, a, b, r, (int)eta / 3600, (int)eta / 60 % 60, (int)eta % 60);
+    } else {
+        fprintf(stderr, "\r%s  %s/s \033[K", a, r);
+    }
+    if (final) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    download *d = user;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    if (dltotal > 0 && d->total < 0) d->total = d->offset + dltotal;
+    draw_progress(d, false);
+    return 0;
+}
+
+typedef enum attempt_result {
+    ATTEMPT_DONE,    /* the part holds the whole file */
+    ATTEMPT_RETRY,   /* the connection broke: resume later */
+    ATTEMPT_FATAL,   /* HTTP error or local error: stop */
+    ATTEMPT_RESTART, /* the part was dropped (no range support): go again at once */
+} attempt_result;
+
+static attempt_result attempt(download *d, const char *url, char *err, size_t err_size)
+{
+    struct stat st;
+    d->offset = stat(d->part_path, &st) == 0 ? (long long)st.st_size : 0;
+    d->written = 0;
+    d->total = -1;
+    d->io_error[0] = 0;
+    if (!hash_part(d, d->offset)) {
+        snprintf(err, err_size, "cannot read %s", d->part_path);
+        return ATTEMPT_FATAL;
+    }
+    d->f = fopen(d->part_path, "ab");
+    if (!d->f) {
+        snprintf(err, err_size, "cannot write %s: %s", d->part_path, strerror(errno));
+        return ATTEMPT_FATAL;
+    }
+    CURL *h = curl_easy_init();
+    if (!h) {
+        fclose(d->f);
+        snprintf(err, err_size, "cannot initialize libcurl");
+        return ATTEMPT_FATAL;
+    }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    const char *token = getenv("HF_TOKEN");
+    if (token && token[0] && strstr(url, "huggingface.co/")) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "r1/0.1 (libcurl)");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, d);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, d);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, d);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    /* a stalled connection (under 1 byte/s for a minute) counts as broken */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    if (hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (d->offset > 0) curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)d->offset);
+
+    CURLcode rc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    bool close_ok = fflush(d->f) == 0 && fsync(fileno(d->f)) == 0;
+    close_ok = fclose(d->f) == 0 && close_ok;
+    d->f = NULL;
+    draw_progress(d, false);
+
+    if (d->io_error[0]) {
+        snprintf(err, err_size, "%s", d->io_error);
+        return ATTEMPT_FATAL;
+    }
+    if (!close_ok) {
+        snprintf(err, err_size, "cannot write %s: %s", d->part_path, strerror(errno));
+        return ATTEMPT_FATAL;
+    }
+    if (rc == CURLE_OK) return ATTEMPT_DONE;
+    if (rc == CURLE_RANGE_ERROR && d->offset > 0) {
+        /* the server answered a range request with the whole file: start again from 0 */
+        if (unlink(d->part_path) && errno != ENOENT) {
+            snprintf(err, err_size, "cannot remove %s: %s", d->part_path, strerror(errno));
+            return ATTEMPT_FATAL;
+        }
+        fprintf(stderr, "\rthe server cannot resume downloads; starting over\033[K\n");
+        return ATTEMPT_RESTART;
+    }
+    if (code == 416 && d->offset > 0) {
+        /* the range starts at the end: the part already holds the whole file */
+        return ATTEMPT_DONE;
+    }
+    if (rc == CURLE_HTTP_RETURNED_ERROR) {
+        snprintf(err, err_size, "the server answered HTTP %ld for %.400s", code, url);
+        bool transient = code == 408 || code == 429 || code >= 500;
+        return transient ? ATTEMPT_RETRY : ATTEMPT_FATAL;
+    }
+    snprintf(err, err_size, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+    bool broken = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
+                  rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
+                  rc == CURLE_SEND_ERROR || rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 ||
+                  rc == CURLE_HTTP2_STREAM;
+    return broken ? ATTEMPT_RETRY : ATTEMPT_FATAL;
+}
+
+static void pull_usage(FILE *f)
+{
+    fprintf(f,
+            "NAME\n"
+            "    r1 pull - download a GGUF model into the local store\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 pull NAME|URL [--sha256 HEX] [--retries N] [--force]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Downloads to %s (set R1_HOME to move the store) as\n"
+            "    NAME.gguf.part, with a progress bar; an interrupted download resumes where it\n"
+            "    stopped when the same command runs again. The file is checked (GGUF magic,\n"
+            "    SHA-256 when known) and only then renamed to NAME.gguf.\n"
+            "\n"
+            "    NAME is one of:\n",
+            store_models_dir());
+    for (size_t i = 0; i < store_n_builtins; i++)
+        fprintf(f, "      %-18s %s\n", store_builtins[i].name, store_builtins[i].description);
+    fprintf(f, "    or any http(s) URL of a .gguf file (stored under the URL's file name).\n"
+               "\n"
+               "OPTIONS\n"
+               "    --sha256 HEX    expected SHA-256 of the file; without it the X-Linked-Etag of\n"
+               "                    Hugging Face is used when the server sends one\n"
+               "    --retries N     resume automatically after a broken connection up to N times\n"
+               "                    (default 5)\n"
+               "    --force         download again even if the model is already stored\n"
+               "\n"
+               "ENVIRONMENT\n"
+               "    R1_HOME         the store (default ~/.local/share/r1)\n"
+               "    HF_ENDPOINT     Hugging Face mirror for the built-in names "
+               "(default https://huggingface.co)\n"
+               "    HF_TOKEN        sent to huggingface.co for gated repositories\n"
+               "\n"
+               "EXIT STATUS\n"
+               "    0 stored (or already there), 1 download or verification failed (an\n"
+               "    interrupted download keeps its .part to resume), 2 bad usage.\n"
+               "\n"
+               "SEE ALSO\n"
+               "    r1 list, r1 rm, r1 run -m NAME\n");
+}
+
+static int remove_part(const char *part)
+{
+    return unlink(part) == 0 || errno == ENOENT;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+    const char *what = NULL, *sha_arg = NULL;
+    int retries = 5;
+    bool force = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            pull_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--sha256")) {
+            if (!(sha_arg = cli_value(argc, argv, &i))) return 2;
+            if (!is_hex64(sha_arg, strlen(sha_arg))) {
+                fprintf(stderr, "r1 pull: --sha256 expects 64 hex digits\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--retries")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1000, &retries))
+                return 2;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "r1 pull: unknown option '%s' (see `r1 pull --help`)\n", a);
+            return 2;
+        } else if (what) {
+            fprintf(stderr, "r1 pull: one model at a time ('%s' and '%s')\n", what, a);
+            return 2;
+        } else {
+            what = a;
+        }
+    }
+    if (!what) {
+        pull_usage(stderr);
+        return 2;
+    }
+
+    char url[4096], file[256];
+    const store_builtin *b = store_builtin_find(what);
+    if (b) {
+        const char *ep = getenv("HF_ENDPOINT");
+        if (!ep || !ep[0]) ep = "https://huggingface.co";
+        size_t n = strlen(ep);
+        while (n && ep[n - 1] == '/') n--;
+        snprintf(url, sizeof url, "%.*s/%s/resolve/main/%s", (int)n, ep, b->hf_repo, b->hf_file);
+        store_file_name(b->name, file, sizeof file);
+    } else if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
+        snprintf(url, sizeof url, "%s", what);
+        if (!store_file_name(what, file, sizeof file)) {
+            fprintf(stderr, "r1 pull: cannot make a file name from '%s'\n", what);
+            return 2;
+        }
+    } else {
+        fprintf(stderr, "r1 pull: unknown model name '%s'. Known names:", what);
+        for (size_t i = 0; i < store_n_builtins; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", store_builtins[i].name);
+        fprintf(stderr, "\n(or pass the http(s) URL of a .gguf file)\n");
+        return 2;
+    }
+
+    const char *dir = store_models_dir();
+    if (!store_mkdirs(dir)) {
+        fprintf(stderr, "r1 pull: cannot create %s: %s (set R1_HOME to another folder)\n", dir,
+                strerror(errno));
+        return 1;
+    }
+    char final_path[PATH_MAX], part_path[PATH_MAX + 8];
+    snprintf(final_path, sizeof final_path, "%s/%s", dir, file);
+    snprintf(part_path, sizeof part_path, "%s.part", final_path);
+    struct stat st;
+    if (!force && stat(final_path, &st) == 0) {
+        char sz[32];
+        human_bytes((double)st.st_size, sz, sizeof sz);
+        printf("%s is already stored (%s, %s); `r1 rm %s` removes it, --force downloads it "
+               "again\n",
+               what, final_path, sz, b ? b->name : file);
+        return 0;
+    }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    download d = {.part_path = part_path,
+                  .sha = EVP_MD_CTX_new(),
+                  .linked_size = -1,
+                  .tty = isatty(STDERR_FILENO),
+                  .t_start = now_s()};
+    int rc = 1;
+    char err[512] = "";
+    if (!d.sha) {
+        fprintf(stderr, "r1 pull: cannot initialize SHA-256\n");
+        goto out;
+    }
+    fprintf(stderr, "pulling %s\n  from %s\n", what, url);
+    attempt_result ar = ATTEMPT_FATAL;
+    for (int i = 0; i <= retries; i++) {
+        ar = attempt(&d, url, err, sizeof err);
+        if (ar == ATTEMPT_RESTART) ar = attempt(&d, url, err, sizeof err);
+        if (ar != ATTEMPT_RETRY) break;
+        if (i < retries) {
+            char have[32];
+            stat(part_path, &st);
+            human_bytes((double)st.st_size, have, sizeof have);
+            unsigned delay = i < 5 ? 1u << i : 30u;
+            fprintf(stderr, "\r%s; resuming at %s in %u s\033[K\n", err, have, delay);
+            sleep(delay);
+        }
+    }
+    if (ar != ATTEMPT_DONE) {
+        if (stat(part_path, &st) == 0 && st.st_size == 0) remove_part(part_path);
+        if (ar == ATTEMPT_RETRY && stat(part_path, &st) == 0) {
+            char have[32];
+            human_bytes((double)st.st_size, have, sizeof have);
+            fprintf(stderr,
+                    "\nr1 pull: download interrupted (%s) with %s received; run the same "
+                    "command again to resume\n",
+                    err, have);
+        } else {
+            fprintf(stderr, "\nr1 pull: %s\n", err);
+        }
+        goto out;
+    }
+    draw_progress(&d, true);
+
+    /* verify: GGUF magic, expected size, SHA-256 */
+    char magic[4] = {0};
+    FILE *f = fopen(part_path, "rb");
+    size_t got = f ? fread(magic, 1, 4, f) : 0;
+    if (f) fclose(f);
+    stat(part_path, &st);
+    if (got != 4 || memcmp(magic, "GGUF", 4)) {
+        remove_part(part_path);
+        fprintf(stderr,
+                "r1 pull: %s did not send a GGUF file (it starts with \"%.4s\"); nothing was "
+                "stored. Check the URL (a Hugging Face link must use /resolve/, not /blob/).\n",
+                url, got ? magic : "");
+        goto out;
+    }
+    if (d.linked_size >= 0 && (long long)st.st_size != d.linked_size) {
+        remove_part(part_path);
+        fprintf(stderr,
+                "r1 pull: the file has %lld bytes but the server announced %lld; the download "
+                "was deleted, try again\n",
+                (long long)st.st_size, d.linked_size);
+        goto out;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    EVP_DigestFinal_ex(d.sha, md, &md_len);
+    char hex[65];
+    for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    char expected[65] = "";
+    const char *source = NULL;
+    if (sha_arg) {
+        for (int i = 0; i < 64; i++) expected[i] = (char)(sha_arg[i] | 0x20);
+        expected[64] = 0;
+        source = "--sha256";
+    } else if (d.linked_etag[0]) {
+        memcpy(expected, d.linked_etag, 65);
+        source = "the server (X-Linked-Etag)";
+    }
+    if (source && strcmp(expected, hex)) {
+        remove_part(part_path);
+        fprintf(stderr,
+                "r1 pull: checksum mismatch: SHA-256 %s, but %s expects %s. The download was "
+                "deleted; run the command again to download it afresh.\n",
+                hex, source, expected);
+        goto out;
+    }
+    if (rename(part_path, final_path)) {
+        fprintf(stderr, "r1 pull: cannot rename %s to %s: %s\n", part_path, final_path,
+                strerror(errno));
+        goto out;
+    }
+    char sz[32];
+    human_bytes((double)st.st_size, sz, sizeof sz);
+    printf("stored %s (%s) as %s\n", what, sz, final_path);
+    printf("sha256 %s%s\n", hex, source ? " (verified)" : " (no published checksum to compare)");
+    printf("chat with it: r1 run -m %s\n", b ? b->name : file);
+    rc = 0;
+out:
+    EVP_MD_CTX_free(d.sha);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* ---- list and rm --------------------------------------------------------------------------------
+ */
+
+/* The name `r1 run -m` takes for a stored file: the built-in name or the file name's stem. */
+static void display_name(const char *file, char *out, size_t n)
+{
+    for (size_t i = 0; i < store_n_builtins; i++) {
+        char f[256];
+        if (store_file_name(store_builtins[i].name, f, sizeof f) && !strcmp(f, file)) {
+            snprintf(out, n, "%s", store_builtins[i].name);
+            return;
+        }
+    }
+    size_t len = strlen(file);
+    if (len > 5 && !strcmp(file + len - 5, ".gguf")) len -= 5;
+    snprintf(out, n, "%.*s", (int)len, file);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cmd_list(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("NAME\n    r1 list - show the models in the store\n\nSYNOPSIS\n    r1 list\n\n"
+                   "DESCRIPTION\n    Lists the GGUF files in %s with their sizes; downloads\n"
+                   "    still in progress are marked partial. Pass a NAME to `r1 run -m`.\n",
+                   store_models_dir());
+            return 0;
+        }
+        fprintf(stderr, "r1 list: unknown argument '%s'\n", argv[i]);
+        return 2;
+    }
+    const char *dir = store_models_dir();
+    DIR *dp = opendir(dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while (dp && (e = readdir(dp))) {
+        size_t len = strlen(e->d_name);
+        bool gguf = len > 5 && !strcmp(e->d_name + len - 5, ".gguf");
+        bool part = len > 10 && !strcmp(e->d_name + len - 10, ".gguf.part");
+        if (!gguf && !part) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **t = realloc(names, cap * sizeof *t);
+            if (!t) break;
+            names = t;
+        }
+        if (!(names[n] = strdup(e->d_name))) break;
+        n++;
+    }
+    if (dp) closedir(dp);
+    if (!n) {
+        printf("No models in %s yet. Download one with\n  r1 pull deepseek-r1:1.5b\n", dir);
+        free(names);
+        return 0;
+    }
+    qsort(names, n, sizeof *names, cmp_str);
+    printf("%-24s %10s  %-16s  %s\n", "NAME", "SIZE", "MODIFIED", "FILE");
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX], name[256], sz[32], when[32] = "";
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        struct stat st;
+        if (stat(path, &st)) continue;
+        size_t len = strlen(names[i]);
+        bool part = len > 10 && !strcmp(names[i] + len - 10, ".gguf.part");
+        if (part) names[i][len - 5] = 0; /* name of the file it will become */
+        display_name(names[i], name, sizeof name);
+        if (part) strncat(name, " (partial)", sizeof name - strlen(name) - 1);
+        human_bytes((double)st.st_size, sz, sizeof sz);
+        struct tm tm;
+        localtime_r(&st.st_mtime, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+        printf("%-24s %10s  %-16s  %s\n", name, sz, when, path);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return 0;
+}
+
+int cmd_rm(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: r1 rm NAME... (names as `r1 list` shows them)\n");
+        return 2;
+    }
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("NAME\n    r1 rm - delete models from the store\n\nSYNOPSIS\n    r1 rm "
+                   "NAME...\n\nDESCRIPTION\n    Deletes %s/NAME.gguf and any partial download "
+                   "of it.\n    Only files in the store are touched.\n",
+                   store_models_dir());
+            return 0;
+        }
+        char file[256], path[PATH_MAX], part[PATH_MAX + 8];
+        const store_builtin *b = store_builtin_find(a);
+        if (strchr(a, '/') || !store_file_name(b ? b->name : a, file, sizeof file)) {
+            fprintf(stderr, "r1 rm: '%s' is not a stored model name (see `r1 list`)\n", a);
+            rc = 1;
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", store_models_dir(), file);
+        snprintf(part, sizeof part, "%s.part", path);
+        bool removed = unlink(path) == 0;
+        bool removed_part = unlink(part) == 0;
+        if (removed || removed_part) {
+            printf("deleted %s%s\n", a, removed ? "" : " (partial download)");
+        } else {
+            fprintf(stderr, "r1 rm: no stored model '%s' (see `r1 list`)\n", a);
+            rc = 1;
+        }
+    }
+    return rc;
+}
