@@ -14,6 +14,7 @@
 #include "base/rng.h"
 #include "base/threadpool.h"
 #include "formats/gguf.h"
+#include "model/qmix.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
 
@@ -237,31 +238,6 @@ typedef struct tlist {
     int n, cap;
 } tlist;
 
-static dtype fallback(dtype t, int64_t ne0)
-{
-    const dtype_traits *tr = dtype_get(t);
-    if (ne0 % tr->block_size == 0) return t;
-    dtype f;
-    switch (t) {
-    case DTYPE_Q4_K:
-        f = DTYPE_Q5_0;
-        break;
-    case DTYPE_Q5_K:
-        f = DTYPE_Q5_1;
-        break;
-    case DTYPE_Q6_K:
-        f = DTYPE_Q8_0;
-        break;
-    case DTYPE_IQ4_XS:
-        f = DTYPE_IQ4_NL;
-        break;
-    default:
-        f = DTYPE_Q4_0;
-        break;
-    }
-    return ne0 % 32 == 0 ? f : DTYPE_F16;
-}
-
 static void add(tlist *l, tkind kind, dtype wtype, int n_dims, int64_t ne0, int64_t ne1,
                 int64_t ne2, const char *fmt, int il)
 {
@@ -278,7 +254,7 @@ static void add(tlist *l, tkind kind, dtype wtype, int n_dims, int64_t ne0, int6
     t->ne[1] = ne1;
     t->ne[2] = ne2;
     t->kind = kind;
-    t->type = (kind == T_MATRIX || kind == T_EMBED) ? fallback(wtype, ne0) : DTYPE_F32;
+    t->type = (kind == T_MATRIX || kind == T_EMBED) ? qmix_fallback(wtype, ne0) : DTYPE_F32;
 }
 
 static void list_tensors(const preset *p, dtype wt, tlist *l)
