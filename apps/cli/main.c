@@ -17,6 +17,7 @@ static const command commands[] = {
     {"list", cmd_list, "show the downloaded models and their sizes"},
     {"rm", cmd_rm, "delete a downloaded model"},
     {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
+    {"serve", cmd_serve, "serve the model over HTTP (OpenAI/DeepSeek API) with a chat page"},
     {"bench", cmd_bench, "measure prompt and generation speed (pp512, tg128, roofline)"},
     {"synth", cmd_synth, "write a random-weight GGUF with the shapes of a real model"},
     {"tokenize", cmd_tokenize, "text -> token ids with a model's or a tokenizer.json's vocabulary"},

@@ -1,0 +1,120 @@
+/* cmd_serve.c — `r1 serve`: options -> server_params -> server_run (apps/server/). */
+#include "cli.h"
+#include "common.h"
+
+#include "../server/server.h"
+#include "tokenizer/chat_template.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: r1 serve -m MODEL [options]\n\n"
+            "Serves the model over HTTP with an OpenAI- and DeepSeek-compatible API\n"
+            "(/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize,\n"
+            "/detokenize) and a chat page at /. See docs/server-api.md.\n\n"
+            "options:\n"
+            "  -m, --model FILE          GGUF model or Hugging Face folder\n"
+            "      --host ADDR           address to bind (default 127.0.0.1)\n"
+            "      --port N              port (default 8080; 0 = any free port)\n"
+            "      --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
+            "      --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
+            "  -np, --parallel N         sequences decoded together (default 4)\n"
+            "  -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
+            "      --queue N             requests that may wait for a slot (default 64)\n"
+            "  -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
+            "      --prefill-chunk N     prompt tokens per step while others decode (128)\n"
+            "      --max-body BYTES      largest request body (default 8388608)\n"
+            "      --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
+            "      --alias NAME          model id in responses (default: the file name)\n"
+            "      --chat-template NAME  prompt format: %s\n"
+            "      --think               end the generation prompt with <think>\\n\n"
+            "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
+            "  -t, --threads N           threads (default: all cores)\n"
+            "      --no-mmap             read the weights into memory\n"
+            "  -v, --verbose             log more\n",
+            chat_template_names());
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    server_params p = server_params_default();
+    p.api_key = getenv("R1_API_KEY");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int k;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(p.model_path = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--host")) {
+            if (!(p.host = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--port")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 65535, &p.port))
+                return 2;
+        } else if (!strcmp(a, "--api-key")) {
+            if (!(p.api_key = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--cors")) {
+            if (!(p.cors_origin = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-np") || !strcmp(a, "--parallel")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 256, &p.n_parallel))
+                return 2;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 16, 1 << 22, &p.n_ctx))
+                return 2;
+        } else if (!strcmp(a, "--queue")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 65536, &p.n_queue))
+                return 2;
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 24, &p.max_tokens))
+                return 2;
+        } else if (!strcmp(a, "--prefill-chunk")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 1, 1 << 16, &p.prefill_chunk))
+                return 2;
+        } else if (!strcmp(a, "--max-body")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1024, 1 << 30, &k))
+                return 2;
+            p.max_body_bytes = (size_t)k;
+        } else if (!strcmp(a, "--shutdown-timeout")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 0, 86400, &p.shutdown_timeout_s))
+                return 2;
+        } else if (!strcmp(a, "--alias")) {
+            if (!(p.alias = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--chat-template")) {
+            if (!(p.chat_template = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--think")) {
+            p.force_think = true;
+        } else if (!strcmp(a, "--reasoning-format")) {
+            if (!(p.reasoning_fmt = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--debug-step-delay-ms")) { /* tests: make generation slow */
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 0, 10000, &p.step_delay_ms))
+                return 2;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &p.n_threads))
+                return 2;
+        } else if (!strcmp(a, "--no-mmap")) {
+            cli_use_mmap = false;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            p.verbose = true;
+        } else {
+            fprintf(stderr, "r1 serve: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!p.model_path) {
+        fprintf(stderr, "r1 serve: no model given. Pass one with -m, e.g.\n"
+                        "  r1 synth --preset tiny-deepseek2 -o tiny.gguf && r1 serve -m "
+                        "tiny.gguf\n");
+        return 2;
+    }
+    if (p.api_key && !*p.api_key) p.api_key = NULL;
+    return server_run(&p);
+}

@@ -1,0 +1,184 @@
+/* server.c — lifecycle of `r1 serve`: listen, load, serve, shut down on SIGTERM/SIGINT.
+ *
+ * Signals are blocked in every thread (the mask is set before any thread starts) and taken by
+ * the main thread with sigtimedwait, so no handler runs in the middle of a libr1 call. */
+#include "server_int.h"
+#include "common.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+server_params server_params_default(void)
+{
+    return (server_params){
+        .host = "127.0.0.1",
+        .port = 8080,
+        .n_parallel = 4,
+        .n_queue = 64,
+        .max_tokens = 4096,
+        .prefill_chunk = 128,
+        .max_body_bytes = 8u << 20,
+        .max_json_depth = 64,
+        .shutdown_timeout_s = 10,
+        .reasoning_fmt = "deepseek",
+    };
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The tokenizer of a GGUF file, or of a Hugging Face folder's tokenizer.json. */
+static r1_status load_tokenizer(const char *path, tokenizer **out, char *err)
+{
+    struct stat sb;
+    if (!stat(path, &sb) && S_ISDIR(sb.st_mode)) {
+        char tj[4096], tc[4096];
+        snprintf(tj, sizeof tj, "%s/tokenizer.json", path);
+        snprintf(tc, sizeof tc, "%s/tokenizer_config.json", path);
+        return tokenizer_load_json(tj, access(tc, R_OK) ? NULL : tc, out, err);
+    }
+    gguf_file *f = NULL;
+    r1_status st = gguf_open(path, true, &f, err);
+    if (st) return st;
+    st = tokenizer_load_gguf(f, out, err);
+    gguf_close(f);
+    return st;
+}
+
+/* Wait up to `seconds` for a termination signal; returns it, or 0 on timeout. */
+static int wait_signal(const sigset_t *set, double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+static bool load(srv *S)
+{
+    char err[R1_ERR_MAX];
+    const server_params *p = &S->p;
+    if (load_tokenizer(p->model_path, &S->tok, err)) {
+        fprintf(stderr, "r1 serve: cannot load the tokenizer of %s: %s\n", p->model_path, err);
+        return false;
+    }
+    const char *warning = NULL;
+    S->tmpl = chat_template_params_default();
+    chat_template_detect(tokenizer_chat_template(S->tok), &S->tmpl, &warning);
+    if (p->chat_template) {
+        if (!chat_template_from_name(p->chat_template, &S->tmpl.kind)) {
+            fprintf(stderr, "r1 serve: unknown --chat-template '%s' (one of: %s)\n",
+                    p->chat_template, chat_template_names());
+            return false;
+        }
+        warning = NULL;
+    }
+    if (p->force_think) S->tmpl.force_think = true;
+    if (warning) fprintf(stderr, "r1 serve: %s\n", warning);
+    if (!(S->model = cli_load_model(p->model_path, p->n_threads, p->verbose))) return false;
+    r1_model_info info;
+    r1_model_get_info(S->model, &info);
+    S->n_vocab = info.n_vocab;
+    sched_params sp = {.n_slots = p->n_parallel,
+                       .n_ctx = p->n_ctx,
+                       .n_queue = p->n_queue,
+                       .prefill_chunk = p->prefill_chunk,
+                       .step_delay_ms = p->step_delay_ms};
+    if (sched_new(S->model, S->tok, &sp, &S->sched, err)) {
+        fprintf(stderr, "r1 serve: %s\n", err);
+        return false;
+    }
+    S->n_ctx = sched_n_ctx(S->sched);
+    S->created = (long)time(NULL);
+    fprintf(stderr,
+            "r1 serve: model %s loaded: %d slots of %d tokens, template %s%s, reasoning %s\n",
+            S->model_id, p->n_parallel, S->n_ctx, chat_template_name(S->tmpl.kind),
+            S->tmpl.force_think ? " + <think>" : "", p->reasoning_fmt);
+    return true;
+}
+
+int server_run(const server_params *params)
+{
+    srv *S = calloc(1, sizeof *S);
+    if (!S) return 1;
+    S->p = *params;
+    if (!reasoning_mode_from_name(S->p.reasoning_fmt, &S->reasoning)) {
+        fprintf(stderr, "r1 serve: --reasoning-format must be deepseek or none\n");
+        free(S);
+        return 2;
+    }
+    if (S->p.alias) {
+        snprintf(S->model_id, sizeof S->model_id, "%s", S->p.alias);
+    } else {
+        const char *base = strrchr(S->p.model_path, '/');
+        base = base && base[1] ? base + 1 : S->p.model_path;
+        snprintf(S->model_id, sizeof S->model_id, "%s", base);
+    }
+    atomic_init(&S->state, SRV_LOADING);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[256];
+    struct MHD_Daemon *d = http_start(S, err, sizeof err);
+    if (!d) {
+        fprintf(stderr, "r1 serve: %s\n", err);
+        free(S);
+        return 1;
+    }
+    int port = http_bound_port(d);
+    bool v6 = strchr(S->p.host, ':') != NULL;
+    fprintf(stderr, "r1 serve: listening on http://%s%s%s:%d/\n", v6 ? "[" : "", S->p.host,
+            v6 ? "]" : "", port);
+    if (!S->is_loopback)
+        fprintf(stderr, "r1 serve: warning: bound to %s, not loopback: %s\n", S->p.host,
+                S->p.api_key ? "clients need the API key"
+                             : "anyone who can reach this address can use the model (no "
+                               "--api-key)");
+
+    int rc = 0;
+    if (!load(S)) {
+        atomic_store(&S->state, SRV_FAILED);
+        rc = 1;
+    } else {
+        atomic_store(&S->state, SRV_READY);
+        fprintf(stderr, "r1 serve: ready\n");
+        int sig = 0;
+        while (!(sig = wait_signal(&set, 3600))) {
+        }
+        fprintf(stderr, "r1 serve: %s: stopping (in-flight requests get up to %d s)\n",
+                sig == SIGTERM ? "SIGTERM" : "SIGINT", S->p.shutdown_timeout_s);
+        atomic_store(&S->state, SRV_STOPPING);
+        int lfd = http_quiesce(d);
+        if (lfd >= 0) close(lfd);
+        sched_drain(S->sched);
+        double t_end = now_s() + S->p.shutdown_timeout_s;
+        while (!sched_idle(S->sched) && now_s() < t_end)
+            if (wait_signal(&set, 0.05)) break; /* a second signal: stop now */
+        if (!sched_idle(S->sched)) {
+            fprintf(stderr, "r1 serve: cancelling the requests still running\n");
+            sched_cancel_all(S->sched);
+            for (int i = 0; i < 200 && !sched_idle(S->sched); i++) wait_signal(&set, 0.01);
+        }
+    }
+    http_stop(d);
+    sched_free(S->sched);
+    r1_model_free(S->model);
+    tokenizer_free(S->tok);
+    free(S);
+    if (!rc) fprintf(stderr, "r1 serve: stopped\n");
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* server.h — `r1 serve`: an OpenAI/DeepSeek-compatible HTTP server over libr1 (docs/server-api.md).
+ *
+ * Threads: libmicrohttpd runs one thread per connection (parse, validate, tokenize, format JSON);
+ * one scheduler thread (scheduler.h) drives every forward pass. They meet only in srv_request
+ * (api.h) and the scheduler's queue, both behind mutexes. The model and tokenizer are immutable
+ * after load and shared read-only.
+ *
+ * Lifecycle: listen first, then load the model (GET /health answers 503 "loading" meanwhile), then
+ * serve until SIGTERM/SIGINT: stop accepting, let in-flight requests finish for up to
+ * shutdown_timeout_s, cancel the rest, exit 0. */
+#ifndef R1_SERVER_SERVER_H
+#define R1_SERVER_SERVER_H
+
+#include "r1.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct server_params {
+    const char *model_path;
+    const char *alias;         /* model id reported by /v1/models; NULL = file name */
+    const char *host;          /* "127.0.0.1" */
+    int port;                  /* 8080; 0 = any free port (printed at start) */
+    const char *api_key;       /* NULL = no authentication */
+    const char *cors_origin;   /* NULL = no CORS headers; "*" or one origin */
+    int n_threads;             /* forward-pass threads; 0 = all cores */
+    int n_parallel;            /* slots decoded together */
+    int n_ctx;                 /* per slot; 0 = min(model context, 4096) */
+    int n_queue;               /* waiting tasks beyond the slots before 503 */
+    int max_tokens;            /* default and cap of max_tokens */
+    int prefill_chunk;         /* prompt tokens per scheduler step while others decode */
+    size_t max_body_bytes;     /* request bodies above this get 413 */
+    int max_json_depth;        /* nesting deeper than this gets 400 */
+    int shutdown_timeout_s;    /* SIGTERM: how long in-flight requests may go on */
+    const char *chat_template; /* renderer name; NULL = detect from the model */
+    bool force_think;          /* end the generation prompt with "<think>\n" */
+    const char *reasoning_fmt; /* default reasoning_format: "deepseek" or "none" */
+    int step_delay_ms;         /* tests only: sleep this long after each scheduler step */
+    bool verbose;
+} server_params;
+
+server_params server_params_default(void);
+
+/* Run the server until a termination signal; returns the process exit code. */
+int server_run(const server_params *params);
+
+#endif

@@ -1,0 +1,88 @@
+/* server_int.h — what server.c, http.c and api.c share: the server state and the reply shape.
+ *
+ * srv is created by server.c, which fills model/tok/sched once loading is done and then sets
+ * state to SRV_READY (atomically: HTTP threads read it without a lock); afterwards those fields
+ * never change until shutdown, when every HTTP thread has stopped. */
+#ifndef R1_SERVER_SERVER_INT_H
+#define R1_SERVER_SERVER_INT_H
+
+#include "scheduler.h"
+#include "server.h"
+#include "tokenizer/chat_template.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum srv_state {
+    SRV_LOADING = 0,
+    SRV_READY = 1,
+    SRV_FAILED = 2,
+    SRV_STOPPING = 3,
+} srv_state;
+
+/* Routes, for the per-route counters of /metrics. */
+typedef enum srv_route {
+    ROUTE_CHAT = 0,
+    ROUTE_COMPLETIONS,
+    ROUTE_MODELS,
+    ROUTE_HEALTH,
+    ROUTE_METRICS,
+    ROUTE_TOKENIZE,
+    ROUTE_DETOKENIZE,
+    ROUTE_WEB,
+    ROUTE_OTHER,
+    ROUTE_COUNT,
+} srv_route;
+
+typedef struct srv {
+    server_params p;
+    atomic_int state; /* srv_state */
+    r1_model *model;
+    tokenizer *tok;
+    sched *sched;
+    chat_template_params tmpl;
+    reasoning_mode reasoning; /* default reasoning_format */
+    int n_vocab, n_ctx;
+    char model_id[256];
+    long created; /* unix time of the load, for /v1/models */
+    bool is_loopback;
+    atomic_uint_fast64_t next_id;
+    atomic_uint_fast64_t n_http[ROUTE_COUNT][6]; /* [route][status / 100] */
+} srv;
+
+/* What a handler answers. Either a complete body or, for streams, a request to read from. */
+typedef struct srv_reply {
+    int status;
+    const char *content_type;
+    char *body; /* malloc'd; http.c frees it */
+    size_t n_body;
+    int retry_after_s; /* > 0: send Retry-After */
+    struct srv_stream *stream;
+} srv_reply;
+
+/* api.c: route one complete request (body NUL-terminated). fd is the client socket. */
+srv_route api_route(const char *method, const char *url);
+void api_handle(srv *S, srv_route route, const char *method, const char *body, size_t n_body,
+                int fd, srv_reply *out);
+/* An OpenAI error object as a reply. */
+void api_error(srv_reply *out, int status, const char *type, const char *code, const char *param,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Streams: read the next bytes of SSE (blocks until some are ready); returns the count, or -1 at
+ * the end. release: the client is done (finished or gone): cancels what still runs, frees. */
+long api_stream_read(struct srv_stream *st, char *buf, size_t max);
+void api_stream_release(struct srv_stream *st);
+
+/* http.c */
+struct MHD_Daemon;
+struct MHD_Daemon *http_start(srv *S, char *err, size_t err_size);
+int http_bound_port(struct MHD_Daemon *d);
+int http_quiesce(struct MHD_Daemon *d); /* stop accepting; returns the listen fd or -1 */
+void http_stop(struct MHD_Daemon *d);
+
+/* web page (generated from apps/web/index.html at build time) */
+extern const unsigned char web_index_html[];
+extern const size_t web_index_html_len;
+
+#endif
