@@ -60,6 +60,44 @@ static int cmp_desc(const void *a, const void *b)
     return x->id - y->id; /* deterministic order on ties */
 }
 
+static bool before(const cand *x, const cand *y)
+{
+    return x->logit > y->logit || (x->logit == y->logit && x->id < y->id);
+}
+
+/* Partition c[0..n) so that its k best (by cmp_desc order) come first, in O(n) on average
+ * (quickselect with a deterministic median-of-three pivot). */
+static void select_top(cand *c, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        cand a = c[lo], b = c[mid], d = c[hi], pivot;
+        if (before(&a, &b))
+            pivot = before(&b, &d) ? b : (before(&a, &d) ? d : a);
+        else
+            pivot = before(&a, &d) ? a : (before(&b, &d) ? d : b);
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (before(&c[i], &pivot)) i++;
+            while (before(&pivot, &c[j])) j--;
+            if (i <= j) {
+                cand t = c[i];
+                c[i] = c[j];
+                c[j] = t;
+                i++;
+                j--;
+            }
+        }
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            break;
+    }
+}
+
 static int32_t argmax(const float *logits, int n)
 {
     int32_t best = 0;
@@ -68,42 +106,65 @@ static int32_t argmax(const float *logits, int n)
     return best;
 }
 
+/* Filters in the usual order — top-k, then min-p (relative to the best token), then top-p — over
+ * probabilities softmax(logits / T), then one draw. Only the candidates a filter can keep are
+ * sorted: the whole vocabulary (152k for Qwen) is never sorted per token. */
 int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
 {
     int n = s->n_vocab;
     if (s->p.temperature <= 0 || s->p.top_k == 1) return argmax(logits, n);
+    cand *c = s->cands;
     int m = 0;
+    float mx = -INFINITY;
     for (int i = 0; i < n; i++)
-        if (!isnan(logits[i])) s->cands[m++] = (cand){logits[i] / s->p.temperature, i};
-    if (m == 0) return argmax(logits, n);
-    qsort(s->cands, (size_t)m, sizeof *s->cands, cmp_desc);
-    if (s->p.top_k > 0 && s->p.top_k < m) m = s->p.top_k;
-    /* softmax over the survivors (stored back as probabilities) */
-    float mx = s->cands[0].logit;
-    double sum = 0;
-    for (int i = 0; i < m; i++) sum += exp((double)s->cands[i].logit - mx);
-    double cum = 0;
-    int keep = m;
-    float p0 = (float)(1.0 / sum);
-    for (int i = 0; i < m; i++) {
-        double p = exp((double)s->cands[i].logit - mx) / sum;
-        if (s->p.min_p > 0 && p < s->p.min_p * p0) {
-            keep = i > 0 ? i : 1;
-            break;
+        if (!isnan(logits[i])) {
+            c[m++] = (cand){logits[i] / s->p.temperature, i};
+            if (c[m - 1].logit > mx) mx = c[m - 1].logit;
         }
-        s->cands[i].logit = (float)p;
-        cum += p;
-        if (cum >= s->p.top_p) {
-            keep = i + 1;
-            break;
-        }
+    if (m == 0 || mx == -INFINITY) return argmax(logits, n);
+    if (s->p.top_k > 0 && s->p.top_k < m) {
+        select_top(c, m, s->p.top_k);
+        m = s->p.top_k;
     }
+    /* weights relative to the best token (its weight is 1) */
     double total = 0;
-    for (int i = 0; i < keep; i++) total += s->cands[i].logit;
-    double r = rng_uniform(&s->rng) * total, acc = 0;
-    for (int i = 0; i < keep; i++) {
-        acc += s->cands[i].logit;
-        if (r < acc) return s->cands[i].id;
+    int kept = 0;
+    for (int i = 0; i < m; i++) {
+        double w = exp((double)c[i].logit - mx);
+        if (s->p.min_p > 0 && w < s->p.min_p) continue; /* p < min_p · p_max */
+        c[kept++] = (cand){(float)w, c[i].id};
+        total += w;
     }
-    return s->cands[keep - 1].id;
+    m = kept;
+    if (s->p.top_p < 1.0f) {
+        /* the smallest set of best tokens whose mass reaches top_p: sort a growing prefix */
+        double need = s->p.top_p * total;
+        int k = m < 64 ? m : 64;
+        for (;;) {
+            select_top(c, m, k);
+            qsort(c, (size_t)k, sizeof *c, cmp_desc);
+            double cum = 0;
+            int keep = -1;
+            for (int i = 0; i < k; i++) {
+                cum += c[i].logit;
+                if (cum >= need) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            if (keep > 0 || k == m) {
+                m = keep > 0 ? keep : k;
+                break;
+            }
+            k = k * 4 < m ? k * 4 : m;
+        }
+        total = 0;
+        for (int i = 0; i < m; i++) total += c[i].logit;
+    }
+    double r = rng_uniform(&s->rng) * total, acc = 0;
+    for (int i = 0; i < m; i++) {
+        acc += c[i].logit;
+        if (r < acc) return c[i].id;
+    }
+    return c[m - 1].id;
 }

@@ -85,5 +85,43 @@ int main(void)
     p = (r1_sampler_params){.temperature = 1.0f, .top_p = 1.0f, .seed = 5};
     sample_n(p, with_nan, 4, 1000, counts);
     CHECK(counts[0] == 0 && counts[2] == 0);
+    /* random vocabularies with many ties: top-k and top-p draws always come from the true set
+     * (computed here by a full sort), whatever the partial selection inside the sampler does */
+    int bad = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        int nv = 1 + trial % 97 * 7;
+        float *lg = malloc((size_t)nv * sizeof *lg);
+        uint64_t st = 0x9E3779B97F4A7C15ull * (uint64_t)(trial + 1);
+        for (int i = 0; i < nv; i++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            lg[i] = (float)((st >> 33) % 7) - 3.0f; /* 7 distinct values: lots of ties */
+        }
+        int k = 1 + trial % 9;
+        r1_sampler_params pk = {.temperature = 1.0f, .top_p = 1.0f, .top_k = k, .seed = trial};
+        r1_sampler *smp = NULL;
+        if (r1_sampler_new(&pk, nv, &smp, err)) continue;
+        /* the k-th best logit (ties broken by lower id first) */
+        for (int d = 0; d < 20; d++) {
+            int id = r1_sampler_sample(smp, lg);
+            int better = 0;
+            for (int i = 0; i < nv; i++) better += lg[i] > lg[id] || (lg[i] == lg[id] && i < id);
+            bad += better >= k;
+        }
+        r1_sampler_free(smp);
+        r1_sampler_params pp = {.temperature = 1.0f, .top_p = 0.3f, .seed = trial};
+        if (r1_sampler_new(&pp, nv, &smp, err)) continue;
+        for (int d = 0; d < 20; d++) {
+            int id = r1_sampler_sample(smp, lg);
+            /* mass of the tokens strictly before id in the sorted order must be < top_p */
+            double z = 0, before = 0;
+            for (int i = 0; i < nv; i++) z += exp(lg[i]);
+            for (int i = 0; i < nv; i++)
+                if (lg[i] > lg[id] || (lg[i] == lg[id] && i < id)) before += exp(lg[i]);
+            bad += before / z >= 0.3 + 1e-6;
+        }
+        r1_sampler_free(smp);
+        free(lg);
+    }
+    CHECKF(bad == 0, "%d draws fell outside the top-k / top-p set", bad);
     return test_finish();
 }
