@@ -1,0 +1,317 @@
+/* cmd_grpo.c — `r1 grpo`: improve a model with Group Relative Policy Optimization on generated
+ * tasks with verifiable answers (train/grpo.h has the algorithm and its defaults), sampling with
+ * the inference engine. Writes OUT.gguf, OUT.grpo.tsv (reward, accuracy, length, KL per step)
+ * and OUT.svg (these curves, with the SFT loss of the starting model when its .sft.tsv is found).
+ */
+#include "cli.h"
+#include "common.h"
+
+#include "train/evaluate.h"
+#include "train/grpo.h"
+#include "train/svg.h"
+#include "train/tio.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: r1 grpo -m START.gguf -o OUT.gguf [options]\n"
+               "\n"
+               "  --tasks MIX        training tasks (default mul:2-3x2@2,add:4-5,countdown:3)\n"
+               "  --steps N (100)  --prompts N per step (16)  --group G completions each (8)\n"
+               "  --max-new N        longest completion (320)   --temp T sampling temperature (1)\n"
+               "  --lr X (2e-4)  --warmup N (5)  --wd X (0)  --clip X (1)\n"
+               "  --clip-low X (0.2)  --clip-high X (0.28, DAPO clip-higher)  --epochs N (1)\n"
+               "  --kl-coef X        KL(π‖π_ref) penalty, k3 estimator (0: off, still logged)\n"
+               "  --agg token|seq|drgrpo  loss averaging (token: DAPO, default)\n"
+               "  --no-std           no std normalization of advantages (Dr. GRPO)\n"
+               "  --keep-uniform     keep groups whose rewards are all equal (default: dropped)\n"
+               "  --format-reward X  bonus for </think> + \\boxed{} + EOS (0.1)\n"
+               "  --suffix-prob P    prompts with R1's instruction line (0.3)\n"
+               "  --eval-tasks MIX   held-out greedy accuracy every --eval-every N steps (20), on\n"
+               "                     --eval-n problems (100)\n"
+               "  --sft-log PATH     SFT log to include in the picture (default: START.sft.tsv)\n"
+               "  --seed S (1)  -t, --threads N (all cores)\n");
+}
+
+static void sibling(const char *out, const char *suffix, char *dst, size_t cap)
+{
+    size_t n = strlen(out);
+    if (n > 5 && !strcmp(out + n - 5, ".gguf")) n -= 5;
+    snprintf(dst, cap, "%.*s%s", (int)n, out, suffix);
+}
+
+typedef struct series {
+    double *v;
+    int n, cap;
+} series;
+
+static void push(series *s, double v)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 256;
+        s->v = realloc(s->v, (size_t)s->cap * sizeof(double));
+        if (!s->v) abort(); /* CLI: a few KB */
+    }
+    s->v[s->n++] = v;
+}
+
+enum { C_STEP, C_REWARD, C_ACC, C_FORMAT, C_LEN, C_KL, C_HELD, C_SFT_STEP, C_SFT_LOSS, C_N };
+
+static void write_curves(const char *out, const char *grpo_log, const char *sft_log)
+{
+    series c[C_N] = {{0}};
+    char line[1024];
+    FILE *f = fopen(grpo_log, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        double v[12];
+        char held[64];
+        if (sscanf(line, "%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%63s", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
+                   held) != 12)
+            continue;
+        push(&c[C_STEP], v[0]);
+        push(&c[C_REWARD], v[1]);
+        push(&c[C_ACC], v[2]);
+        push(&c[C_FORMAT], v[3]);
+        push(&c[C_LEN], v[4]);
+        push(&c[C_KL], v[5]);
+        push(&c[C_HELD], strcmp(held, "-") ? atof(held) : NAN);
+    }
+    if (f) fclose(f);
+    f = sft_log ? fopen(sft_log, "r") : NULL;
+    while (f && fgets(line, sizeof line, f)) {
+        double s, l;
+        if (sscanf(line, "%lf\t%lf", &s, &l) == 2) {
+            push(&c[C_SFT_STEP], s);
+            push(&c[C_SFT_LOSS], l);
+        }
+    }
+    if (f) fclose(f);
+    int n = c[C_STEP].n;
+    svg_series sft = {"train loss", "#1f77b4", c[C_SFT_STEP].v, c[C_SFT_LOSS].v, c[C_SFT_STEP].n};
+    svg_series acc[3] = {{"reward (train samples)", "#2ca02c", c[C_STEP].v, c[C_REWARD].v, n},
+                         {"accuracy (train samples)", "#1f77b4", c[C_STEP].v, c[C_ACC].v, n},
+                         {"held-out accuracy (greedy)", "#d62728", c[C_STEP].v, c[C_HELD].v, n}};
+    svg_series len = {"completion tokens", "#9467bd", c[C_STEP].v, c[C_LEN].v, n};
+    svg_series kl = {"KL(policy || start), k3", "#8c564b", c[C_STEP].v, c[C_KL].v, n};
+    svg_panel panels[4] = {{"SFT: cross-entropy per assistant token (nats)", &sft, 1},
+                           {"GRPO: reward and accuracy", acc, 3},
+                           {"GRPO: mean completion length", &len, 1},
+                           {"GRPO: KL to the starting model", &kl, 1}};
+    int first = c[C_SFT_STEP].n ? 0 : 1;
+    char svg[1024], err[R1_ERR_MAX];
+    sibling(out, ".svg", svg, sizeof svg);
+    if (svg_write(svg, "r1 train + r1 grpo", panels + first, 4 - first, err))
+        fprintf(stderr, "r1 grpo: %s\n", err);
+    for (int i = 0; i < C_N; i++) free(c[i].v);
+}
+
+int cmd_grpo(int argc, char **argv)
+{
+    const char *in = NULL, *out = NULL, *tasks = "mul:2-3x2@2,add:4-5,countdown:3",
+               *eval_tasks = NULL, *sft_log = NULL, *agg = "token";
+    grpo_params gp = grpo_params_default();
+    adamw_params ap = adamw_params_default();
+    ap.lr = 2e-4f;
+    ap.warmup_steps = 5;
+    ap.total_steps = 100;
+    ap.weight_decay = 0.0f;
+    ap.min_lr_ratio = 1.0f; /* constant after warmup */
+    int n_threads = 0, eval_every = 20, eval_n = 100;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--no-std")) {
+            gp.std_norm = false;
+            continue;
+        }
+        if (!strcmp(a, "--keep-uniform")) {
+            gp.drop_uniform = false;
+            continue;
+        }
+        if (!(v = cli_value(argc, argv, &i))) return 2;
+#define INT(flag, field, lo, hi)                                                                   \
+    else if (!strcmp(a, flag))                                                                     \
+    {                                                                                              \
+        if (!cli_parse_int(a, v, lo, hi, field)) return 2;                                         \
+    }
+#define FLT(flag, field)                                                                           \
+    else if (!strcmp(a, flag))                                                                     \
+    {                                                                                              \
+        if (!cli_parse_float(a, v, field)) return 2;                                               \
+    }
+        if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            in = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--tasks"))
+            tasks = v;
+        else if (!strcmp(a, "--eval-tasks"))
+            eval_tasks = v;
+        else if (!strcmp(a, "--sft-log"))
+            sft_log = v;
+        else if (!strcmp(a, "--agg"))
+            agg = v;
+        else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64(a, v, &gp.seed)) return 2;
+        }
+        INT("--steps", &ap.total_steps, 1, 10000000)
+        INT("--prompts", &gp.n_prompts, 1, 100000)
+        INT("--group", &gp.group_size, 1, 1024)
+        INT("--max-new", &gp.max_new, 1, 65536)
+        INT("--warmup", &ap.warmup_steps, 0, 10000000)
+        INT("--epochs", &gp.ppo_epochs, 1, 64)
+        INT("--eval-every", &eval_every, 0, 10000000)
+        INT("--eval-n", &eval_n, 1, 1000000)
+        INT("-t", &n_threads, 1, 1024)
+        INT("--threads", &n_threads, 1, 1024)
+        FLT("--temp", &gp.temperature)
+        FLT("--lr", &ap.lr)
+        FLT("--wd", &ap.weight_decay)
+        FLT("--clip", &ap.clip_norm)
+        FLT("--clip-low", &gp.clip_low)
+        FLT("--clip-high", &gp.clip_high)
+        FLT("--kl-coef", &gp.kl_coef)
+        FLT("--format-reward", &gp.format_reward)
+        FLT("--suffix-prob", &gp.suffix_prob)
+        FLT("--bias-rate", &gp.bias_rate)
+        else
+        {
+            fprintf(stderr, "r1 grpo: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+#undef INT
+#undef FLT
+    }
+    char err[R1_ERR_MAX];
+    task_mix eval_mix = {0};
+    if (!in || !out) {
+        fprintf(stderr, "r1 grpo: -m START.gguf and -o OUT.gguf are required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (!task_mix_parse(tasks, &gp.mix, err) ||
+        (eval_tasks && !task_mix_parse(eval_tasks, &eval_mix, err))) {
+        fprintf(stderr, "r1 grpo: %s\n", err);
+        return 2;
+    }
+    if (!strcmp(agg, "token"))
+        gp.agg = GRPO_AGG_TOKEN;
+    else if (!strcmp(agg, "seq"))
+        gp.agg = GRPO_AGG_SEQ;
+    else if (!strcmp(agg, "drgrpo"))
+        gp.agg = GRPO_AGG_DRGRPO;
+    else {
+        fprintf(stderr, "r1 grpo: --agg is token, seq or drgrpo\n");
+        return 2;
+    }
+    if (n_threads == 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    gp.n_threads = n_threads;
+    char log_path[1024], scratch[1100], sft_default[1024];
+    sibling(out, ".grpo.tsv", log_path, sizeof log_path);
+    snprintf(scratch, sizeof scratch, "%s.scratch.gguf", log_path);
+    sibling(in, ".sft.tsv", sft_default, sizeof sft_default);
+    if (!sft_log && access(sft_default, R_OK) == 0) sft_log = sft_default;
+
+    threadpool *pool = threadpool_new(n_threads);
+    tmodel *m = NULL, *ref = NULL;
+    tstate *st = tstate_new(), *ref_st = tstate_new();
+    adamw opt = {0};
+    int rc = 1;
+    if (!pool || !st || !ref_st) goto done;
+    if (tio_load(in, pool, &m, NULL, err) || tio_load(in, pool, &ref, NULL, err) ||
+        adamw_init(&opt, m, &ap, err)) {
+        fprintf(stderr, "r1 grpo: %s\n", err);
+        goto done;
+    }
+    FILE *log = fopen(log_path, "w");
+    if (!log) {
+        fprintf(stderr, "r1 grpo: cannot write %s\n", log_path);
+        goto done;
+    }
+    fprintf(log, "step\treward\taccuracy\tformat\tlength\tkl\tloss\tclip_frac\tgrad_norm\tt_sample"
+                 "\tt_train\theldout_acc\n");
+    fprintf(stderr, "r1 grpo: %s, %d prompts x %d samples per step, %d threads\n", in, gp.n_prompts,
+            gp.group_size, n_threads);
+    bool ok = true;
+    for (int64_t step = 0; step < ap.total_steps && ok; step++) {
+        grpo_stats gs;
+        if (grpo_step(m, st, &opt, ref, ref_st, &gp, step, scratch, &gs, err)) {
+            fprintf(stderr, "r1 grpo: step %lld: %s\n", (long long)step, err);
+            ok = false;
+            break;
+        }
+        double held = NAN;
+        bool last = step + 1 == ap.total_steps;
+        if (eval_tasks && eval_every && ((step + 1) % eval_every == 0 || last)) {
+            tio_save_params sp = {"r1-tiny", DTYPE_F32, NULL, NULL, NULL};
+            r1_model *em = NULL;
+            r1_model_params mp = r1_model_params_default();
+            mp.n_threads = 1;
+            if (tio_save(m, scratch, &sp, err) || r1_model_load(scratch, &mp, &em, err)) {
+                fprintf(stderr, "r1 grpo: %s\n", err);
+                ok = false;
+                break;
+            }
+            task_eval_params ep = task_eval_params_default();
+            ep.n_problems = eval_n;
+            ep.n_threads = n_threads;
+            int correct = 0, total = 0;
+            for (int k = 0; k < eval_mix.n && ok; k++) {
+                task_eval_result r;
+                if (task_eval(em, &eval_mix.spec[k], &ep, &r, err)) {
+                    fprintf(stderr, "r1 grpo: %s\n", err);
+                    ok = false;
+                }
+                correct += r.n_correct;
+                total += r.n;
+            }
+            r1_model_free(em);
+            held = total ? (double)correct / total : NAN;
+        }
+        fprintf(stderr,
+                "step %4lld  reward %.3f  acc %.3f  format %.2f  len %.1f  kl %.4f  clip %.3f  "
+                "groups %d/%d  |g| %.3f  sample %.1fs train %.1fs%s",
+                (long long)step + 1, gs.reward, gs.accuracy, gs.format, gs.mean_len, gs.kl,
+                gs.clip_frac, gs.n_groups_kept, gp.n_prompts, gs.grad_norm, gs.t_sample, gs.t_train,
+                isnan(held) ? "\n" : "");
+        if (!isnan(held)) fprintf(stderr, "  held-out %.3f\n", held);
+        fprintf(log, "%lld\t%.4f\t%.4f\t%.4f\t%.2f\t%.5f\t%.5f\t%.4f\t%.4f\t%.2f\t%.2f\t",
+                (long long)step + 1, gs.reward, gs.accuracy, gs.format, gs.mean_len,
+                isnan(gs.kl) ? 0.0 : gs.kl, gs.loss, gs.clip_frac, gs.grad_norm, gs.t_sample,
+                gs.t_train);
+        if (isnan(held))
+            fprintf(log, "-\n");
+        else
+            fprintf(log, "%.4f\n", held);
+        fflush(log);
+    }
+    fclose(log);
+    unlink(scratch);
+    if (!ok) goto done;
+    tio_save_params sp = {"r1-tiny", DTYPE_F32, NULL, NULL, NULL};
+    if (tio_save(m, out, &sp, err)) {
+        fprintf(stderr, "r1 grpo: %s\n", err);
+        goto done;
+    }
+    write_curves(out, log_path, sft_log);
+    fprintf(stderr, "r1 grpo: wrote %s\n", out);
+    rc = 0;
+done:
+    adamw_free(&opt);
+    tstate_free(st);
+    tstate_free(ref_st);
+    tmodel_free(m);
+    tmodel_free(ref);
+    if (pool) threadpool_free(pool);
+    return rc;
+}

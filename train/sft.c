@@ -1,0 +1,137 @@
+/* sft.c — SFT batches and steps (see sft.h). */
+#include "train/sft.h"
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "train/vocab.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tokbatch_clear(tokbatch *b)
+{
+    b->n_seqs = 0;
+    b->n_tok = 0;
+    b->n_active = 0;
+}
+
+void tokbatch_free(tokbatch *b)
+{
+    free(b->seq_start);
+    free(b->prompt_len);
+    free(b->tokens);
+    free(b->active);
+    free(b->dlogp);
+    free(b->logp);
+    memset(b, 0, sizeof *b);
+}
+
+static bool grow(void **p, size_t elem, int cap)
+{
+    void *q = realloc(*p, elem * (size_t)cap);
+    if (!q) return false;
+    *p = q;
+    return true;
+}
+
+r1_status tokbatch_add(tokbatch *b, const int32_t *prompt, int n_prompt, const int32_t *completion,
+                       int n_completion, int max_len, char *err)
+{
+    int n = n_prompt + n_completion;
+    if (n > max_len) n = max_len;
+    if (n_prompt < 1 || n < 2)
+        return err_set(err, R1_ERR_INVALID_ARG, "a sequence needs a prompt and one more token");
+    if (b->n_seqs + 2 > b->cap_seqs) {
+        int cap = b->cap_seqs ? 2 * b->cap_seqs : 64;
+        if (!grow((void **)&b->seq_start, sizeof(int), cap) ||
+            !grow((void **)&b->prompt_len, sizeof(int), cap))
+            return err_set(err, R1_ERR_NOMEM, "out of memory");
+        b->cap_seqs = cap;
+    }
+    if (b->n_tok + n > b->cap_tok) {
+        int cap = b->cap_tok ? b->cap_tok : 4096;
+        while (cap < b->n_tok + n) cap *= 2;
+        if (!grow((void **)&b->tokens, sizeof(int32_t), cap) ||
+            !grow((void **)&b->active, 1, cap) || !grow((void **)&b->dlogp, sizeof(float), cap) ||
+            !grow((void **)&b->logp, sizeof(float), cap))
+            return err_set(err, R1_ERR_NOMEM, "out of memory");
+        b->cap_tok = cap;
+    }
+    if (b->n_seqs == 0) b->seq_start[0] = 0;
+    int s0 = b->n_tok;
+    for (int i = 0; i < n; i++) {
+        b->tokens[s0 + i] = i < n_prompt ? prompt[i] : completion[i - n_prompt];
+        /* position i predicts token i+1: train where that token is in the completion */
+        b->active[s0 + i] = i + 1 < n && i + 1 >= n_prompt;
+        b->n_active += b->active[s0 + i];
+    }
+    b->prompt_len[b->n_seqs] = n_prompt < n ? n_prompt : n;
+    b->n_tok += n;
+    b->n_seqs++;
+    b->seq_start[b->n_seqs] = b->n_tok;
+    return R1_OK;
+}
+
+tbatch tokbatch_view(const tokbatch *b)
+{
+    return (tbatch){b->n_seqs, b->seq_start, b->tokens, b->active};
+}
+
+r1_status sft_make_batch(const sft_data *d, int64_t index, task_split split, tokbatch *b, char *err)
+{
+    tokbatch_clear(b);
+    char text[4096];
+    int32_t ids[4096];
+    for (int i = 0; i < d->batch_size; i++) {
+        uint64_t x = d->seed * 0x9E3779B97F4A7C15ull ^ ((uint64_t)index << 20) ^ (uint64_t)i ^
+                     ((uint64_t)split << 62);
+        rng r;
+        rng_seed(&r, x);
+        problem p;
+        task_generate_mix(&d->mix, rng_next(&r), split, &p);
+        bool suffix = rng_uniform(&r) < d->suffix_prob;
+        int prompt_bytes;
+        int n_bytes = task_render_chat(&p, suffix, true, text, sizeof text, &prompt_bytes);
+        int n_prompt = vocab_encode(text, (size_t)prompt_bytes, ids, 4096);
+        int n_all = vocab_encode(text, (size_t)n_bytes, ids, 4096);
+        if (n_all > 4096) return err_set(err, R1_ERR_INVALID_ARG, "a chat is too long");
+        r1_status st =
+            tokbatch_add(b, ids, n_prompt, ids + n_prompt, n_all - n_prompt, d->max_len, err);
+        if (st) return st;
+    }
+    return R1_OK;
+}
+
+r1_status sft_eval_loss(tmodel *m, tstate *st, tokbatch *b, double *out_loss, char *err)
+{
+    tbatch tb = tokbatch_view(b);
+    r1_status s = tmodel_forward(m, st, &tb, b->logp, err);
+    if (s) return s;
+    double sum = 0;
+    for (int t = 0; t < b->n_tok; t++)
+        if (b->active[t]) sum -= b->logp[t];
+    *out_loss = b->n_active ? sum / b->n_active : 0;
+    return R1_OK;
+}
+
+r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_rate, sft_stats *out,
+                   char *err)
+{
+    double loss;
+    r1_status s = sft_eval_loss(m, st, b, &loss, err);
+    if (s) return s;
+    float w = b->n_active ? 1.0f / (float)b->n_active : 0.0f;
+    for (int t = 0; t < b->n_tok; t++) b->dlogp[t] = b->active[t] ? -w : 0.0f;
+    tmodel_zero_grad(m);
+    tmodel_backward(m, st, b->dlogp);
+    float lr;
+    double norm = adamw_step(opt, m, &lr);
+    if (bias_rate > 0) tmodel_update_bias(m, st, bias_rate);
+    out->loss = loss;
+    out->grad_norm = norm;
+    out->lr = lr;
+    out->n_tokens = b->n_tok;
+    out->n_active = b->n_active;
+    return R1_OK;
+}
