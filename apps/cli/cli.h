@@ -14,6 +14,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_detokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_grpo(int argc, char **argv);
 int cmd_pull(int argc, char **argv);

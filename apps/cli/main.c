@@ -25,6 +25,7 @@ static const command commands[] = {
     {"template", cmd_template, "render a chat (messages JSON on stdin) with a model's template"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
     {"quantize", cmd_quantize, "requantize a GGUF to Q4_K_M, Q8_0, ... (per-tensor mixes)"},
+    {"eval", cmd_eval, "score a model on math, multiple-choice or perplexity benchmarks"},
     {"train", cmd_train, "train a tiny DeepSeek-architecture model on reasoning tasks (SFT)"},
     {"grpo", cmd_grpo, "improve a model with GRPO on verifiable-reward tasks"},
 };
