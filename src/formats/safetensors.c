@@ -613,8 +613,17 @@ void st_release(const st_checkpoint *ck, const st_tensor *t)
 {
     const file_map *map = ck->maps ? ck->maps[t->shard] : NULL;
     if (!map || !map->is_mapped || t->n_bytes == 0) return;
+    /* Also drop a margin on both sides: the kernel's readahead around this tensor pulled in pages
+     * of its neighbours in the file, and a neighbour already written (tensors are converted in
+     * GGUF order, not file order) would otherwise keep them resident to the end — measured:
+     * +12 MiB of peak RSS per GB of checkpoint. Dropping pages of a tensor not yet processed
+     * only costs a re-read. */
+    const size_t margin = 4u << 20;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    uintptr_t b = (uintptr_t)t->data & ~(uintptr_t)(page - 1);
-    uintptr_t e = (uintptr_t)t->data + t->n_bytes;
+    uintptr_t lo = (uintptr_t)map->data, hi = lo + map->size;
+    uintptr_t b = (uintptr_t)t->data, e = (uintptr_t)t->data + t->n_bytes;
+    b = b - lo > margin ? b - margin : lo;
+    e = hi - e > margin ? e + margin : hi;
+    b &= ~(uintptr_t)(page - 1);
     madvise((void *)b, e - b, MADV_DONTNEED);
 }

@@ -3,7 +3,9 @@
  * checkpoint's total size. Two Qwen2-shaped F32 checkpoints share their largest tensor (the 32 MiB
  * embedding and lm_head) but differ 5× in total size (2 vs 30 layers: 90 MiB vs 441 MiB); both
  * are converted unchanged (F32, the mmap-copy path) and to Q8_0 (the chunked conversion path).
- * Needs /usr/bin/time (Debian package `time`). */
+ * Needs /usr/bin/time (Debian package `time`). R1_RSS_LAYERS=SMALL,BIG changes the two layer
+ * counts for a manual run on multi-gigabyte checkpoints (docs/formats.md has the command and the
+ * result); CI uses 2,30. */
 #include "test.h"
 
 #include <stdbool.h>
@@ -119,8 +121,11 @@ int main(void)
     snprintf(small, sizeof small, "/tmp/r1_test_rss_%d_small", (int)getpid());
     snprintf(big, sizeof big, "/tmp/r1_test_rss_%d_big", (int)getpid());
     snprintf(out, sizeof out, "/tmp/r1_test_rss_%d.gguf", (int)getpid());
-    CHECK(write_checkpoint(small, 2));
-    CHECK(write_checkpoint(big, 30));
+    int n_small = 2, n_big = 30;
+    const char *env = getenv("R1_RSS_LAYERS");
+    if (env && sscanf(env, "%d,%d", &n_small, &n_big) != 2) n_small = 2, n_big = 30;
+    CHECK(write_checkpoint(small, n_small));
+    CHECK(write_checkpoint(big, n_big));
     struct stat sb;
     snprintf(cmd, sizeof cmd, "%s/model.safetensors", small);
     double small_mib = stat(cmd, &sb) == 0 ? sb.st_size / 1048576.0 : 0;
@@ -141,7 +146,7 @@ int main(void)
         CHECKF(rs <= bound && rb <= bound, "peak RSS %.1f / %.1f MiB over %.0f", rs, rb, bound);
         CHECKF(rb - rs < 16, "peak RSS grows with the checkpoint: %.1f -> %.1f MiB", rs, rb);
     }
-    CHECK(big_mib > 4 * small_mib);
+    CHECK(big_mib > 2 * small_mib); /* the two sizes really differ */
     snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", small, big, out);
     CHECK(system(cmd) == 0);
     return test_finish();
