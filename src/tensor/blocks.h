@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 #ifndef QK
-#define QK 32     /* elements per block of the simple types */
+#define QK 32 /* elements per block of the simple types */
 #endif
 #ifndef QK_K
-#define QK_K 256  /* elements per super-block of the K-quants and IQ4_XS */
+#define QK_K 256 /* elements per super-block of the K-quants and IQ4_XS */
 #endif
 
 /* ---- block layouts ---------------------------------------------------------------------------
@@ -137,9 +137,8 @@ typedef struct {
 static_assert(sizeof(block_iq4_xs) == 136, "IQ4_XS block is 136 bytes");
 
 /* The 16 levels of the non-linear 4-bit types (ascending). */
-static const int8_t iq4_values[16] __attribute__((unused)) = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                      1,    13,   25,  38,  53,  69,  89,  113};
-
+static const int8_t iq4_values[16] __attribute__((unused)) = {
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 /* Q8_K (activations only, never stored in files): d(float) | qs[256] (int8) | bsums[16] (int16,
  * the sums of each 16 consecutive qs). x[i] = qs[i] * d. */
