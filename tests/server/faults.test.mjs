@@ -120,7 +120,10 @@ test("the server is still healthy after all that", async () => {
 });
 
 test("a full queue answers 503 with Retry-After; the accepted ones complete", async () => {
-  const slow = await startServer(["-np", "1", "--queue", "2", "--debug-step-delay-ms", "20"]);
+  // 60 ms per step: an accepted request holds its slot for ≥ 3 s, so all 8 requests arrive while
+  // the first three are still in the system, even on a slow (ASan) build — with 20 ms a request
+  // could finish before the last ones connected, and more than 3 were accepted (flaky).
+  const slow = await startServer(["-np", "1", "--queue", "2", "--debug-step-delay-ms", "60"]);
   try {
     const body = JSON.stringify({ messages: MSG, max_tokens: 50, logit_bias: { 1: -100 } });
     const rs = await Promise.all(Array.from({ length: 8 }, () => rawRequest(slow.port, { headers: JSONH, body })));
