@@ -538,6 +538,8 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
                                  ? SCHED_SUBMIT_FULL
                                  : SCHED_SUBMIT_OK;
     if (st == SCHED_SUBMIT_FULL) s->st.n_rejected++;
+    /* reserve the places now: two submits racing past the check above must not both fit */
+    if (st == SCHED_SUBMIT_OK) s->n_queued += n;
     pthread_mutex_unlock(&s->mu);
     if (st) return st;
     int made = 0;
@@ -556,21 +558,24 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
     }
     if (made < n || !ts[n - 1]->dt) {
         for (int i = 0; i < made; i++) task_free(ts[i]);
+        pthread_mutex_lock(&s->mu);
+        s->n_queued -= n; /* give the reservation back */
+        pthread_mutex_unlock(&s->mu);
         return SCHED_SUBMIT_NOMEM;
     }
     pthread_mutex_lock(&s->mu);
     if (!s->accepting) { /* drained meanwhile */
+        s->n_queued -= n;
         pthread_mutex_unlock(&s->mu);
         for (int i = 0; i < n; i++) task_free(ts[i]);
         return SCHED_SUBMIT_STOPPING;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++) { /* places were reserved (counted) at the check */
         if (s->q_tail)
             s->q_tail->next = ts[i];
         else
             s->q_head = ts[i];
         s->q_tail = ts[i];
-        s->n_queued++;
     }
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
