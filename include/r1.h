@@ -89,6 +89,7 @@ typedef struct r1_model_info {
     uint64_t active_bytes_per_token; /* weight bytes one decode step reads (routed experts: only
                                         the activated share; embeddings: one row) */
     int bos_id, eos_id;              /* -1 when absent */
+    int n_mtp_layers;                /* multi-token-prediction modules usable for drafting (0/1) */
 } r1_model_info;
 
 void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
@@ -110,6 +111,7 @@ r1_status r1_detokenize(const r1_model *model, const int32_t *ids, size_t n_ids,
  */
 
 typedef struct r1_session r1_session;
+typedef struct r1_sampler r1_sampler;
 
 typedef enum r1_cache_type {
     R1_CACHE_F32 = 0,  /* exact */
@@ -117,11 +119,19 @@ typedef enum r1_cache_type {
     R1_CACHE_BF16 = 2, /* half; coarser mantissa, full fp32 range */
 } r1_cache_type;
 
+/* Speculative decoding with the model's multi-token-prediction module (DeepSeek-V3/R1 MTP). */
+typedef enum r1_mtp_mode {
+    R1_MTP_AUTO = 0, /* on when the model has an MTP module */
+    R1_MTP_OFF = 1,
+    R1_MTP_ON = 2, /* error when the model has none */
+} r1_mtp_mode;
+
 typedef struct r1_session_params {
     int n_ctx;                /* KV cache capacity in tokens; 0 = min(model context, 4096) */
     int n_batch;              /* prompt tokens processed per forward pass; 0 = 512 */
     bool all_logits;          /* keep logits of every position of the last eval (for r1 logits) */
     r1_cache_type cache_type; /* KV cache element type (default F32) */
+    r1_mtp_mode mtp;          /* drafting in r1_session_generate (never with all_logits) */
 } r1_session_params;
 
 r1_session_params r1_session_params_default(void);
@@ -145,6 +155,26 @@ const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
 r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *tokens, int n,
                                   char *err);
 
+/* Generate: choose the next token from the current logits with `sampler` and run it through the
+ * model; with MTP, also draft the token after it and verify the draft in the same forward pass.
+ * out[0..*n_out) receives 1 or 2 tokens, all now in the cache; r1_session_logits then gives the
+ * logits after the last. The tokens are distributed exactly as with r1_sampler_sample + eval one
+ * at a time (greedy: the same tokens). After a rejected draft the session has already chosen the
+ * next token, which the next call emits (any eval or rewind discards it). */
+r1_status r1_session_generate(r1_session *session, r1_sampler *sampler, int32_t out[2], int *n_out,
+                              char *err);
+/* The same for n sessions in one batched forward pass (and one of the MTP layer): sessions[i]
+ * samples with samplers[i] and gets out[2i .. 2i + n_out[i]). Distinct sessions of one model, at
+ * most n_batch of sessions[0] (its scratch is used; sequences beyond n_batch/2 go without a
+ * draft). */
+r1_status r1_session_generate_batch(r1_session *const *sessions, r1_sampler *const *samplers, int n,
+                                    int32_t *out, int *n_out, char *err);
+/* Logits that out[i] (i = 0, 1) of the last generate step was drawn from (for logprobs). */
+const float *r1_session_step_logits(const r1_session *session, int i);
+/* Drafts made and accepted so far by this session; whether it drafts at all. */
+void r1_session_mtp_stats(const r1_session *session, uint64_t *n_drafted, uint64_t *n_accepted);
+bool r1_session_has_mtp(const r1_session *session);
+
 int r1_session_n_past(const r1_session *session);
 int r1_session_n_ctx(const r1_session *session);
 /* Drop cached tokens from position n_keep on (n_keep <= n_past). */
@@ -163,12 +193,15 @@ typedef struct r1_sampler_params {
 
 r1_sampler_params r1_sampler_params_default(void);
 
-typedef struct r1_sampler r1_sampler;
-
 r1_status r1_sampler_new(const r1_sampler_params *params, int n_vocab, r1_sampler **out_sampler,
                          char *err);
 void r1_sampler_free(r1_sampler *sampler);
 int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
+/* Verify a drafted token: returns a token distributed exactly as r1_sampler_sample(logits) would
+ * be, equal to `draft` with probability p(draft) (greedy: iff draft is the argmax); *accepted says
+ * whether it is the draft. Used by speculative decoding (r1_session_generate). */
+int32_t r1_sampler_sample_draft(r1_sampler *sampler, const float *logits, int32_t draft,
+                                bool *accepted);
 
 #ifdef __cplusplus
 }

@@ -138,7 +138,7 @@ oom:
 
 /* ---- setup ----------------------------------------------------------------------------------- */
 
-r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx,
+r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx, r1_mtp_mode mtp,
                     const char *template_name, const r1_sampler_params *sampling,
                     const char **out_warning, char *err)
 {
@@ -162,6 +162,7 @@ r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx,
     if (out_warning) *out_warning = warning;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = n_ctx;
+    sp.mtp = mtp;
     r1_status st = r1_session_new(model, &sp, &c->session, err);
     if (st) return st;
     st = r1_sampler_new(&c->sampling, c->info.n_vocab, &c->sampler, err);
@@ -170,6 +171,20 @@ r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx,
         c->session = NULL;
     }
     return st;
+}
+
+void chat_print_stats(const chat_stats *s)
+{
+    fprintf(stderr,
+            "prompt: %d tokens processed, %d reused from cache (%d in all), %.2f tok/s | "
+            "generated: %d tokens (%d reasoning), %.2f tok/s",
+            s->n_processed, s->n_reused, s->n_prompt,
+            s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0.0, s->n_generated, s->n_reasoning,
+            s->gen_s > 0 ? s->n_generated / s->gen_s : 0.0);
+    if (s->n_drafted > 0)
+        fprintf(stderr, " | MTP: %d of %d drafts accepted (%.0f%%)", s->n_accepted, s->n_drafted,
+                100.0 * s->n_accepted / s->n_drafted);
+    fputc('\n', stderr);
 }
 
 void chat_clear(chat *c)
@@ -437,6 +452,13 @@ r1_status chat_reply(chat *c, const char *user_text, const chat_callbacks *cb,
     chat_finish finish = CHAT_FINISH_STOP;
     const char *piece;
     size_t n_piece;
+    /* r1_session_generate returns one token, or two when the MTP draft was accepted; both are
+     * already in the cache. Tokens not shown (after a stop) are rewound below. */
+    int32_t step[2];
+    int n_step = 0, used = 0;
+    bool stop_token = false;
+    uint64_t drafted0, accepted0;
+    r1_session_mtp_stats(c->session, &drafted0, &accepted0);
     for (;;) {
         if (c->stop && *c->stop) {
             finish = CHAT_FINISH_INTERRUPTED;
@@ -446,26 +468,35 @@ r1_status chat_reply(chat *c, const char *user_text, const chat_callbacks *cb,
             finish = CHAT_FINISH_LENGTH;
             break;
         }
-        int32_t id = r1_sampler_sample(c->sampler, r1_session_logits(c->session));
+        if (used == n_step) {
+            if (r1_session_n_past(c->session) >= n_ctx) {
+                finish = CHAT_FINISH_CONTEXT;
+                break;
+            }
+            test_delay();
+            if ((st = r1_session_generate(c->session, c->sampler, step, &n_step, err))) break;
+            if (!cached_push(c, step, n_step)) {
+                st = oom(err);
+                break;
+            }
+            used = 0;
+        }
+        int32_t id = step[used++];
         t.n_generated++;
-        if (is_stop_token(c, id)) break;
+        if (is_stop_token(c, id)) {
+            stop_token = true;
+            break;
+        }
         if (detok_feed(dt, id, &piece, &n_piece, NULL) == R1_OK && n_piece)
             reasoning_feed(&rp, piece, n_piece);
         if (id == think_end && !c->raw) turn_end_reasoning(&t, CHAT_FINISH_STOP);
-        if (c->max_tokens > 0 && t.n_generated >= c->max_tokens) {
-            finish = CHAT_FINISH_LENGTH;
-            break;
-        }
-        if (r1_session_n_past(c->session) >= n_ctx) {
-            finish = CHAT_FINISH_CONTEXT;
-            break;
-        }
-        test_delay();
-        if ((st = r1_session_eval(c->session, &id, 1, err))) break;
-        if (!cached_push(c, &id, 1)) {
-            st = oom(err);
-            break;
-        }
+    }
+    /* the cache keeps what was shown, as without drafting: not the stop token, not a draft
+     * beyond the end */
+    int drop = n_step - used + (stop_token ? 1 : 0);
+    if (drop > 0 && !st) {
+        r1_session_rewind(c->session, r1_session_n_past(c->session) - drop);
+        c->n_cached -= drop;
     }
     detok_flush(dt, &piece, &n_piece);
     if (n_piece) reasoning_feed(&rp, piece, n_piece);
@@ -477,6 +508,10 @@ r1_status chat_reply(chat *c, const char *user_text, const chat_callbacks *cb,
     out_stats->n_generated = t.n_generated;
     out_stats->n_reasoning = t.reasoning_open ? t.n_reasoning : 0;
     out_stats->finish = finish;
+    uint64_t drafted, accepted;
+    r1_session_mtp_stats(c->session, &drafted, &accepted);
+    out_stats->n_drafted = (int)(drafted - drafted0);
+    out_stats->n_accepted = (int)(accepted - accepted0);
     char *content = sb_take(&t.content);
     char *reasoning = t.reasoning.n ? sb_take(&t.reasoning) : (free(t.reasoning.data), NULL);
     if (!msgs_push(c, "assistant", content, reasoning) && !st) st = oom(err);

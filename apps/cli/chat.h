@@ -64,7 +64,11 @@ typedef struct chat_stats {
     double prompt_s; /* seconds evaluating the prompt */
     double gen_s;    /* seconds generating */
     chat_finish finish;
+    int n_drafted, n_accepted; /* MTP drafts made and accepted this turn (0 without MTP) */
 } chat_stats;
+
+/* One line of timings (and MTP acceptance) for --verbose. */
+void chat_print_stats(const chat_stats *s);
 
 typedef struct chat {
     r1_model *model;      /* borrowed */
@@ -88,7 +92,7 @@ typedef struct chat {
 /* Make a conversation over a loaded model and tokenizer (both must outlive it). n_ctx: session
  * context size (0: the library default). The template comes from the model's tokenizer unless
  * template_name is given; *out_warning receives a note when the template was not recognized. */
-r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx,
+r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx, r1_mtp_mode mtp,
                     const char *template_name, const r1_sampler_params *sampling,
                     const char **out_warning, char *err);
 void chat_free(chat *c);

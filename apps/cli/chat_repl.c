@@ -123,16 +123,6 @@ static void on_reasoning_end(void *user, int n_tokens, double seconds, chat_fini
     fflush(stdout);
 }
 
-static void print_stats(const chat_stats *s)
-{
-    fprintf(stderr,
-            "prompt: %d tokens processed, %d reused from cache (%d in all), %.2f tok/s | "
-            "generated: %d tokens (%d reasoning), %.2f tok/s\n",
-            s->n_processed, s->n_reused, s->n_prompt,
-            s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0.0, s->n_generated, s->n_reasoning,
-            s->gen_s > 0 ? s->n_generated / s->gen_s : 0.0);
-}
-
 /* ---- line input ------------------------------------------------------------------------------ */
 
 static char *prompt_fn(EditLine *el)
@@ -468,7 +458,7 @@ static void reply(repl *r, const char *text)
         else if (s.finish == CHAT_FINISH_LENGTH)
             printf("[reached max_tokens (%d) — /set max_tokens N to change it]\n",
                    r->c->max_tokens);
-        if (r->o->verbose) print_stats(&s);
+        if (r->o->verbose) chat_print_stats(&s);
     }
     fputs("\n", stdout);
     fflush(stdout);

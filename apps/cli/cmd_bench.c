@@ -67,25 +67,139 @@ static void stats(const double *v, int n, double *mean, double *sd)
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Greedy generation of up to n_gen tokens per prompt (until end of sequence), MTP off and on
+ * in alternation; both produce the same tokens, so tokens/s compare directly. */
+static int bench_mtp(r1_model *model, const char *prompt_text, int n_gen, int reps, int n_threads)
+{
+    static const char *questions[] = {"Compute 123+456.", "Compute 47*38.",   "Compute 905-217.",
+                                      "Compute 64*27.",   "Compute 318+694.", "Compute 83*91.",
+                                      "Compute 777-389.", "Compute 56*44."};
+    int n_q = prompt_text ? 1 : (int)(sizeof questions / sizeof questions[0]);
+    r1_model_info info;
+    r1_model_get_info(model, &info);
+    char err[R1_ERR_MAX];
+    if (!info.n_mtp_layers) {
+        fprintf(stderr, "r1 bench: the model has no MTP module\n");
+        return 1;
+    }
+    r1_session *s[2] = {NULL, NULL};
+    r1_sampler *smp = NULL;
+    r1_sampler_params gp = r1_sampler_params_default();
+    gp.temperature = 0;
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        r1_session_params sp = r1_session_params_default();
+        sp.n_ctx = 4096;
+        sp.mtp = k ? R1_MTP_ON : R1_MTP_OFF;
+        if (r1_session_new(model, &sp, &s[k], err)) rc = 1;
+    }
+    if (!rc && r1_sampler_new(&gp, info.n_vocab, &smp, err)) rc = 1;
+    double *v[2] = {calloc((size_t)reps, sizeof(double)), calloc((size_t)reps, sizeof(double))};
+    long n_tokens[2] = {0, 0};
+    for (int r = 0; r < reps && !rc; r++)
+        for (int k = 0; k < 2 && !rc; k++) {
+            double secs = 0;
+            long toks = 0;
+            for (int q = 0; q < n_q && !rc; q++) {
+                char text[512];
+                snprintf(text, sizeof text, "<｜User｜>%s<｜Assistant｜><think>\n",
+                         prompt_text ? prompt_text : questions[q]);
+                int32_t *ids = NULL;
+                size_t n_ids = 0;
+                if (r1_tokenize(model, text, strlen(text), true, true, &ids, &n_ids, err) ||
+                    r1_session_rewind(s[k], 0) || r1_session_eval(s[k], ids, (int)n_ids, err)) {
+                    free(ids);
+                    rc = 1;
+                    break;
+                }
+                free(ids);
+                double t0 = now_s();
+                int n = 0;
+                bool eos = false;
+                while (n < n_gen && !eos && !rc &&
+                       r1_session_n_past(s[k]) + 2 < r1_session_n_ctx(s[k])) {
+                    int32_t out[2];
+                    int n_out = 0;
+                    if (r1_session_generate(s[k], smp, out, &n_out, err)) rc = 1;
+                    for (int j = 0; j < n_out; j++) eos |= out[j] == info.eos_id;
+                    n += n_out;
+                }
+                secs += now_s() - t0;
+                toks += n;
+            }
+            v[k][r] = toks / secs;
+            n_tokens[k] = toks;
+        }
+    if (!rc) {
+        uint64_t drafted = 0, accepted = 0;
+        r1_session_mtp_stats(s[1], &drafted, &accepted);
+        double m0 = median(v[0], reps), m1 = median(v[1], reps);
+        int threads = n_threads;
+        if (!threads) {
+            threadpool *p = threadpool_new(0);
+            threads = threadpool_n_threads(p);
+            threadpool_free(p);
+        }
+        printf("| model | threads | test | tokens | t/s (median of %d) | MTP drafts accepted |\n",
+               reps);
+        printf("|---|---|---|---|---|---|\n");
+        printf("| %s %s | %d | greedy, MTP off | %ld | %.2f | |\n", info.architecture, info.name,
+               threads, n_tokens[0], m0);
+        printf("| %s %s | %d | greedy, MTP on | %ld | %.2f | %.1f%% (%llu / %llu) |\n",
+               info.architecture, info.name, threads, n_tokens[1], m1,
+               drafted ? 100.0 * (double)accepted / (double)drafted : 0.0,
+               (unsigned long long)accepted, (unsigned long long)drafted);
+        printf("\nspeed-up with MTP: %.2fx\n", m1 / m0);
+        if (n_tokens[0] != n_tokens[1])
+            fprintf(stderr, "r1 bench: MTP changed the number of greedy tokens (%ld vs %ld)\n",
+                    n_tokens[0], n_tokens[1]);
+    } else {
+        fprintf(stderr, "r1 bench: %s\n", err);
+    }
+    free(v[0]);
+    free(v[1]);
+    r1_sampler_free(smp);
+    r1_session_free(s[0]);
+    r1_session_free(s[1]);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
                "[--roofline] [--no-mmap]\n"
-               "               [--cache-type f32|f16|bf16]\n\n"
+               "               [--cache-type f32|f16|bf16] [--mtp [--prompt TEXT]]\n\n"
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
                "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
                "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
                "and shows decode's share of it. -p 0 or -n 0 skips that test. -b N decodes N\n"
                "sequences together (batched decoding, as the server does) and reports the\n"
                "aggregate tokens/s (tgN x B). --no-mmap reads the\n"
-               "weights into memory instead of mapping the file.\n");
+               "weights into memory instead of mapping the file.\n"
+               "--mtp measures speculative decoding with the model's MTP module: greedy answers\n"
+               "to R1-style prompts (--prompt TEXT, or eight arithmetic questions), up to N\n"
+               "tokens each, with MTP off and on alternately; prints both, the share of drafts\n"
+               "accepted and the speed-up (ratio of the medians).\n");
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *path = NULL;
     int n_prompt = 512, n_gen = 128, depth = 0, reps = 3, n_threads = 0, n_seq = 1;
-    bool roofline = false;
+    bool roofline = false, mtp = false;
+    const char *spec_prompt = NULL;
     r1_cache_type cache_type = R1_CACHE_F32;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -114,6 +228,10 @@ int cmd_bench(int argc, char **argv)
                 return 2;
         } else if (!strcmp(a, "--roofline")) {
             roofline = true;
+        } else if (!strcmp(a, "--mtp")) {
+            mtp = true;
+        } else if (!strcmp(a, "--prompt")) {
+            if (!(spec_prompt = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--no-mmap")) {
             cli_use_mmap = false;
         } else {
@@ -128,6 +246,11 @@ int cmd_bench(int argc, char **argv)
     }
     r1_model *model = cli_load_model(path, n_threads, false);
     if (!model) return 1;
+    if (mtp) {
+        int rc = bench_mtp(model, spec_prompt, n_gen, reps, n_threads);
+        r1_model_free(model);
+        return rc;
+    }
     r1_model_info info;
     r1_model_get_info(model, &info);
     int threads = n_threads;

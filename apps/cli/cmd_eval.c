@@ -72,6 +72,8 @@ static void usage(FILE *f)
         "  --resume            continue the results file: finished items are not redone\n"
         "  --overwrite         start the results file over\n"
         "  --parallel N        sequences decoded together (default: as many as fit, up to 64)\n"
+        "  --mtp on|off        speculative decoding with the model's MTP module (default: on\n"
+        "                      when it has one; the same answers with greedy decoding)\n"
         "  --no-text           leave the generated text out of the results file\n"
         "  --json              print the JSON report instead of the markdown table\n"
         "  -t, --threads N     worker threads (default: all cores)\n"
@@ -108,6 +110,7 @@ typedef struct options {
     float temperature, top_p;
     uint64_t seed;
     int max_tokens, ctx, stride, parallel, n_threads;
+    r1_mtp_mode mtp;
 } options;
 
 static int parse_options(int argc, char **argv, options *o)
@@ -183,6 +186,8 @@ static int parse_options(int argc, char **argv, options *o)
             o->resume = true;
         } else if (!strcmp(a, "--overwrite")) {
             o->overwrite = true;
+        } else if (!strcmp(a, "--mtp")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &o->mtp)) return 2;
         } else if (!strcmp(a, "--parallel")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 512, &o->parallel))
                 return 2;
@@ -602,15 +607,19 @@ static int run_generation(runner *r)
     if (n_slots > r->n_ctx) n_slots = r->n_ctx;
     slot *slots = calloc((size_t)(n_slots > 0 ? n_slots : 1), sizeof *slots);
     r1_session **batch_s = calloc((size_t)(n_slots > 0 ? n_slots : 1), sizeof *batch_s);
-    int32_t *batch_t = calloc((size_t)(n_slots > 0 ? n_slots : 1), sizeof *batch_t);
+    size_t n_alloc = (size_t)(n_slots > 0 ? n_slots : 1);
+    int32_t *batch_t = calloc(2 * n_alloc, sizeof *batch_t);
+    r1_sampler **batch_smp = calloc(n_alloc, sizeof *batch_smp);
+    int *batch_n = calloc(n_alloc, sizeof *batch_n), *batch_i = calloc(n_alloc, sizeof *batch_i);
     int rc = 1;
-    if (!slots || !batch_s || !batch_t) {
+    if (!slots || !batch_s || !batch_t || !batch_smp || !batch_n || !batch_i) {
         fprintf(stderr, "r1 eval: out of memory\n");
         goto done;
     }
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = r->n_ctx;
-    sp.n_batch = n_slots > 512 ? n_slots : 512;
+    sp.n_batch = 2 * n_slots > 512 ? 2 * n_slots : 512; /* room for every sequence's draft */
+    sp.mtp = o->mtp;
     for (int i = 0; i < n_slots; i++) {
         if (r1_session_new(r->e->model, &sp, &slots[i].s, err) ||
             detok_new(r->e->tok, false, &slots[i].dt, err)) {
@@ -635,41 +644,43 @@ static int run_generation(runner *r)
             if (!slots[i].active) i--; /* finished at once (no room): reuse the slot */
             progress(r, false);
         }
+        /* one step for every live sequence: a token each, two where an MTP draft is accepted */
         int n = 0;
-        for (int i = 0; i < n_slots; i++) {
-            slot *sl = &slots[i];
-            if (!sl->active) continue;
-            int32_t id = r1_sampler_sample(sl->sampler, r1_session_logits(sl->s));
-            const char *fin = NULL;
-            if (is_stop_token(r->e, id)) {
-                fin = "stop";
-            } else {
-                sl->n_gen++;
-                r->gen_tokens++;
-                const char *piece;
-                size_t n_piece;
-                if (detok_feed(sl->dt, id, &piece, &n_piece, NULL) == R1_OK && n_piece)
-                    reasoning_feed(&sl->rp, piece, n_piece);
-                /* the reasoning ends at </think> when there is a reasoning to end */
-                if (id == r->e->think_end && sl->n_reasoning < 0 &&
-                    (r->items[sl->item].in_reasoning || sl->reasoning.n))
-                    sl->n_reasoning = sl->n_gen;
-                if (sl->n_gen >= sl->max_gen) fin = sl->ctx_limited ? "context" : "length";
+        for (int i = 0; i < n_slots; i++)
+            if (slots[i].active) {
+                batch_s[n] = slots[i].s;
+                batch_smp[n] = slots[i].sampler;
+                batch_i[n++] = i;
             }
-            if (fin) {
-                if (!slot_finish(r, sl, fin, err)) {
+        if (n > 0 && r1_session_generate_batch(batch_s, batch_smp, n, batch_t, batch_n, err)) {
+            fprintf(stderr, "\nr1 eval: decoding failed: %s\n", err);
+            goto done;
+        }
+        for (int b = 0; b < n; b++) {
+            slot *sl = &slots[batch_i[b]];
+            for (int k = 0; k < batch_n[b] && sl->active; k++) {
+                int32_t id = batch_t[2 * b + k];
+                const char *fin = NULL;
+                if (is_stop_token(r->e, id)) {
+                    fin = "stop";
+                } else {
+                    sl->n_gen++;
+                    r->gen_tokens++;
+                    const char *piece;
+                    size_t n_piece;
+                    if (detok_feed(sl->dt, id, &piece, &n_piece, NULL) == R1_OK && n_piece)
+                        reasoning_feed(&sl->rp, piece, n_piece);
+                    /* the reasoning ends at </think> when there is a reasoning to end */
+                    if (id == r->e->think_end && sl->n_reasoning < 0 &&
+                        (r->items[sl->item].in_reasoning || sl->reasoning.n))
+                        sl->n_reasoning = sl->n_gen;
+                    if (sl->n_gen >= sl->max_gen) fin = sl->ctx_limited ? "context" : "length";
+                }
+                if (fin && !slot_finish(r, sl, fin, err)) {
                     fprintf(stderr, "\nr1 eval: %s\n", err);
                     goto done;
                 }
-                continue;
             }
-            batch_s[n] = sl->s;
-            batch_t[n] = id;
-            n++;
-        }
-        if (n > 0 && r1_session_decode_batch(batch_s, batch_t, n, err)) {
-            fprintf(stderr, "\nr1 eval: decoding failed: %s\n", err);
-            goto done;
         }
         progress(r, false);
         if (n == 0 && next_job >= n_jobs) {
@@ -682,6 +693,17 @@ static int run_generation(runner *r)
 done:
     if (r->tty || rc) progress(r, true);
     if (r->tty) fputc('\n', stderr);
+    uint64_t drafted = 0, accepted = 0;
+    for (int i = 0; slots && i < n_slots; i++) {
+        uint64_t d = 0, a = 0;
+        if (slots[i].s) r1_session_mtp_stats(slots[i].s, &d, &a);
+        drafted += d;
+        accepted += a;
+    }
+    if (o->verbose && drafted)
+        fprintf(stderr, "r1 eval: MTP drafts accepted: %llu of %llu (%.1f%%)\n",
+                (unsigned long long)accepted, (unsigned long long)drafted,
+                100.0 * (double)accepted / (double)drafted);
     for (int i = 0; slots && i < n_slots; i++) {
         r1_session_free(slots[i].s);
         r1_sampler_free(slots[i].sampler);
@@ -692,6 +714,9 @@ done:
     free(slots);
     free(batch_s);
     free(batch_t);
+    free(batch_smp);
+    free(batch_n);
+    free(batch_i);
     return rc;
 }
 

@@ -77,8 +77,11 @@ static void usage(FILE *f)
         "    -t, --threads N       threads (default: all cores)\n"
         "        --no-mmap         read the weights into memory instead of mapping the file\n"
         "        --load-type T     Hugging Face FP8 weights become T at load (default Q8_0)\n"
+        "        --mtp on|off      speculative decoding with the model's multi-token-prediction\n"
+        "                          module (default: on when the model has one)\n"
         "    -v, --verbose         timings on stderr: prompt tokens processed (and reused from\n"
-        "                          the cache) with tok/s, generated tokens with tok/s\n"
+        "                          the cache) with tok/s, generated tokens with tok/s, and the\n"
+        "                          share of MTP drafts accepted\n"
         "    -h, --help            this help\n"
         "\n"
         "EXIT STATUS\n"
@@ -271,16 +274,6 @@ static void script_reasoning_end(void *user, int n_tokens, double seconds, chat_
     o->reasoning_nl = false;
 }
 
-static void print_stats(const chat_stats *s)
-{
-    fprintf(stderr,
-            "prompt: %d tokens processed, %d reused from cache (%d in all), %.2f tok/s | "
-            "generated: %d tokens (%d reasoning), %.2f tok/s\n",
-            s->n_processed, s->n_reused, s->n_prompt,
-            s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0.0, s->n_generated, s->n_reasoning,
-            s->gen_s > 0 ? s->n_generated / s->gen_s : 0.0);
-}
-
 static void print_json(const chat *c, const char *model, const chat_stats *s)
 {
     const chat_msg *m = chat_last_reply(c);
@@ -350,7 +343,7 @@ static int run_script(chat *c, const char *model, const char *prompt, bool json,
     else if (so.last != '\n')
         fputc('\n', stdout);
     fflush(stdout);
-    if (verbose) print_stats(&s);
+    if (verbose) chat_print_stats(&s);
     if (s.finish == CHAT_FINISH_CONTEXT) {
         fprintf(stderr,
                 "r1 run: the context filled up (%d tokens) before the answer ended; "
@@ -368,6 +361,7 @@ int cmd_run(int argc, char **argv)
     const char *model_arg = NULL, *prompt = NULL, *template_name = NULL, *system = NULL;
     int n_predict = 0, n_ctx = 0, n_threads = 0;
     bool verbose = false, json = false, raw = false;
+    r1_mtp_mode mtp = R1_MTP_AUTO;
     chat_think think = CHAT_THINK_SHOW;
     r1_sampler_params spar = r1_sampler_params_default();
     for (int i = 1; i < argc; i++) {
@@ -426,6 +420,8 @@ int cmd_run(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &spar.seed)) return 2;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = true;
+        } else if (!strcmp(a, "--mtp")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &mtp)) return 2;
         } else {
             fprintf(stderr, "r1 run: unknown option '%s' (see `r1 run --help`)\n", a);
             return 2;
@@ -472,7 +468,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!(model = load_model_with_progress(model_path, n_threads, verbose))) goto done;
     const char *warning = NULL;
-    if (chat_init(&c, model, tok, n_ctx, template_name, &spar, &warning, err)) {
+    if (chat_init(&c, model, tok, n_ctx, mtp, template_name, &spar, &warning, err)) {
         fprintf(stderr, "r1 run: %s\n", err);
         goto done;
     }

@@ -257,7 +257,9 @@ static void add(tlist *l, tkind kind, dtype wtype, int n_dims, int64_t ne0, int6
     t->type = (kind == T_MATRIX || kind == T_EMBED) ? qmix_fallback(wtype, ne0) : DTYPE_F32;
 }
 
-static void list_tensors(const preset *p, dtype wt, tlist *l)
+/* n_mtp: DeepSeek-V3 multi-token-prediction modules after the main layers (llama.cpp layout:
+ * counted in block_count, a full MoE layer plus blk.N.nextn.*; embedding and head shared). */
+static void list_tensors(const preset *p, dtype wt, int n_mtp, tlist *l)
 {
     bool ds = !strcmp(p->arch, "deepseek2");
     int64_t E = p->dim, V = p->n_vocab;
@@ -266,7 +268,13 @@ static void list_tensors(const preset *p, dtype wt, tlist *l)
     if (!p->tied)
         add(l, T_MATRIX, wt == DTYPE_Q4_K ? DTYPE_Q6_K : wt, 2, E, V, 1, "output.weight", 0);
     if (p->llama3_rope) add(l, T_ROPE_FREQS, wt, 1, p->head_dim / 2, 1, 1, "rope_freqs.weight", 0);
-    for (int il = 0; il < p->n_layers; il++) {
+    for (int il = 0; il < p->n_layers + n_mtp; il++) {
+        if (il >= p->n_layers) {
+            add(l, T_NORM, wt, 1, E, 1, 1, "blk.%d.nextn.enorm.weight", il);
+            add(l, T_NORM, wt, 1, E, 1, 1, "blk.%d.nextn.hnorm.weight", il);
+            add(l, T_MATRIX, wt, 2, 2 * E, E, 1, "blk.%d.nextn.eh_proj.weight", il);
+            add(l, T_NORM, wt, 1, E, 1, 1, "blk.%d.nextn.shared_head_norm.weight", il);
+        }
         add(l, T_NORM, wt, 1, E, 1, 1, "blk.%d.attn_norm.weight", il);
         add(l, T_NORM, wt, 1, E, 1, 1, "blk.%d.ffn_norm.weight", il);
         if (ds) {
@@ -486,7 +494,7 @@ static bool write_real_tokenizer(gguf_writer *w, const preset *p, const char *pa
     return ok;
 }
 
-static void write_metadata(gguf_writer *w, const preset *p, int n_layers, dtype wt)
+static void write_metadata(gguf_writer *w, const preset *p, int n_layers, int n_mtp, dtype wt)
 {
     char k[128];
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", p->arch, s), k)
@@ -495,7 +503,8 @@ static void write_metadata(gguf_writer *w, const preset *p, int n_layers, dtype 
     snprintf(name, sizeof name, "synth %s (%s, random weights)", p->name, dtype_get(wt)->name);
     gguf_writer_set_str(w, "general.name", name);
     gguf_writer_set_u32(w, "general.quantization_version", 2);
-    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)n_layers);
+    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)(n_layers + n_mtp));
+    if (n_mtp) gguf_writer_set_u32(w, KEY("nextn_predict_layers"), (uint32_t)n_mtp);
     gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)p->n_ctx);
     gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)p->dim);
     gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)p->inter_dim);
@@ -608,10 +617,11 @@ static void gen_worker(void *p, int ith, int nth)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 synth --preset NAME [--type TYPE] [--layers N] [--seed S]\n"
-               "                [--tokenizer FILE] -o OUT.gguf\n\n"
+               "                [--mtp N] [--tokenizer FILE] -o OUT.gguf\n\n"
                "Writes a GGUF with random weights and the exact shapes and metadata of a real\n"
                "model. TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
                "IQ4_NL IQ4_XS (default Q8_0). --layers overrides the layer count.\n"
+               "--mtp N adds N multi-token-prediction modules (deepseek2 only; R1 has 1).\n"
                "--tokenizer FILE includes a real vocabulary (tokenizer.json or a GGUF), padded to\n"
                "the preset's vocabulary size; without it a minimal byte-level one is written.\n\n"
                "presets:\n");
@@ -622,7 +632,7 @@ static void usage(FILE *f)
 int cmd_synth(int argc, char **argv)
 {
     const char *preset_name = NULL, *out = NULL, *type_name = "Q8_0", *tok_path = NULL;
-    int n_layers = 0, n_threads = 0;
+    int n_layers = 0, n_threads = 0, n_mtp = 0;
     uint64_t seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
@@ -643,6 +653,8 @@ int cmd_synth(int argc, char **argv)
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
+        } else if (!strcmp(a, "--mtp")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 4, &n_mtp)) return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &seed)) return 2;
         } else {
@@ -662,13 +674,17 @@ int cmd_synth(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (n_mtp && strcmp(p->arch, "deepseek2")) {
+        fprintf(stderr, "r1 synth: --mtp needs a deepseek2 preset\n");
+        return 2;
+    }
     preset pp = *p;
     if (n_layers) pp.n_layers = n_layers;
     if (pp.n_dense > pp.n_layers) pp.n_dense = pp.n_layers;
     tlist l = {0};
-    list_tensors(&pp, (dtype)type, &l);
+    list_tensors(&pp, (dtype)type, n_mtp, &l);
     gguf_writer *w = gguf_writer_new();
-    write_metadata(w, &pp, pp.n_layers, (dtype)type);
+    write_metadata(w, &pp, pp.n_layers, n_mtp, (dtype)type);
     char err[R1_ERR_MAX];
     int rc = 1;
     if (!tok_path)
@@ -718,8 +734,8 @@ int cmd_synth(int argc, char **argv)
         goto fail;
     }
     if (isatty(2)) fputc('\n', stderr);
-    fprintf(stderr, "r1 synth: wrote %s (%s, %d layers, %d tensors, %.2f GiB)\n", out, pp.name,
-            pp.n_layers, l.n, total / (double)(1ull << 30));
+    fprintf(stderr, "r1 synth: wrote %s (%s, %d layers%s, %d tensors, %.2f GiB)\n", out, pp.name,
+            pp.n_layers, n_mtp ? " + MTP" : "", l.n, total / (double)(1ull << 30));
     rc = 0;
 fail:
     free(chunk);

@@ -136,3 +136,18 @@ bool cli_parse_cache_type(const char *s, r1_cache_type *out)
     }
     return true;
 }
+
+bool cli_parse_mtp(const char *s, r1_mtp_mode *out)
+{
+    if (!strcmp(s, "on"))
+        *out = R1_MTP_ON;
+    else if (!strcmp(s, "off"))
+        *out = R1_MTP_OFF;
+    else if (!strcmp(s, "auto"))
+        *out = R1_MTP_AUTO;
+    else {
+        fprintf(stderr, "r1: --mtp expects on, off or auto, got '%s'\n", s);
+        return false;
+    }
+    return true;
+}

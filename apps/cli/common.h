@@ -31,6 +31,8 @@ r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
 
 /* "f32" / "f16" / "bf16" -> KV cache type; prints an error and returns false otherwise. */
 bool cli_parse_cache_type(const char *s, r1_cache_type *out);
+/* --mtp on|off|auto; prints the error. */
+bool cli_parse_mtp(const char *s, r1_mtp_mode *out);
 
 /* Parse "1,2,3" into a malloc'd array. */
 int32_t *cli_parse_ids(const char *s, int *out_n);

@@ -42,11 +42,15 @@ struct sched {
     int n_vocab, n_ctx;
     int32_t eog[8]; /* end-of-generation ids */
     int n_eog;
-    slot *slots;        /* (n_slots) */
-    float *logits;      /* (n_vocab) scratch for logit_bias */
-    r1_session **sess;  /* (n_slots) batch arguments */
-    int32_t *toks;      /* (n_slots) */
-    slot **batch;       /* (n_slots) */
+    slot *slots;       /* (n_slots) */
+    float *logits;     /* (n_vocab) scratch for logit_bias */
+    r1_session **sess; /* (n_slots) r1_session_generate_batch arguments: sessions, samplers, */
+    r1_sampler **smp;  /*   tokens out (2 per slot) and their counts */
+    int32_t *gtoks;
+    int *gn;
+    r1_session **dsess; /* (n_slots) slots with a logit bias: their decode_batch */
+    int32_t *dtoks;
+    slot **batch;       /* (n_slots) generating slots from the front, biased from the back */
     struct pollfd *pfd; /* (n_slots + n_queue) */
     task **pft;
 
@@ -210,19 +214,11 @@ static void compute_logprobs(const float *lg, int n_vocab, int32_t id, int k, sc
     for (int i = 0; i < out->n_top; i++) out->top_logprobs[i] = lg[out->top_ids[i]] - lse;
 }
 
-/* Sample the next token of a slot whose logits are fresh and process it. Returns true when the
- * task goes on (the token is to be decoded), false when it ended (slot released). */
-static bool slot_sample(sched *s, slot *sl)
+/* Process the next token `id` of a slot, drawn from logits lg. Returns true when the task goes
+ * on, false when it ended (slot released). */
+static bool slot_take(sched *s, slot *sl, int32_t id, const float *lg)
 {
     task *t = sl->t;
-    const float *lg = r1_session_logits(sl->session);
-    if (t->job.n_bias) {
-        memcpy(s->logits, lg, (size_t)s->n_vocab * sizeof *lg);
-        for (int i = 0; i < t->job.n_bias; i++) s->logits[t->job.bias_ids[i]] += t->job.bias[i];
-        lg = s->logits;
-    }
-    int32_t id = r1_sampler_sample(t->sampler, lg);
-    t->has_logits = false;
     t->res.n_generated++;
     if (t->job.n_logprobs >= 0 && t->job.sink->on_token) {
         sched_logprob lp;
@@ -250,7 +246,6 @@ static bool slot_sample(sched *s, slot *sl)
         slot_release(s, sl, SCHED_FINISH_LENGTH, NULL);
         return false;
     }
-    s->toks[0] = id; /* caller collects it */
     return true;
 }
 
@@ -389,34 +384,80 @@ static void *sched_main(void *arg)
             if (t->n_prompt_done == t->job.n_prompt) t->has_logits = true;
         }
 
-        /* 3. sample every slot with fresh logits; 4. decode the survivors together */
-        int nb = 0;
+        /* 3. one step for every slot with fresh logits: r1_session_generate_batch samples each
+         * slot's next token and decodes them together (two tokens where an MTP draft is
+         * accepted). Slots with a logit bias sample here from the biased logits and decode in
+         * a batch of their own (the session cannot apply the bias). */
+        int nb = 0, nd = 0, n_tokens = 0;
         for (int i = 0; i < s->p.n_slots; i++) {
             slot *sl = &s->slots[i];
-            if (!sl->t || !sl->t->has_logits) continue;
-            if (!slot_sample(s, sl)) continue;
-            s->batch[nb] = sl;
-            s->sess[nb] = sl->session;
-            s->toks[nb + 1] = s->toks[0]; /* slot_sample leaves the id in toks[0] */
-            nb++;
+            task *t = sl->t;
+            if (!t || !t->has_logits) continue;
+            if (!t->job.n_bias) {
+                s->batch[nb] = sl;
+                s->sess[nb] = sl->session;
+                s->smp[nb++] = t->sampler;
+                continue;
+            }
+            memcpy(s->logits, r1_session_logits(sl->session), (size_t)s->n_vocab * sizeof(float));
+            for (int k = 0; k < t->job.n_bias; k++) s->logits[t->job.bias_ids[k]] += t->job.bias[k];
+            int32_t id = r1_sampler_sample(t->sampler, s->logits);
+            t->has_logits = false;
+            n_tokens++;
+            if (!slot_take(s, sl, id, s->logits)) continue;
+            /* biased slots fill the list from the end */
+            s->batch[s->p.n_slots - 1 - nd] = sl;
+            s->dtoks[nd++] = id;
         }
-        for (int i = 0; i < nb; i++) s->toks[i] = s->toks[i + 1];
-        if (nb) {
-            if (r1_session_decode_batch(s->sess, s->toks, nb, err)) {
-                for (int i = 0; i < nb; i++) slot_release(s, s->batch[i], SCHED_FINISH_ERROR, err);
-            } else {
-                for (int i = 0; i < nb; i++) {
-                    slot *sl = s->batch[i];
-                    sl->cache[sl->n_cache++] = s->toks[i];
+        if (nd) {
+            for (int k = 0; k < nd; k++) s->dsess[k] = s->batch[s->p.n_slots - 1 - k]->session;
+            bool failed = r1_session_decode_batch(s->dsess, s->dtoks, nd, err) != R1_OK;
+            for (int k = 0; k < nd; k++) {
+                slot *sl = s->batch[s->p.n_slots - 1 - k];
+                if (failed) {
+                    slot_release(s, sl, SCHED_FINISH_ERROR, err);
+                    continue;
+                }
+                sl->cache[sl->n_cache++] = s->dtoks[k];
+                sl->t->has_logits = true;
+            }
+        }
+        if (nb && r1_session_generate_batch(s->sess, s->smp, nb, s->gtoks, s->gn, err)) {
+            for (int i = 0; i < nb; i++) slot_release(s, s->batch[i], SCHED_FINISH_ERROR, err);
+        } else {
+            for (int i = 0; i < nb; i++) {
+                slot *sl = s->batch[i];
+                int k = 0;
+                sl->t->has_logits = false;
+                while (k < s->gn[i]) {
+                    /* the cache mirrors the session: a token is in both once generated */
+                    sl->cache[sl->n_cache++] = s->gtoks[2 * i + k];
+                    n_tokens++;
+                    const float *lg = r1_session_step_logits(sl->session, k);
+                    if (!slot_take(s, sl, s->gtoks[2 * i + k++], lg)) break;
+                }
+                if (sl->t) {
                     sl->t->has_logits = true;
+                } else if (k < s->gn[i]) {
+                    /* ended before an accepted draft: drop it from the session too */
+                    r1_session_rewind(sl->session, sl->n_cache);
                 }
             }
+        }
+        uint64_t drafted = 0, accepted = 0;
+        for (int i = 0; i < s->p.n_slots; i++) {
+            uint64_t d, a;
+            r1_session_mtp_stats(s->slots[i].session, &d, &a);
+            drafted += d;
+            accepted += a;
         }
         double t1 = now_s();
         pthread_mutex_lock(&s->mu);
         s->st.busy_seconds += t1 - t0;
-        s->st.n_generated_tokens += (uint64_t)nb;
-        if (nb) s->st.n_steps++;
+        s->st.n_generated_tokens += (uint64_t)n_tokens;
+        s->st.n_mtp_drafted = drafted;
+        s->st.n_mtp_accepted = accepted;
+        if (nb || nd) s->st.n_steps++;
         if (t1 - s->win_t0 >= 2.0) {
             s->st.gen_tokens_per_s =
                 (double)(s->st.n_generated_tokens - s->win_n0) / (t1 - s->win_t0);
@@ -460,15 +501,21 @@ r1_status sched_new(r1_model *model, const tokenizer *tok, const sched_params *p
     s->slots = calloc((size_t)n, sizeof *s->slots);
     s->logits = malloc((size_t)s->n_vocab * sizeof *s->logits);
     s->sess = calloc((size_t)n, sizeof *s->sess);
-    s->toks = calloc((size_t)n + 1, sizeof *s->toks);
+    s->smp = calloc((size_t)n, sizeof *s->smp);
+    s->dsess = calloc((size_t)n, sizeof *s->dsess);
+    s->dtoks = calloc((size_t)n, sizeof *s->dtoks);
+    s->gtoks = calloc(2 * (size_t)n, sizeof *s->gtoks);
+    s->gn = calloc((size_t)n, sizeof *s->gn);
     s->batch = calloc((size_t)n, sizeof *s->batch);
     s->pfd = calloc((size_t)(n + s->p.n_queue), sizeof *s->pfd);
     s->pft = calloc((size_t)(n + s->p.n_queue), sizeof *s->pft);
-    if (!s->slots || !s->logits || !s->sess || !s->toks || !s->batch || !s->pfd || !s->pft)
+    if (!s->slots || !s->logits || !s->sess || !s->smp || !s->dsess || !s->dtoks || !s->gtoks ||
+        !s->gn || !s->batch || !s->pfd || !s->pft)
         goto nomem;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = s->p.n_ctx;
-    sp.n_batch = n > 512 ? n : 512; /* slot 0's scratch serves batches of up to n_slots */
+    sp.n_batch = 2 * n > 512 ? 2 * n : 512; /* slot 0's scratch: every slot's token and draft */
+    sp.mtp = s->p.mtp;
     if (s->p.prefill_chunk > sp.n_batch) s->p.prefill_chunk = sp.n_batch;
     for (int i = 0; i < n; i++) {
         r1_status st = r1_session_new(model, &sp, &s->slots[i].session, err);
@@ -521,7 +568,11 @@ void sched_free(sched *s)
     free(s->slots);
     free(s->logits);
     free(s->sess);
-    free(s->toks);
+    free(s->smp);
+    free(s->gtoks);
+    free(s->gn);
+    free(s->dsess);
+    free(s->dtoks);
     free(s->batch);
     free(s->pfd);
     free(s->pft);

@@ -87,6 +87,7 @@ typedef struct sched_params {
     int n_queue;       /* jobs that may wait for a slot */
     int prefill_chunk; /* prompt tokens per step while other slots generate */
     int step_delay_ms; /* tests: sleep after each step */
+    r1_mtp_mode mtp; /* speculative decoding with the model's MTP module (default: when present) */
 } sched_params;
 
 typedef enum sched_submit_status {
@@ -100,8 +101,9 @@ typedef struct sched_stats {
     int n_slots, n_active, n_queued;
     uint64_t n_jobs_done, n_jobs_cancelled, n_jobs_failed, n_rejected;
     uint64_t n_prompt_tokens, n_prompt_cache_hit, n_generated_tokens, n_steps;
-    double gen_tokens_per_s; /* over the last few seconds */
-    double busy_seconds;     /* time spent in forward passes */
+    uint64_t n_mtp_drafted, n_mtp_accepted; /* speculative decoding with the MTP module */
+    double gen_tokens_per_s;                /* over the last few seconds */
+    double busy_seconds;                    /* time spent in forward passes */
 } sched_stats;
 
 /* Creates the slots' sessions and starts the thread. tok must outlive the scheduler. */

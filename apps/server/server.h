@@ -37,6 +37,7 @@ typedef struct server_params {
     bool force_think;          /* end the generation prompt with "<think>\n" */
     const char *reasoning_fmt; /* default reasoning_format: "deepseek" or "none" */
     int step_delay_ms;         /* tests only: sleep this long after each scheduler step */
+    r1_mtp_mode mtp;           /* MTP speculative decoding (default: when the model has it) */
     bool verbose;
 } server_params;
 

@@ -52,6 +52,7 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
         w = max64(w, (int64_t)c->n_heads * c->head_dim);
         w = max64(w, (int64_t)c->inter_dim);
     }
+    if (m->n_mtp) w = max64(w, 2 * (int64_t)c->dim); /* MTP: eh_proj's input */
     ws->width = w;
     size_t nb = (size_t)n_batch;
     int k = c->n_activated_experts > 0 ? c->n_activated_experts : 1;
@@ -182,56 +183,90 @@ void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wm
     kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
 }
 
+/* Layer il (attention, then the dense or MoE FFN) over the residual stream ws->x. */
+static void forward_layer(const r1_model *m, workspace *ws, int il, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t E = c->dim;
+    for (int t = 0; t < n_tok; t++)
+        kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->attn_norm, E, c->rms_eps);
+    if (c->arch == ARCH_DEEPSEEK2)
+        deepseek2_attention(m, il, ws, n_tok);
+    else
+        llama_attention(m, il, ws, n_tok);
+    for (int t = 0; t < n_tok; t++)
+        kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->ffn_norm, E, c->rms_eps);
+    if (ly->is_moe) {
+        deepseek2_moe(m, il, ws, n_tok);
+    } else {
+        float *out = ws->buf[2];
+        forward_swiglu(m, ws, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok, ws->buf[0],
+                       ws->buf[1], out);
+        for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
+    }
+}
+
 /* The layers over ws->kvs / ws->positions, which the callers below fill; the final norm and head
- * for the last n_out tokens. */
+ * for the last n_out tokens; the normed final hidden states of all tokens into hidden (MTP input).
+ */
 static void forward(const r1_model *m, workspace *ws, const int32_t *tokens, int n_tok,
-                    float *logits, int n_out)
+                    float *logits, int n_out, float *hidden)
 {
     const model_config *c = &m->cfg;
     int64_t E = c->dim;
     for (int t = 0; t < n_tok; t++) kern_get_row(&m->tok_embd, 0, tokens[t], ws->x + t * E);
     rope_tables(m, ws, n_tok);
-    for (int il = 0; il < c->n_layers; il++) {
-        const model_layer *ly = &m->layers[il];
-        for (int t = 0; t < n_tok; t++)
-            kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->attn_norm, E, c->rms_eps);
-        if (c->arch == ARCH_DEEPSEEK2)
-            deepseek2_attention(m, il, ws, n_tok);
-        else
-            llama_attention(m, il, ws, n_tok);
-        for (int t = 0; t < n_tok; t++)
-            kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->ffn_norm, E, c->rms_eps);
-        if (ly->is_moe) {
-            deepseek2_moe(m, il, ws, n_tok);
-        } else {
-            float *out = ws->buf[2];
-            forward_swiglu(m, ws, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok,
-                           ws->buf[0], ws->buf[1], out);
-            for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
-        }
-    }
-    int first = n_tok - n_out;
+    for (int il = 0; il < c->n_layers; il++) forward_layer(m, ws, il, n_tok);
+    int first = hidden ? 0 : n_tok - n_out;
     for (int t = first; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, m->out_norm, E, c->rms_eps);
+    if (hidden) memcpy(hidden, ws->h, (size_t)n_tok * (size_t)E * sizeof(float));
+    if (n_out <= 0) return;
+    first = n_tok - n_out;
     kern_matmul(&ws->kc, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
 }
 
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
-                   int n_past, float *logits, int n_out)
+                   int n_past, float *logits, int n_out, float *hidden)
 {
     for (int t = 0; t < n_tok; t++) {
         ws->positions[t] = n_past + t;
         ws->kvs[t] = kv;
     }
-    forward(m, ws, tokens, n_tok, logits, n_out);
+    forward(m, ws, tokens, n_tok, logits, n_out, hidden);
 }
 
 void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *positions,
-                         workspace *ws, const int32_t *tokens, int n_tok, float *logits)
+                         workspace *ws, const int32_t *tokens, int n_tok, float *logits,
+                         float *hidden)
 {
     for (int t = 0; t < n_tok; t++) {
         ws->positions[t] = positions[t];
         ws->kvs[t] = kvs[t];
     }
-    forward(m, ws, tokens, n_tok, logits, n_tok);
+    forward(m, ws, tokens, n_tok, logits, n_tok, hidden);
+}
+
+void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *positions, workspace *ws,
+                       const float *hidden, const int32_t *tokens, int n_tok, float *logits)
+{
+    const model_config *c = &m->cfg;
+    const model_mtp *p = &m->mtp;
+    int64_t E = c->dim;
+    float *cat = ws->buf[0]; /* (n_tok, 2·dim): [enorm(embed(token)); hnorm(hidden)] */
+    for (int t = 0; t < n_tok; t++) {
+        ws->positions[t] = positions[t];
+        ws->kvs[t] = kvs[t];
+        kern_get_row(&p->embed, 0, tokens[t], ws->h + t * E);
+        kern_rmsnorm(cat + t * 2 * E, ws->h + t * E, p->enorm, E, c->rms_eps);
+        kern_rmsnorm(cat + t * 2 * E + E, hidden + t * E, p->hnorm, E, c->rms_eps);
+    }
+    kern_matmul(&ws->kc, &p->eh_proj, 0, cat, 2 * E, n_tok, ws->x, E);
+    rope_tables(m, ws, n_tok);
+    forward_layer(m, ws, c->n_layers, n_tok);
+    if (!logits) return;
+    for (int t = 0; t < n_tok; t++)
+        kern_rmsnorm(ws->h + t * E, ws->x + t * E, p->head_norm, E, c->rms_eps);
+    kern_matmul(&ws->kc, &p->head, 0, ws->h, E, n_tok, logits, c->n_vocab);
 }

@@ -58,15 +58,24 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
 void workspace_free(workspace *ws);
 
 /* Run tokens[0..n_tok) of one sequence at positions n_past.. through the model, writing their KV
- * rows. logits: (n_out, n_vocab) for the last n_out tokens (1 ≤ n_out ≤ n_tok). */
+ * rows. logits: (n_out, n_vocab) for the last n_out tokens (0 ≤ n_out ≤ n_tok). hidden, unless
+ * NULL: (n_tok, dim) final hidden states after the output norm (what the MTP module reads). */
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
-                   int n_past, float *logits, int n_out);
+                   int n_past, float *logits, int n_out, float *hidden);
 
 /* Batched form: token t belongs to the sequence whose cache is kvs[t], at position positions[t]
  * (tokens of one sequence in increasing positions; different sequences in any order). The weights
  * are read once for the whole batch. logits: (n_tok, n_vocab), one row per token. */
 void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *positions,
-                         workspace *ws, const int32_t *tokens, int n_tok, float *logits);
+                         workspace *ws, const int32_t *tokens, int n_tok, float *logits,
+                         float *hidden);
+
+/* The MTP module (model.h) over n_tok pairs: hidden[t] is the main model's hidden state of the
+ * token at positions[t] in sequence kvs[t], tokens[t] the token after it. Writes the MTP layer's
+ * KV rows (layer index n_layers) at positions[t]; logits, unless NULL: (n_tok, n_vocab), row t
+ * predicting the token after tokens[t]. Needs m->n_mtp and caches with n_layers + 1 layers. */
+void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *positions, workspace *ws,
+                       const float *hidden, const int32_t *tokens, int n_tok, float *logits);
 
 /* Per-architecture sub-layers: read ws->h (normalized), add their output into ws->x; token t
  * attends over ws->kvs[t] up to ws->positions[t]. */

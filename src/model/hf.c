@@ -457,15 +457,6 @@ static r1_status map_deepseek_layer(mapper *M, const ds_cfg *d, int il, bool req
     return R1_OK;
 }
 
-/* Mark every tensor of HF layer il as consumed (the MTP layer when running). */
-static void skip_layer(mapper *M, int il)
-{
-    char prefix[64];
-    int n = snprintf(prefix, sizeof prefix, "model.layers.%d.", il);
-    for (int64_t i = 0; i < M->hf->ck->n_tensors; i++)
-        if (!strncmp(M->hf->ck->tensors[i].name, prefix, (size_t)n)) M->used[i] = 1;
-}
-
 static r1_status map_deepseek(mapper *M, const cfg *c)
 {
     hf_model *hf = M->hf;
@@ -523,7 +514,14 @@ static r1_status map_deepseek(mapper *M, const cfg *c)
                        c->path, topk);
     }
 
-    kv_u32(hf, "block_count", d.n_layers);
+    /* MTP modules present in the tensors; llama.cpp's layout counts them in block_count */
+    int n_mtp = 0;
+    for (int il = d.n_layers; il < d.n_layers + d.n_nextn; il++) {
+        char hn[256];
+        snprintf(hn, sizeof hn, "model.layers.%d.eh_proj.weight", il);
+        if (st_find(hf->ck, hn)) n_mtp++;
+    }
+    kv_u32(hf, "block_count", d.n_layers + n_mtp);
     kv_u32(hf, "context_length", n_ctx);
     kv_u32(hf, "embedding_length", d.dim);
     kv_u32(hf, "feed_forward_length", d.inter);
@@ -597,10 +595,6 @@ static r1_status map_deepseek(mapper *M, const cfg *c)
     for (int il = d.n_layers; il < d.n_layers + d.n_nextn; il++) {
         char hn[256], gn[96];
         if (!st_find(hf->ck, P("eh_proj.weight"))) continue;
-        if (M->purpose == HF_FOR_LOAD) {
-            skip_layer(M, il);
-            continue;
-        }
         static const char *const nextn[][2] = {
             {"embed_tokens.weight", "nextn.embed_tokens.weight"},
             {"enorm.weight", "nextn.enorm.weight"},

@@ -265,6 +265,25 @@ static r1_status read_config(loader *L)
     c->mscale = c->use_yarn ? 1.0f + ylm * logf(c->rope_factor) : 1.0f;
 
     if (c->arch == ARCH_DEEPSEEK2) {
+        /* MTP modules: llama.cpp counts them in block_count (the last nextn_predict_layers
+         * blocks); files written by r1 convert before 2026-11-28 stored them after it */
+        int n_nextn = 0;
+        if ((st = get_u32(L, "nextn_predict_layers", false, 0, 0, 16, &n_nextn))) return st;
+        if (n_nextn > 0 && n_nextn < c->n_layers &&
+            has_tensor(L, "blk.%d.nextn.eh_proj.weight", c->n_layers - n_nextn)) {
+            c->n_layers -= n_nextn;
+            m->mtp_block = c->n_layers;
+            m->n_mtp = 1;
+        } else if (n_nextn > 0 && has_tensor(L, "blk.%d.nextn.eh_proj.weight", c->n_layers)) {
+            m->mtp_block = c->n_layers;
+            m->n_mtp = 1;
+        } else if (n_nextn > 0) {
+            model_log(m, R1_LOG_WARN, "%s: nextn_predict_layers = %d but no MTP tensors found",
+                      L->f->path, n_nextn);
+        }
+        if (n_nextn > 1)
+            model_log(m, R1_LOG_WARN, "%s: %d MTP modules; only the first is used", L->f->path,
+                      n_nextn);
         int key_mla = 0, val_mla = 0, key_len = 0, val_len = 0;
         if ((st = get_u32(L, "attention.q_lora_rank", false, 0, 0, MAX_DIM, &c->q_lora_rank)) ||
             (st = get_u32(L, "attention.kv_lora_rank", true, 0, 1, MAX_DIM, &c->kv_lora_rank)) ||
@@ -438,10 +457,10 @@ static r1_status bind_legacy_kv_b(loader *L, model_layer *ly, int il)
     return R1_OK;
 }
 
-static r1_status bind_layer_deepseek2(loader *L, int il)
+/* Layer blk.<il> of the file into ly (the MTP layer is bound to layers[n_layers]). */
+static r1_status bind_layer_deepseek2(loader *L, model_layer *ly, int il)
 {
     const model_config *c = &L->m->cfg;
-    model_layer *ly = &L->m->layers[il];
     int64_t E = c->dim, H = c->n_heads, nope = c->qk_nope_head_dim, rope = c->qk_rope_head_dim;
     int64_t kvr = c->kv_lora_rank, v = c->v_head_dim;
     r1_status st;
@@ -552,6 +571,35 @@ static r1_status bind_layer_dense(loader *L, int il)
     return R1_OK;
 }
 
+/* The MTP module (model.h): its decoder layer and the nextn.* tensors of block mtp_block. The
+ * official checkpoint repeats the embedding and head inside the module; files without them use the
+ * main model's. */
+static r1_status bind_mtp(loader *L)
+{
+    r1_model *m = L->m;
+    const model_config *c = &m->cfg;
+    model_mtp *p = &m->mtp;
+    int il = m->mtp_block;
+    int64_t E = c->dim;
+    r1_status st;
+    if ((st = bind_layer_deepseek2(L, &m->layers[c->n_layers], il)) ||
+        (st = bind_vec(L, &p->enorm, true, E, "blk.%d.nextn.enorm.weight", il)) ||
+        (st = bind_vec(L, &p->hnorm, true, E, "blk.%d.nextn.hnorm.weight", il)) ||
+        (st = bind_mat(L, &p->eh_proj, true, 2 * E, E, 1, "blk.%d.nextn.eh_proj.weight", il)) ||
+        (st = bind_vec(L, &p->head_norm, true, E, "blk.%d.nextn.shared_head_norm.weight", il)) ||
+        (st = bind_mat(L, &p->embed, false, E, c->n_vocab, 1, "blk.%d.nextn.embed_tokens.weight",
+                       il)) ||
+        (st = bind_mat(L, &p->head, false, E, c->n_vocab, 1, "blk.%d.nextn.shared_head_head.weight",
+                       il)))
+        return st;
+    if (!m->layers[c->n_layers].is_moe && c->n_dense_layers > il)
+        return err_set(L->err, R1_ERR_FORMAT, "%s: the MTP block %d is inside the dense layers",
+                       L->f->path, il);
+    if (!p->embed.data) p->embed = m->tok_embd;
+    if (!p->head.data) p->head = m->output;
+    return R1_OK;
+}
+
 static r1_status bind_tensors(loader *L)
 {
     r1_model *m = L->m;
@@ -583,19 +631,25 @@ static r1_status bind_tensors(loader *L)
             if (!(m->rope_freq_factors[i] > 0) || !isfinite(m->rope_freq_factors[i]))
                 return err_set(L->err, R1_ERR_FORMAT, "%s: rope_freqs.weight[%d] is not positive",
                                L->f->path, i);
-    m->layers = own(m, (size_t)c->n_layers * sizeof *m->layers);
+    m->layers = own(m, (size_t)(c->n_layers + m->n_mtp) * sizeof *m->layers);
     if (!m->layers) return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
     for (int il = 0; il < c->n_layers; il++) {
-        st = c->arch == ARCH_DEEPSEEK2 ? bind_layer_deepseek2(L, il) : bind_layer_dense(L, il);
+        st = c->arch == ARCH_DEEPSEEK2 ? bind_layer_deepseek2(L, &m->layers[il], il)
+                                       : bind_layer_dense(L, il);
         if (st) return st;
     }
+    if (m->n_mtp && (st = bind_mtp(L))) return st;
     int n_unused = 0;
     const char *first_unused = NULL;
     /* bytes a decode step reads: all used tensors, but one embedding row and, of routed experts,
      * the n_activated / n_routed share */
+    char mtp_prefix[32];
+    snprintf(mtp_prefix, sizeof mtp_prefix, "blk.%d.", m->mtp_block);
     for (int64_t i = 0; i < L->f->n_tensors; i++) {
         const gguf_tensor *t = &L->f->tensors[i];
         if (!L->used[i]) continue;
+        if (m->n_mtp && !strncmp(t->name, mtp_prefix, strlen(mtp_prefix)))
+            continue; /* read only when drafting */
         if (!strcmp(t->name, "token_embd.weight")) {
             m->active_bytes += t->n_bytes / (size_t)t->ne[1];
             if (m->output.data == m->tok_embd.data) m->active_bytes += t->n_bytes;
@@ -749,6 +803,7 @@ void r1_model_get_info(const r1_model *m, r1_model_info *out)
         .active_bytes_per_token = m->active_bytes,
         .bos_id = m->bos_id,
         .eos_id = m->eos_id,
+        .n_mtp_layers = m->n_mtp,
     };
 }
 

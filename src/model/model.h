@@ -99,13 +99,31 @@ typedef struct model_layer {
     wmat down_shexp;                 /* (dim, moe_inter_dim·n_shared) */
 } model_layer;
 
+/* DeepSeek-V3's multi-token-prediction (MTP) module: one extra decoder layer that, given the main
+ * model's final hidden state h_i of position i and the embedding of the token t_{i+1} after it,
+ * predicts t_{i+2}:  x = eh_proj · [enorm(embed(t_{i+1})); hnorm(h_i)],  x = layer(x) at
+ * position i,  logits = head(head_norm(x)).  h_i is the main model's final hidden state after
+ * its output norm (what feeds the output head), as in vLLM, SGLang and llama.cpp. The layer is
+ * layers[n_layers] and has its own rows in the KV cache (layer index n_layers). docs/mtp.md cites
+ * the evidence for each choice. */
+typedef struct model_mtp {
+    const float *enorm, *hnorm; /* (dim) */
+    wmat eh_proj;               /* (dim, 2·dim) */
+    const float *head_norm;     /* shared_head.norm (dim) */
+    wmat embed;                 /* its embedding: own copy in the file, or the main tok_embd */
+    wmat head;                  /* shared_head.head, or the main output */
+} model_mtp;
+
 struct r1_model {
     model_config cfg;
+    int n_mtp;     /* 1 when the file has an MTP module (only the first is used), else 0 */
+    int mtp_block; /* its blk.N index in the file */
+    model_mtp mtp;
     char arch_name[32];
     char name[128];
     gguf_file *file;
     struct hf_model *hf;   /* the Hugging Face folder behind `file` (model/hf.h), or NULL */
-    model_layer *layers;   /* (n_layers) */
+    model_layer *layers;   /* (n_layers + n_mtp) */
     wmat tok_embd;         /* (n_vocab, dim) */
     const float *out_norm; /* (dim) */
     wmat output;           /* (n_vocab, dim), may alias tok_embd */

@@ -107,12 +107,13 @@ static int32_t argmax(const float *logits, int n)
 }
 
 /* Filters in the usual order — top-k, then min-p (relative to the best token), then top-p — over
- * probabilities softmax(logits / T), then one draw. Only the candidates a filter can keep are
- * sorted: the whole vocabulary (152k for Qwen) is never sorted per token. */
-int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
+ * probabilities softmax(logits / T): leaves the kept candidates in s->cands[0..return) with their
+ * unnormalized weights in .logit, and their sum in *total. 0 when nothing can be sampled (greedy
+ * falls back to argmax). Only the candidates a filter can keep are sorted: the whole vocabulary
+ * (152k for Qwen) is never sorted per token. */
+static int filter(r1_sampler *s, const float *logits, double *out_total)
 {
     int n = s->n_vocab;
-    if (s->p.temperature <= 0 || s->p.top_k == 1) return argmax(logits, n);
     cand *c = s->cands;
     int m = 0;
     float mx = -INFINITY;
@@ -121,7 +122,7 @@ int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
             c[m++] = (cand){logits[i] / s->p.temperature, i};
             if (c[m - 1].logit > mx) mx = c[m - 1].logit;
         }
-    if (m == 0 || mx == -INFINITY) return argmax(logits, n);
+    if (m == 0 || mx == -INFINITY) return 0;
     if (s->p.top_k > 0 && s->p.top_k < m) {
         select_top(c, m, s->p.top_k);
         m = s->p.top_k;
@@ -161,10 +162,57 @@ int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
         total = 0;
         for (int i = 0; i < m; i++) total += c[i].logit;
     }
+    *out_total = total;
+    return m;
+}
+
+/* One draw from c[0..m) by weight, skipping token `skip` (total excludes its weight). */
+static int32_t draw(r1_sampler *s, int m, double total, int32_t skip)
+{
+    const cand *c = s->cands;
     double r = rng_uniform(&s->rng) * total, acc = 0;
+    int32_t last = -1;
     for (int i = 0; i < m; i++) {
+        if (c[i].id == skip) continue;
         acc += c[i].logit;
+        last = c[i].id;
         if (r < acc) return c[i].id;
     }
-    return c[m - 1].id;
+    return last;
+}
+
+int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
+{
+    if (s->p.temperature <= 0 || s->p.top_k == 1) return argmax(logits, s->n_vocab);
+    double total;
+    int m = filter(s, logits, &total);
+    if (m == 0) return argmax(logits, s->n_vocab);
+    return draw(s, m, total, -1);
+}
+
+/* Speculative sampling with a deterministic draft (q = one-hot): accepting the draft d with
+ * probability p(d) and otherwise drawing from p without d gives P(d) = p(d) and, for x ≠ d,
+ * P(x) = (1 − p(d)) · p(x) / (1 − p(d)) = p(x): exactly the distribution of r1_sampler_sample. */
+int32_t r1_sampler_sample_draft(r1_sampler *s, const float *logits, int32_t draft, bool *accepted)
+{
+    int32_t id;
+    if (s->p.temperature <= 0 || s->p.top_k == 1) {
+        id = argmax(logits, s->n_vocab);
+    } else {
+        double total;
+        int m = filter(s, logits, &total);
+        if (m == 0) {
+            id = argmax(logits, s->n_vocab);
+        } else {
+            double w = 0;
+            for (int i = 0; i < m; i++)
+                if (s->cands[i].id == draft) w = s->cands[i].logit;
+            if (w > 0 && (rng_uniform(&s->rng) * total < w || total - w <= 0))
+                id = draft;
+            else
+                id = draw(s, m, total - w, draft);
+        }
+    }
+    *accepted = id == draft;
+    return id;
 }
