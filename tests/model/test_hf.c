@@ -175,7 +175,8 @@ int main(void)
                 CHECK(gguf_find_tensor(g, "blk.3.ffn_gate_exps.weight") != NULL);
                 uint32_t v = 0;
                 CHECK(gguf_get_u32(g, "deepseek2.nextn_predict_layers", &v, NULL) && v == 1);
-                CHECK(gguf_get_u32(g, "deepseek2.block_count", &v, NULL) && v == 3);
+                /* llama.cpp's layout: block_count counts the MTP block */
+                CHECK(gguf_get_u32(g, "deepseek2.block_count", &v, NULL) && v == 4);
             }
             gguf_close(g);
         } else {
@@ -192,6 +193,8 @@ int main(void)
                    "bos/eos: folder %d/%d, converted %d/%d", ia.bos_id, ia.eos_id, ib.bos_id,
                    ib.eos_id);
             CHECK(ia.n_layers == ib.n_layers && ia.n_vocab == ib.n_vocab);
+            /* the MTP module loads from the folder and from the converted file */
+            CHECK(ia.n_mtp_layers == (c->with_mtp ? 1 : 0) && ib.n_mtp_layers == ia.n_mtp_layers);
         }
         r1_model_free(ma);
         r1_model_free(mb);
