@@ -33,6 +33,8 @@ grpo_params grpo_params_default(void)
     p.ppo_epochs = 1;
     p.bias_rate = 1e-3f;
     p.n_threads = 1;
+    p.mtp_lambda = 0.3f;
+    p.mtp_trunk = false;
     return p;
 }
 
@@ -155,6 +157,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     out->n_seqs_trained = n_seq;
     out->n_tokens = b.n_active;
     out->kl = NAN;
+    out->mtp_loss = out->mtp_acc = NAN;
     if (n_seq == 0) { /* nothing to learn from: no update, the schedule still advances */
         opt->step++;
         free(seq_of);
@@ -184,14 +187,25 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
                                            : 1.0f / ((float)n_seq * (float)max_new);
     }
     if (ref) {
-        if ((s = tmodel_forward(ref, ref_st, &tb, logp_ref, err))) {
+        if ((s = tmodel_forward(ref, ref_st, &tb, logp_ref, NULL, err))) {
             free(seq_of);
             free(wseq);
             goto done;
         }
     }
+    bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
+    int n_mtp = mtp ? tbatch_mtp_mask(&tb, b.mtp_active) : 0;
+    for (int t = 0; t < b.n_tok && mtp; t++)
+        b.mtp_dlogp[t] = b.mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
     for (int epoch = 0; epoch < (p->ppo_epochs > 0 ? p->ppo_epochs : 1); epoch++) {
-        if ((s = tmodel_forward(m, st, &tb, b.logp, err))) break;
+        if ((s = tmodel_forward(m, st, &tb, b.logp, mtp ? b.mtp_logp : NULL, err))) break;
+        if (epoch == 0 && mtp) {
+            double sum = 0;
+            for (int t = 0; t < b.n_tok; t++)
+                if (b.mtp_active[t]) sum -= b.mtp_logp[t];
+            out->mtp_loss = n_mtp ? sum / n_mtp : 0;
+            out->mtp_acc = n_mtp ? (double)tstate_mtp_top1(st) / n_mtp : 0;
+        }
         if (epoch == 0) memcpy(logp_old, b.logp, (size_t)b.n_tok * sizeof(float));
         double loss = 0, kl = 0;
         int n_clip = 0, n_act = 0;
@@ -224,7 +238,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         }
         out->clip_frac = n_act ? (double)n_clip / n_act : 0;
         tmodel_zero_grad(m);
-        tmodel_backward(m, st, b.dlogp);
+        tmodel_backward(m, st, b.dlogp, mtp ? b.mtp_dlogp : NULL, !p->mtp_trunk);
         out->grad_norm = adamw_step(opt, m, &out->lr);
         if (epoch == 0 && p->bias_rate > 0) tmodel_update_bias(m, st, p->bias_rate);
     }

@@ -14,6 +14,12 @@
  * completions all got the same reward dropped (they carry no signal). With ppo_epochs = 1 the
  * ratio is 1 and the step is the plain policy gradient; more epochs reuse the samples with
  * clipping.
+ * MTP: with a model's MTP module (train/tmodel.h) and mtp_lambda > 0, each update also adds
+ * mtp_lambda · CE_mtp, the MTP module's cross-entropy on the sampled completion tokens
+ * (teacher-forced on the rollout sequences, averaged over the MTP-trained positions), so the
+ * drafter keeps predicting the policy's own outputs. Its gradient reaches only the MTP module's
+ * own tensors (the trunk, shared embedding and shared head are detached for this term) unless
+ * mtp_trunk is set, in which case it flows into the trunk as in SFT.
  */
 #ifndef R1_TRAIN_GRPO_H
 #define R1_TRAIN_GRPO_H
@@ -43,7 +49,9 @@ typedef struct grpo_params {
     float format_reward;
     int ppo_epochs;
     float bias_rate;
-    int n_threads; /* sampling threads */
+    int n_threads;    /* sampling threads */
+    float mtp_lambda; /* MTP loss weight (0: the MTP module is not trained) */
+    bool mtp_trunk;   /* let the MTP term's gradient into the trunk too */
 } grpo_params;
 
 grpo_params grpo_params_default(void);
@@ -54,6 +62,7 @@ typedef struct grpo_stats {
     double loss;      /* surrogate loss of the first epoch */
     double clip_frac; /* tokens whose ratio was clipped (last epoch) */
     double grad_norm;
+    double mtp_loss, mtp_acc; /* MTP cross-entropy / top-1 accuracy (first epoch); NaN when off */
     float lr;
     int n_groups_kept, n_seqs_trained, n_tokens;
     double t_sample, t_train; /* seconds */

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # recipe.sh — R1's recipe in miniature: SFT a tiny DeepSeek-V3-architecture model (MLA + MoE with
-# aux-loss-free balancing) on generated reasoning chats, then GRPO it on harder problems with
-# verifiable rewards, and evaluate both on held-out problems. Produces models/r1-tiny.gguf (the
-# project's default model), models/r1-tiny.svg (training curves) and models/r1-tiny.eval.md.
+# aux-loss-free balancing, and V3's multi-token-prediction module, which the engine drafts with)
+# on generated reasoning chats, then GRPO it on harder problems with verifiable rewards (the MTP
+# module trained along on the policy's samples), and evaluate both on held-out problems.
+# Produces models/r1-tiny.gguf (the project's default model), models/r1-tiny.svg (training
+# curves) and models/r1-tiny.eval.md.
 #
 # Usage: train/recipe.sh [OUT_DIR]        (default: models; run from the repository root)
 # Environment: R1 (the r1 binary, default build/r1), THREADS (default: all cores),
 #   SCALE (default 1; 0.1 = a short run that checks the machinery: 10x fewer steps),
-#   SFT_STEPS, GRPO_STEPS, EVAL_N (override the scaled values).
-# On this 2-core machine the full run is projected at about 60 minutes (docs/training.md has the
+#   SFT_STEPS, GRPO_STEPS, EVAL_N (override the scaled values), MTP_LAMBDA (weight of the MTP
+#   loss, default 0.3 as in DeepSeek-V3; 0 = no MTP module).
+# On this 2-core machine the full run is projected at about 75 minutes (docs/training.md has the
 # measured numbers and the projection).
 set -euo pipefail
 R1=${R1:-build/r1}
@@ -19,6 +22,7 @@ scale() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s + 0.5); print (v < 
 SFT_STEPS=${SFT_STEPS:-$(scale 6000)}
 GRPO_STEPS=${GRPO_STEPS:-$(scale 200)}
 EVAL_N=${EVAL_N:-$(scale 400)}
+MTP_LAMBDA=${MTP_LAMBDA:-0.3}
 mkdir -p "$OUT"
 SFT="$OUT/r1-tiny-sft.gguf"
 FINAL="$OUT/r1-tiny.gguf"
@@ -34,13 +38,13 @@ EVAL_TASKS="add:3,mul:2x2,mul:3x2,countdown:4"
 start=$(date +%s)
 echo "== SFT: $SFT_STEPS steps on $SFT_TASKS ($THREADS threads)"
 "$R1" train -o "$SFT" --tasks "$SFT_TASKS" --steps "$SFT_STEPS" --batch 32 --lr 3e-3 \
-  --warmup 100 --log-every 50 --eval-every 500 --seed 1 -t "$THREADS"
+  --warmup 100 --log-every 50 --eval-every 500 --mtp-lambda "$MTP_LAMBDA" --seed 1 -t "$THREADS"
 sft_end=$(date +%s)
 
 echo "== GRPO: $GRPO_STEPS steps on $GRPO_TASKS"
 "$R1" grpo -m "$SFT" -o "$FINAL" --tasks "$GRPO_TASKS" --steps "$GRPO_STEPS" --prompts 16 \
   --group 8 --max-new 320 --lr 2e-4 --eval-tasks mul:3x2,countdown:4 --eval-n 50 \
-  --eval-every 25 --seed 1 -t "$THREADS"
+  --eval-every 25 --mtp-lambda "$MTP_LAMBDA" --seed 1 -t "$THREADS"
 grpo_end=$(date +%s)
 
 echo "== evaluation on $EVAL_N held-out problems per tier (greedy)"

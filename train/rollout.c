@@ -36,6 +36,7 @@ static void *worker(void *p)
     char err[R1_ERR_MAX];
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = s->n_ctx;
+    sp.mtp = R1_MTP_OFF; /* sampling token by token: the MTP layer would run for nothing */
     r1_session *ses = NULL;
     if (r1_session_new(s->model, &sp, &ses, err)) {
         fail(s, err);

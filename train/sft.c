@@ -24,6 +24,9 @@ void tokbatch_free(tokbatch *b)
     free(b->active);
     free(b->dlogp);
     free(b->logp);
+    free(b->mtp_active);
+    free(b->mtp_logp);
+    free(b->mtp_dlogp);
     memset(b, 0, sizeof *b);
 }
 
@@ -54,7 +57,10 @@ r1_status tokbatch_add(tokbatch *b, const int32_t *prompt, int n_prompt, const i
         while (cap < b->n_tok + n) cap *= 2;
         if (!grow((void **)&b->tokens, sizeof(int32_t), cap) ||
             !grow((void **)&b->active, 1, cap) || !grow((void **)&b->dlogp, sizeof(float), cap) ||
-            !grow((void **)&b->logp, sizeof(float), cap))
+            !grow((void **)&b->logp, sizeof(float), cap) ||
+            !grow((void **)&b->mtp_active, 1, cap) ||
+            !grow((void **)&b->mtp_logp, sizeof(float), cap) ||
+            !grow((void **)&b->mtp_dlogp, sizeof(float), cap))
             return err_set(err, R1_ERR_NOMEM, "out of memory");
         b->cap_tok = cap;
     }
@@ -103,35 +109,62 @@ r1_status sft_make_batch(const sft_data *d, int64_t index, task_split split, tok
     return R1_OK;
 }
 
-r1_status sft_eval_loss(tmodel *m, tstate *st, tokbatch *b, double *out_loss, char *err)
+/* Forward; main loss, and with mtp the MTP loss and accuracy (and b->mtp_active). */
+static r1_status forward_loss(tmodel *m, tstate *st, tokbatch *b, bool mtp, sft_stats *out,
+                              char *err)
 {
     tbatch tb = tokbatch_view(b);
-    r1_status s = tmodel_forward(m, st, &tb, b->logp, err);
+    r1_status s = tmodel_forward(m, st, &tb, b->logp, mtp ? b->mtp_logp : NULL, err);
     if (s) return s;
     double sum = 0;
     for (int t = 0; t < b->n_tok; t++)
         if (b->active[t]) sum -= b->logp[t];
-    *out_loss = b->n_active ? sum / b->n_active : 0;
+    out->loss = b->n_active ? sum / b->n_active : 0;
+    out->mtp_loss = out->mtp_acc = NAN;
+    out->n_mtp = 0;
+    out->n_tokens = b->n_tok;
+    out->n_active = b->n_active;
+    if (mtp) {
+        int n = tbatch_mtp_mask(&tb, b->mtp_active);
+        sum = 0;
+        for (int t = 0; t < b->n_tok; t++)
+            if (b->mtp_active[t]) sum -= b->mtp_logp[t];
+        out->n_mtp = n;
+        out->mtp_loss = n ? sum / n : 0;
+        out->mtp_acc = n ? (double)tstate_mtp_top1(st) / n : 0;
+    }
     return R1_OK;
 }
 
-r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_rate, sft_stats *out,
-                   char *err)
+r1_status sft_eval_loss(tmodel *m, tstate *st, tokbatch *b, double *out_loss, char *err)
 {
-    double loss;
-    r1_status s = sft_eval_loss(m, st, b, &loss, err);
+    sft_stats ss;
+    r1_status s = forward_loss(m, st, b, false, &ss, err);
+    if (!s) *out_loss = ss.loss;
+    return s;
+}
+
+r1_status sft_eval(tmodel *m, tstate *st, tokbatch *b, sft_stats *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    return forward_loss(m, st, b, m->cfg.n_mtp > 0, out, err);
+}
+
+r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_rate,
+                   float mtp_lambda, sft_stats *out, char *err)
+{
+    bool mtp = m->cfg.n_mtp > 0 && mtp_lambda > 0;
+    r1_status s = forward_loss(m, st, b, mtp, out, err);
     if (s) return s;
     float w = b->n_active ? 1.0f / (float)b->n_active : 0.0f;
     for (int t = 0; t < b->n_tok; t++) b->dlogp[t] = b->active[t] ? -w : 0.0f;
+    if (mtp) { /* L = CE_main + λ·CE_mtp */
+        float wm = out->n_mtp ? mtp_lambda / (float)out->n_mtp : 0.0f;
+        for (int t = 0; t < b->n_tok; t++) b->mtp_dlogp[t] = b->mtp_active[t] ? -wm : 0.0f;
+    }
     tmodel_zero_grad(m);
-    tmodel_backward(m, st, b->dlogp);
-    float lr;
-    double norm = adamw_step(opt, m, &lr);
+    tmodel_backward(m, st, b->dlogp, mtp ? b->mtp_dlogp : NULL, false);
+    out->grad_norm = adamw_step(opt, m, &out->lr);
     if (bias_rate > 0) tmodel_update_bias(m, st, bias_rate);
-    out->loss = loss;
-    out->grad_norm = norm;
-    out->lr = lr;
-    out->n_tokens = b->n_tok;
-    out->n_active = b->n_active;
     return R1_OK;
 }

@@ -3,7 +3,9 @@
  * Batch b of a run is a pure function of (mix, seed, b, split): sequence i is the problem drawn
  * from seed·b·i, so a resumed run sees exactly the data an uninterrupted one would. Loss: mean
  * cross-entropy over the assistant tokens (everything after "<｜Assistant｜><think>\n", through
- * <｜end▁of▁sentence｜>); the prompt is context only.
+ * <｜end▁of▁sentence｜>); the prompt is context only. With an MTP module (train/tmodel.h) and
+ * mtp_lambda > 0 the loss is CE_main + mtp_lambda · CE_mtp, CE_mtp the mean cross-entropy of the
+ * MTP module's predictions of the assistant tokens two ahead (DeepSeek-V3's objective, λ = 0.3).
  */
 #ifndef R1_TRAIN_SFT_H
 #define R1_TRAIN_SFT_H
@@ -22,6 +24,9 @@ typedef struct tokbatch {
     float *dlogp;    /* (n_tok) scratch for the backward */
     float *logp;     /* (n_tok) */
     int n_active;
+    /* MTP: the mask (tbatch_mtp_mask), log p_mtp of the token two ahead, its gradient */
+    uint8_t *mtp_active;
+    float *mtp_logp, *mtp_dlogp; /* (n_tok) */
 } tokbatch;
 
 void tokbatch_clear(tokbatch *b);
@@ -46,15 +51,21 @@ r1_status sft_make_batch(const sft_data *d, int64_t index, task_split split, tok
 
 typedef struct sft_stats {
     double loss;      /* mean cross-entropy per assistant token (nats) */
+    double mtp_loss;  /* the MTP module's, per MTP-trained token; NaN when not run */
+    double mtp_acc;   /* its top-1 accuracy on those tokens; NaN when not run */
     double grad_norm; /* before clipping */
     float lr;
-    int n_tokens, n_active;
+    int n_tokens, n_active, n_mtp;
 } sft_stats;
 
-/* Forward + backward + AdamW step + balancing-bias update (bias_rate per step). */
-r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_rate, sft_stats *out,
-                   char *err);
+/* Forward + backward + AdamW step + balancing-bias update (bias_rate per step). mtp_lambda: weight
+ * of the MTP loss (0, or a model without MTP: the MTP module is neither run nor trained). */
+r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_rate,
+                   float mtp_lambda, sft_stats *out, char *err);
 /* Mean cross-entropy of the batch's assistant tokens without training. */
 r1_status sft_eval_loss(tmodel *m, tstate *st, tokbatch *b, double *out_loss, char *err);
+/* The same, with the MTP module's loss and top-1 accuracy when the model has one (out: loss,
+ * mtp_loss, mtp_acc, n_tokens, n_active, n_mtp). */
+r1_status sft_eval(tmodel *m, tstate *st, tokbatch *b, sft_stats *out, char *err);
 
 #endif

@@ -17,7 +17,9 @@ static void write_config(gguf_writer *w, const tconfig *c, const char *name)
 #define KEY(s) (snprintf(k, sizeof k, ARCH ".%s", s), k)
     gguf_writer_set_str(w, "general.architecture", ARCH);
     gguf_writer_set_str(w, "general.name", name ? name : "r1-tiny");
-    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)c->n_layers);
+    /* llama.cpp's convention: the MTP layer counts as the last block */
+    gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)(c->n_layers + c->n_mtp));
+    if (c->n_mtp) gguf_writer_set_u32(w, KEY("nextn_predict_layers"), (uint32_t)c->n_mtp);
     gguf_writer_set_u32(w, KEY("context_length"), (uint32_t)c->max_seq_len);
     gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)c->dim);
     gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)c->inter_dim);
@@ -36,7 +38,10 @@ static void write_config(gguf_writer *w, const tconfig *c, const char *name)
                         (uint32_t)(c->qk_nope_head_dim + c->qk_rope_head_dim));
     gguf_writer_set_u32(w, KEY("attention.value_length_mla"), (uint32_t)c->v_head_dim);
     gguf_writer_set_u32(w, KEY("rope.dimension_count"), (uint32_t)c->qk_rope_head_dim);
-    gguf_writer_set_u32(w, KEY("leading_dense_block_count"), (uint32_t)c->n_dense_layers);
+    /* the MTP layer is MoE when the model has MoE layers; of an all-dense model it is dense, and
+     * counts as one more leading dense block */
+    int n_dense = c->n_dense_layers == c->n_layers ? c->n_layers + c->n_mtp : c->n_dense_layers;
+    gguf_writer_set_u32(w, KEY("leading_dense_block_count"), (uint32_t)n_dense);
     gguf_writer_set_u32(w, KEY("expert_count"), (uint32_t)c->n_routed_experts);
     gguf_writer_set_u32(w, KEY("expert_used_count"), (uint32_t)c->n_activated_experts);
     gguf_writer_set_u32(w, KEY("expert_shared_count"), (uint32_t)c->n_shared_experts);
@@ -98,7 +103,8 @@ r1_status tio_save(const tmodel *m, const char *path, const tio_save_params *p, 
         st = gguf_writer_add_tensor(w, t->name, ty, t->n_dims, t->ne, data, err);
     }
     char name[96];
-    for (int il = c->n_dense_layers; il < c->n_layers && !st; il++) {
+    for (int il = 0; il < c->n_layers + c->n_mtp && !st; il++) {
+        if (!tconfig_layer_is_moe(c, il)) continue;
         snprintf(name, sizeof name, "blk.%d.exp_probs_b.bias", il);
         int64_t ne[1] = {c->n_routed_experts};
         st = gguf_writer_add_tensor(w, name, DTYPE_F32, 1, ne,
@@ -156,6 +162,7 @@ static r1_status read_config(const gguf_file *f, tconfig *c, char *err)
     *c = tconfig_default();
     int key_mla = 0, gating = 0;
     r1_status st;
+    c->n_mtp = 0;
     if ((st = need_u32(f, "block_count", &c->n_layers, err)) ||
         (st = need_u32(f, "embedding_length", &c->dim, err)) ||
         (st = need_u32(f, "context_length", &c->max_seq_len, err)) ||
@@ -167,8 +174,21 @@ static r1_status read_config(const gguf_file *f, tconfig *c, char *err)
         (st = need_u32(f, "rope.dimension_count", &c->qk_rope_head_dim, err)))
         return st;
     c->qk_nope_head_dim = key_mla - c->qk_rope_head_dim;
+    /* an MTP module counts in block_count (llama.cpp); the trainer handles one */
+    int n_nextn = opt_u32(f, "nextn_predict_layers", 0);
+    if (n_nextn > 0) {
+        char name[96];
+        snprintf(name, sizeof name, "blk.%d.nextn.eh_proj.weight", c->n_layers - n_nextn);
+        if (n_nextn > 1 || n_nextn >= c->n_layers || !gguf_find_tensor(f, name))
+            return err_set(err, R1_ERR_UNSUPPORTED,
+                           "%s: %d MTP modules (the trainer handles one, stored as the last block)",
+                           f->path, n_nextn);
+        c->n_layers -= 1;
+        c->n_mtp = 1;
+    }
     c->inter_dim = opt_u32(f, "feed_forward_length", 0);
     c->n_dense_layers = opt_u32(f, "leading_dense_block_count", 0);
+    if (c->n_dense_layers > c->n_layers) c->n_dense_layers = c->n_layers; /* all dense + MTP */
     c->n_routed_experts = opt_u32(f, "expert_count", 0);
     c->n_activated_experts = opt_u32(f, "expert_used_count", 0);
     c->n_shared_experts = opt_u32(f, "expert_shared_count", 0);
@@ -228,7 +248,8 @@ r1_status tio_load(const char *path, threadpool *pool, tmodel **out_model, adamw
         st = read_tensor(f, m->tensors[i].name, &m->tensors[i], m->params + m->tensors[i].offset,
                          err);
     char name[96];
-    for (int il = c.n_dense_layers; il < c.n_layers && !st; il++) {
+    for (int il = 0; il < c.n_layers + c.n_mtp && !st; il++) {
+        if (!tconfig_layer_is_moe(&c, il)) continue;
         snprintf(name, sizeof name, "blk.%d.exp_probs_b.bias", il);
         tmodel_tensor shape = {.n_dims = 1, .ne = {c.n_routed_experts, 1, 1}};
         shape.n = (size_t)c.n_routed_experts;

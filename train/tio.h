@@ -3,7 +3,11 @@
  * The model file is a `deepseek2` GGUF with exactly the metadata keys and tensor names/shapes the
  * engine loads (new-style attn_k_b / attn_v_b, exp_probs_b, ffn_*_exps, *_shexp; no RoPE scaling,
  * so the engine runs plain RoPE with kq_scale = 1/sqrt(nope + rope) like the trainer), plus the
- * byte-level vocabulary and R1's chat template (train/vocab.h).
+ * byte-level vocabulary and R1's chat template (train/vocab.h). A model's MTP module is written
+ * as llama.cpp writes DeepSeek-V3's: nextn_predict_layers = 1, block_count = n_layers + 1, and at
+ * block n_layers the usual layer tensors plus nextn.enorm / hnorm / eh_proj (ne0 = 2·dim, ne1 =
+ * dim) / shared_head_norm; the embedding and head are the main ones (no nextn.embed_tokens or
+ * nextn.shared_head_head).
  * A checkpoint is the same file with F32 weights plus the AdamW moments (tensors adam_m.NAME and
  * adam_v.NAME) and r1train.* keys (step, optimizer hyperparameters, and any the caller adds);
  * the engine can load a checkpoint too (it ignores the extra tensors, with a warning).

@@ -8,6 +8,9 @@
  * (st->wt, rebuilt at each forward) so every product is one tm_gemm.
  * Determinism: products split by output tiles, attention by (sequence, head) with per-head
  * gradient buffers summed in head order, reductions over tokens run in token order.
+ * The MTP module's layer (index n_layers) runs the same layer code over its own rows — position
+ * i < T-1 of each sequence — described by a tgeom; its backward runs first and hands the trunk
+ * the gradient w.r.t. the main hidden states (st->dhid).
  */
 #include "train/tmodel.h"
 
@@ -46,7 +49,8 @@ tconfig tconfig_default(void)
                      .tie_embeddings = false,
                      .rope_theta = 10000.0f,
                      .rms_eps = 1e-6f,
-                     .max_seq_len = 512};
+                     .max_seq_len = 512,
+                     .n_mtp = 1};
 }
 
 r1_status tconfig_validate(const tconfig *c, char *err)
@@ -84,15 +88,23 @@ r1_status tconfig_validate(const tconfig *c, char *err)
     }
     NEED(c->rope_theta > 0 && c->rms_eps > 0 && c->rms_eps < 1, "rope_theta / rms_eps");
     NEED(c->max_seq_len >= 2 && c->max_seq_len <= 65536, "max_seq_len %d", c->max_seq_len);
+    NEED(c->n_mtp == 0 || c->n_mtp == 1, "n_mtp %d (0 or 1 MTP modules)", c->n_mtp);
 #undef NEED
     return R1_OK;
 }
 
 /* ---- parameters ------------------------------------------------------------------------------ */
 
+bool tconfig_layer_is_moe(const tconfig *c, int il)
+{
+    /* the MTP layer is of the kind of the MoE layers, or of the last layer when all are dense */
+    if (il >= c->n_layers) return c->n_dense_layers < c->n_layers;
+    return il >= c->n_dense_layers;
+}
+
 static bool is_moe_layer(const tconfig *c, int il)
 {
-    return il >= c->n_dense_layers;
+    return tconfig_layer_is_moe(c, il);
 }
 
 typedef struct layout {
@@ -125,42 +137,56 @@ static bool add_tensor(layout *l, tensor_kind kind, int n_dims, int64_t ne0, int
     return true;
 }
 
-static bool build_layout(const tconfig *c, layout *l)
+/* The tensors of decoder layer il (the MTP layer too: same names at blk.<n_layers>). */
+static bool add_layer(const tconfig *c, layout *l, int il)
 {
     int64_t E = c->dim, H = c->n_heads, QK = c->qk_nope_head_dim + c->qk_rope_head_dim;
     int64_t R = c->kv_lora_rank, VH = c->v_head_dim, X = c->n_routed_experts, F = c->moe_inter_dim,
             S = F * c->n_shared_experts;
+    bool ok =
+        add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.attn_norm.weight", il) &&
+        add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.ffn_norm.weight", il) &&
+        add_tensor(l, TK_MATRIX, 2, E, c->q_lora_rank, 1, "blk.%d.attn_q_a.weight", il) &&
+        add_tensor(l, TK_NORM, 1, c->q_lora_rank, 1, 1, "blk.%d.attn_q_a_norm.weight", il) &&
+        add_tensor(l, TK_MATRIX, 2, c->q_lora_rank, H * QK, 1, "blk.%d.attn_q_b.weight", il) &&
+        add_tensor(l, TK_MATRIX, 2, E, R + c->qk_rope_head_dim, 1, "blk.%d.attn_kv_a_mqa.weight",
+                   il) &&
+        add_tensor(l, TK_NORM, 1, R, 1, 1, "blk.%d.attn_kv_a_norm.weight", il) &&
+        add_tensor(l, TK_MATRIX, 3, c->qk_nope_head_dim, R, H, "blk.%d.attn_k_b.weight", il) &&
+        add_tensor(l, TK_MATRIX, 3, R, VH, H, "blk.%d.attn_v_b.weight", il) &&
+        add_tensor(l, TK_OUT, 2, H * VH, E, 1, "blk.%d.attn_output.weight", il);
+    if (!ok) return false;
+    if (!is_moe_layer(c, il))
+        return add_tensor(l, TK_MATRIX, 2, E, c->inter_dim, 1, "blk.%d.ffn_gate.weight", il) &&
+               add_tensor(l, TK_MATRIX, 2, E, c->inter_dim, 1, "blk.%d.ffn_up.weight", il) &&
+               add_tensor(l, TK_OUT, 2, c->inter_dim, E, 1, "blk.%d.ffn_down.weight", il);
+    ok = add_tensor(l, TK_MATRIX, 2, E, X, 1, "blk.%d.ffn_gate_inp.weight", il) &&
+         add_tensor(l, TK_MATRIX, 3, E, F, X, "blk.%d.ffn_gate_exps.weight", il) &&
+         add_tensor(l, TK_MATRIX, 3, E, F, X, "blk.%d.ffn_up_exps.weight", il) &&
+         add_tensor(l, TK_OUT, 3, F, E, X, "blk.%d.ffn_down_exps.weight", il);
+    if (ok && S > 0)
+        ok = add_tensor(l, TK_MATRIX, 2, E, S, 1, "blk.%d.ffn_gate_shexp.weight", il) &&
+             add_tensor(l, TK_MATRIX, 2, E, S, 1, "blk.%d.ffn_up_shexp.weight", il) &&
+             add_tensor(l, TK_OUT, 2, S, E, 1, "blk.%d.ffn_down_shexp.weight", il);
+    return ok;
+}
+
+/* Main tensors first, the MTP module's after them (so a model's initialization does not depend on
+ * whether it has one). */
+static bool build_layout(const tconfig *c, layout *l)
+{
+    int64_t E = c->dim;
     bool ok = add_tensor(l, TK_EMBED, 2, E, c->n_vocab, 1, "token_embd.weight", 0) &&
               add_tensor(l, TK_NORM, 1, E, 1, 1, "output_norm.weight", 0);
     if (!c->tie_embeddings)
         ok = ok && add_tensor(l, TK_MATRIX, 2, E, c->n_vocab, 1, "output.weight", 0);
-    for (int il = 0; il < c->n_layers && ok; il++) {
-        ok = add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.attn_norm.weight", il) &&
-             add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.ffn_norm.weight", il) &&
-             add_tensor(l, TK_MATRIX, 2, E, c->q_lora_rank, 1, "blk.%d.attn_q_a.weight", il) &&
-             add_tensor(l, TK_NORM, 1, c->q_lora_rank, 1, 1, "blk.%d.attn_q_a_norm.weight", il) &&
-             add_tensor(l, TK_MATRIX, 2, c->q_lora_rank, H * QK, 1, "blk.%d.attn_q_b.weight", il) &&
-             add_tensor(l, TK_MATRIX, 2, E, R + c->qk_rope_head_dim, 1,
-                        "blk.%d.attn_kv_a_mqa.weight", il) &&
-             add_tensor(l, TK_NORM, 1, R, 1, 1, "blk.%d.attn_kv_a_norm.weight", il) &&
-             add_tensor(l, TK_MATRIX, 3, c->qk_nope_head_dim, R, H, "blk.%d.attn_k_b.weight", il) &&
-             add_tensor(l, TK_MATRIX, 3, R, VH, H, "blk.%d.attn_v_b.weight", il) &&
-             add_tensor(l, TK_OUT, 2, H * VH, E, 1, "blk.%d.attn_output.weight", il);
-        if (!ok) break;
-        if (!is_moe_layer(c, il)) {
-            ok = add_tensor(l, TK_MATRIX, 2, E, c->inter_dim, 1, "blk.%d.ffn_gate.weight", il) &&
-                 add_tensor(l, TK_MATRIX, 2, E, c->inter_dim, 1, "blk.%d.ffn_up.weight", il) &&
-                 add_tensor(l, TK_OUT, 2, c->inter_dim, E, 1, "blk.%d.ffn_down.weight", il);
-            continue;
-        }
-        ok = add_tensor(l, TK_MATRIX, 2, E, X, 1, "blk.%d.ffn_gate_inp.weight", il) &&
-             add_tensor(l, TK_MATRIX, 3, E, F, X, "blk.%d.ffn_gate_exps.weight", il) &&
-             add_tensor(l, TK_MATRIX, 3, E, F, X, "blk.%d.ffn_up_exps.weight", il) &&
-             add_tensor(l, TK_OUT, 3, F, E, X, "blk.%d.ffn_down_exps.weight", il);
-        if (ok && S > 0)
-            ok = add_tensor(l, TK_MATRIX, 2, E, S, 1, "blk.%d.ffn_gate_shexp.weight", il) &&
-                 add_tensor(l, TK_MATRIX, 2, E, S, 1, "blk.%d.ffn_up_shexp.weight", il) &&
-                 add_tensor(l, TK_OUT, 2, S, E, 1, "blk.%d.ffn_down_shexp.weight", il);
+    for (int il = 0; il < c->n_layers + c->n_mtp && ok; il++) ok = add_layer(c, l, il);
+    if (ok && c->n_mtp) {
+        int il = c->n_layers;
+        ok = add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.nextn.enorm.weight", il) &&
+             add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.nextn.hnorm.weight", il) &&
+             add_tensor(l, TK_MATRIX, 2, 2 * E, E, 1, "blk.%d.nextn.eh_proj.weight", il) &&
+             add_tensor(l, TK_NORM, 1, E, 1, 1, "blk.%d.nextn.shared_head_norm.weight", il);
     }
     return ok;
 }
@@ -185,7 +211,11 @@ static void bind_views(const tmodel *m, float *base, tweights *w)
     w->tok_embd = view(m, base, "token_embd.weight", 0);
     w->out_norm = view(m, base, "output_norm.weight", 0);
     w->output = m->cfg.tie_embeddings ? w->tok_embd : view(m, base, "output.weight", 0);
-    for (int il = 0; il < m->cfg.n_layers; il++) {
+    w->mtp_enorm = view(m, base, "blk.%d.nextn.enorm.weight", m->cfg.n_layers);
+    w->mtp_hnorm = view(m, base, "blk.%d.nextn.hnorm.weight", m->cfg.n_layers);
+    w->mtp_eh_proj = view(m, base, "blk.%d.nextn.eh_proj.weight", m->cfg.n_layers);
+    w->mtp_head_norm = view(m, base, "blk.%d.nextn.shared_head_norm.weight", m->cfg.n_layers);
+    for (int il = 0; il < m->cfg.n_layers + m->cfg.n_mtp; il++) {
         tlayer *y = &w->layers[il];
         y->attn_norm = view(m, base, "blk.%d.attn_norm.weight", il);
         y->ffn_norm = view(m, base, "blk.%d.ffn_norm.weight", il);
@@ -229,10 +259,10 @@ r1_status tmodel_new(const tconfig *cfg, threadpool *pool, tmodel **out_model, c
     m->n_params = l.total;
     m->params = calloc(l.total, sizeof(float));
     m->grads = calloc(l.total, sizeof(float));
-    m->w.layers = calloc((size_t)cfg->n_layers, sizeof(tlayer));
-    m->g.layers = calloc((size_t)cfg->n_layers, sizeof(tlayer));
-    m->exp_probs_b =
-        calloc((size_t)cfg->n_layers * (size_t)(cfg->n_routed_experts + 1), sizeof(float));
+    size_t n_all = (size_t)(cfg->n_layers + cfg->n_mtp);
+    m->w.layers = calloc(n_all, sizeof(tlayer));
+    m->g.layers = calloc(n_all, sizeof(tlayer));
+    m->exp_probs_b = calloc(n_all * (size_t)(cfg->n_routed_experts + 1), sizeof(float));
     if (!m->params || !m->grads || !m->w.layers || !m->g.layers || !m->exp_probs_b) {
         tmodel_free(m);
         return err_set(err, R1_ERR_NOMEM, "out of memory for %zu parameters", l.total);
@@ -277,7 +307,7 @@ void tmodel_init_random(tmodel *m, uint64_t seed)
         for (size_t j = 0; j < t->n; j++) p[j] = t->kind == TK_NORM ? 1.0f : std * normal(&r);
     }
     memset(m->exp_probs_b, 0,
-           (size_t)c->n_layers * (size_t)(c->n_routed_experts + 1) * sizeof(float));
+           (size_t)(c->n_layers + c->n_mtp) * (size_t)(c->n_routed_experts + 1) * sizeof(float));
 }
 
 void tmodel_zero_grad(tmodel *m)
@@ -312,13 +342,23 @@ typedef struct lacts {
     float *eout;                /* (N·K, E) expert outputs before weighting */
 } lacts;
 
+/* The tokens a layer runs over: the batch (main layers), or the MTP rows (the MTP layer: position
+ * i = 0 .. T-2 of each sequence, the main rows minus each sequence's last). */
+typedef struct tgeom {
+    int n_tok, n_seqs;
+    const int *seq_start; /* (n_seqs + 1) */
+    const size_t *p_off;  /* (n_seqs) offset of each sequence's P block */
+    const int *pos;       /* (n_tok) position of each token in its sequence */
+} tgeom;
+
 struct tstate {
     tconfig cfg;  /* the config the buffers were sized for */
     int cap_tok;  /* N the buffers hold */
     size_t cap_p; /* floats of P per layer */
     int cap_seqs;
     void *arena; /* everything below lives in it */
-    lacts *L;    /* (n_layers) */
+    lacts *L;    /* (n_layers + n_mtp) */
+    tgeom gm[2]; /* main layers, MTP layer */
     float *wt;   /* (n_params) transposed copies of the matrices */
     size_t n_wt;
     float *rope_cos, *rope_sin; /* (max_seq_len, ROPE/2) */
@@ -330,7 +370,21 @@ struct tstate {
     float *hact;   /* (N, E) gathered final hidden of active rows */
     float *logits; /* (N, V) of active rows */
     float *lse;    /* (N) log-sum-exp per active row */
-    int *load;     /* (n_layers, X) */
+    int *load;     /* (n_layers + n_mtp, X + 1) */
+    /* MTP (valid when has_mtp): its rows r = 0 .. gm[1].n_tok-1 are main rows mtp_row[r] */
+    bool has_mtp;
+    int *mtp_seq_start;           /* (n_seqs + 1) */
+    size_t *mtp_p_off;            /* (n_seqs) */
+    int *mtp_pos, *mtp_row;       /* (N) */
+    float *mcat;                  /* (N, 2E) [enorm(embed(t_{i+1})) | hnorm(h_i)] */
+    float *mre, *mrh;             /* (N) 1/rms of the two */
+    float *mxfin, *mhfin, *mrfin; /* (N, E) MTP layer output, after shared_head_norm, (N) 1/rms */
+    int *mact_rows;               /* (N) MTP-active rows (MTP row indices) */
+    int n_mact, n_mtop1;
+    float *mhact;   /* (N, E) */
+    float *mlogits; /* (N, V) of MTP-active rows */
+    float *mlse;    /* (N) */
+    float *dhid;    /* (N, E) the MTP term's gradient w.r.t. the main hidden states */
     /* scratch for the backward */
     float *dx, *dh;       /* (N, E) */
     float *s[6];          /* (N, W) */
@@ -359,6 +413,8 @@ void tstate_free(tstate *st)
     free(st->rope_sin);
     free(st->seq_start);
     free(st->p_off);
+    free(st->mtp_seq_start);
+    free(st->mtp_p_off);
     free(st->load);
     free(st);
 }
@@ -384,7 +440,7 @@ static size_t carve(tstate *st, char *base, int N, size_t np)
         if (base) ptr = (type *)(void *)(base + off);                                              \
         off += bytes_;                                                                             \
     } while (0)
-    for (int il = 0; il < c->n_layers; il++) {
+    for (int il = 0; il < c->n_layers + c->n_mtp; il++) {
         lacts *a = base ? &st->L[il] : NULL;
         lacts dummy;
         if (!a) a = &dummy;
@@ -435,6 +491,7 @@ static size_t carve(tstate *st, char *base, int N, size_t np)
     W = imax(W, X);
     W = imax(W, V);
     W = imax(W, F);
+    if (c->n_mtp) W = imax(W, 2 * E); /* eh_proj input grads */
     TAKE(st->pos, int, N);
     TAKE(st->tokens, int32_t, N);
     TAKE(st->xfin, float, N *E);
@@ -452,6 +509,21 @@ static size_t carve(tstate *st, char *base, int N, size_t np)
     TAKE(st->eb, float, N *Kx *E);
     TAKE(st->dc_h, float, N *H *R);
     TAKE(st->dkpe_h, float, N *H *ROPE);
+    if (c->n_mtp) {
+        TAKE(st->mtp_pos, int, N);
+        TAKE(st->mtp_row, int, N);
+        TAKE(st->mcat, float, N * 2 * E);
+        TAKE(st->mre, float, N);
+        TAKE(st->mrh, float, N);
+        TAKE(st->mxfin, float, N *E);
+        TAKE(st->mhfin, float, N *E);
+        TAKE(st->mrfin, float, N);
+        TAKE(st->mact_rows, int, N);
+        TAKE(st->mhact, float, N *E);
+        TAKE(st->mlogits, float, N *V);
+        TAKE(st->mlse, float, N);
+        TAKE(st->dhid, float, N *E);
+    }
 #undef TAKE
     return off;
 }
@@ -475,9 +547,9 @@ static r1_status state_reserve(tstate *st, const tmodel *m, int N, size_t np, in
         st->cap_p = 0;
         st->cfg = m->cfg;
         free(st->load);
-        st->L = calloc((size_t)m->cfg.n_layers, sizeof(lacts));
-        st->load =
-            calloc((size_t)m->cfg.n_layers * (size_t)(m->cfg.n_routed_experts + 1), sizeof(int));
+        size_t n_all = (size_t)(m->cfg.n_layers + m->cfg.n_mtp);
+        st->L = calloc(n_all, sizeof(lacts));
+        st->load = calloc(n_all * (size_t)(m->cfg.n_routed_experts + 1), sizeof(int));
         st->wt = malloc(m->n_params * sizeof(float));
         st->n_wt = m->n_params;
         int half = m->cfg.qk_rope_head_dim / 2, T = m->cfg.max_seq_len;
@@ -512,9 +584,13 @@ static r1_status state_reserve(tstate *st, const tmodel *m, int N, size_t np, in
     if (n_seqs + 1 > st->cap_seqs) {
         free(st->seq_start);
         free(st->p_off);
+        free(st->mtp_seq_start);
+        free(st->mtp_p_off);
         st->seq_start = malloc((size_t)(n_seqs + 1) * sizeof(int));
         st->p_off = malloc((size_t)(n_seqs + 1) * sizeof(size_t));
-        if (!st->seq_start || !st->p_off) {
+        st->mtp_seq_start = malloc((size_t)(n_seqs + 1) * sizeof(int));
+        st->mtp_p_off = malloc((size_t)(n_seqs + 1) * sizeof(size_t));
+        if (!st->seq_start || !st->p_off || !st->mtp_seq_start || !st->mtp_p_off) {
             st->cap_seqs = 0;
             return err_set(err, R1_ERR_NOMEM, "out of memory");
         }
@@ -569,15 +645,15 @@ static void transpose_weights(const tmodel *m, tstate *st)
 
 /* ---- RoPE ------------------------------------------------------------------------------------ */
 
-/* Rotate pairs (2i, 2i+1) of the ROPE values at v + t·ld + h·stride + offset for each token and
- * head; inverse = the transposed rotation (backward). */
-static void rope_apply(const tstate *st, float *v, int64_t ld, int n_tok, int n_heads,
-                       int64_t stride, int64_t offset, bool inverse)
+/* Rotate pairs (2i, 2i+1) of the ROPE values at v + t·ld + h·stride + offset for each token (at
+ * position pos[t]) and head; inverse = the transposed rotation (backward). */
+static void rope_apply(const tstate *st, const int *pos, float *v, int64_t ld, int n_tok,
+                       int n_heads, int64_t stride, int64_t offset, bool inverse)
 {
     int half = st->cfg.qk_rope_head_dim / 2;
     for (int t = 0; t < n_tok; t++) {
-        const float *cs = st->rope_cos + (size_t)st->pos[t] * half;
-        const float *sn = st->rope_sin + (size_t)st->pos[t] * half;
+        const float *cs = st->rope_cos + (size_t)pos[t] * half;
+        const float *sn = st->rope_sin + (size_t)pos[t] * half;
         for (int h = 0; h < n_heads; h++) {
             float *p = v + t * ld + h * stride + offset;
             for (int i = 0; i < half; i++) {
@@ -599,6 +675,7 @@ static void rope_apply(const tstate *st, float *v, int64_t ld, int n_tok, int n_
 typedef struct attn_job {
     const tconfig *c;
     const tstate *st;
+    const tgeom *g;
     lacts *a;
     float scale;
     /* backward */
@@ -623,16 +700,16 @@ static void attn_forward_worker(void *p, int ith, int nth)
 {
     const attn_job *j = p;
     const tconfig *c = j->c;
-    const tstate *st = j->st;
+    const tgeom *g = j->g;
     lacts *a = j->a;
     int H = c->n_heads, R = c->kv_lora_rank, NOPE = c->qk_nope_head_dim, ROPE = c->qk_rope_head_dim,
         QK = NOPE + ROPE;
     long b, e;
-    threadpool_split((long)st->n_seqs * H, ith, nth, &b, &e);
+    threadpool_split((long)g->n_seqs * H, ith, nth, &b, &e);
     for (long item = b; item < e; item++) {
         int s = (int)(item / H), h = (int)(item % H);
-        int s0 = st->seq_start[s], T = st->seq_start[s + 1] - s0;
-        float *P = a->P + st->p_off[s] + (size_t)h * tri(T);
+        int s0 = g->seq_start[s], T = g->seq_start[s + 1] - s0;
+        float *P = a->P + g->p_off[s] + (size_t)h * tri(T);
         for (int t = 0; t < T; t++) {
             float *row = P + tri(t);
             const float *qa = a->qabs + ((int64_t)(s0 + t) * H + h) * R;
@@ -669,17 +746,18 @@ static void attn_backward_worker(void *p, int ith, int nth)
     const attn_job *j = p;
     const tconfig *c = j->c;
     const tstate *st = j->st;
+    const tgeom *g = j->g;
     const lacts *a = j->a;
     int H = c->n_heads, R = c->kv_lora_rank, NOPE = c->qk_nope_head_dim, ROPE = c->qk_rope_head_dim,
         QK = NOPE + ROPE;
     float *dp = malloc((size_t)c->max_seq_len * sizeof(float));
     if (!dp) abort(); /* a few KB: nothing sensible to do without them */
     long b, e;
-    threadpool_split((long)st->n_seqs * H, ith, nth, &b, &e);
+    threadpool_split((long)g->n_seqs * H, ith, nth, &b, &e);
     for (long item = b; item < e; item++) {
         int s = (int)(item / H), h = (int)(item % H);
-        int s0 = st->seq_start[s], T = st->seq_start[s + 1] - s0;
-        const float *P = a->P + st->p_off[s] + (size_t)h * tri(T);
+        int s0 = g->seq_start[s], T = g->seq_start[s + 1] - s0;
+        const float *P = a->P + g->p_off[s] + (size_t)h * tri(T);
         for (int t = 0; t < T; t++) {
             const float *row = P + tri(t);
             int64_t th = (int64_t)(s0 + t) * H + h;
@@ -773,13 +851,20 @@ static void route(const tconfig *c, const float *bias, const float *logits, floa
 
 /* ---- forward --------------------------------------------------------------------------------- */
 
+/* The tokens layer il runs over. */
+static const tgeom *geom_of(const tstate *st, int il)
+{
+    return &st->gm[il >= st->cfg.n_layers];
+}
+
 static void layer_forward(tmodel *m, tstate *st, int il, float *xout)
 {
     const tconfig *c = &m->cfg;
     const tlayer *w = &m->w.layers[il];
     lacts *a = &st->L[il];
+    const tgeom *gm = geom_of(st, il);
     threadpool *pool = m->pool;
-    int N = st->n_tok, E = c->dim, H = c->n_heads, NOPE = c->qk_nope_head_dim,
+    int N = gm->n_tok, E = c->dim, H = c->n_heads, NOPE = c->qk_nope_head_dim,
         ROPE = c->qk_rope_head_dim, QK = NOPE + ROPE, R = c->kv_lora_rank, QL = c->q_lora_rank,
         VH = c->v_head_dim;
     float eps = c->rms_eps;
@@ -793,18 +878,18 @@ static void layer_forward(tmodel *m, tstate *st, int il, float *xout)
         a->rqa[t] =
             tm_rmsnorm(a->qan + (int64_t)t * QL, a->qa + (int64_t)t * QL, w->q_a_norm, QL, eps);
     linear(pool, N, QL, H * QK, a->qan, QL, wt_of(m, st, w->wq_b), a->q, H * QK);
-    rope_apply(st, a->q, H * QK, N, H, QK, NOPE, false);
+    rope_apply(st, gm->pos, a->q, H * QK, N, H, QK, NOPE, false);
     linear(pool, N, E, R + ROPE, a->hA, E, wt_of(m, st, w->wkv_a), a->kvr, R + ROPE);
     for (int t = 0; t < N; t++) {
         const float *kv = a->kvr + (int64_t)t * (R + ROPE);
         a->rkv[t] = tm_rmsnorm(a->c + (int64_t)t * R, kv, w->kv_a_norm, R, eps);
         memcpy(a->kpe + (int64_t)t * ROPE, kv + R, (size_t)ROPE * sizeof(float));
     }
-    rope_apply(st, a->kpe, ROPE, N, 1, 0, 0, false);
+    rope_apply(st, gm->pos, a->kpe, ROPE, N, 1, 0, 0, false);
     for (int h = 0; h < H; h++)
         linear(pool, N, NOPE, R, a->q + h * QK, H * QK,
                wt_of(m, st, w->k_b + (int64_t)h * R * NOPE), a->qabs + h * R, H * R);
-    attn_job job = {c, st, a, 1.0f / sqrtf((float)QK), NULL, NULL, NULL};
+    attn_job job = {c, st, gm, a, 1.0f / sqrtf((float)QK), NULL, NULL, NULL};
     threadpool_run(pool, attn_forward_worker, &job);
     for (int h = 0; h < H; h++)
         linear(pool, N, R, VH, a->olat + h * R, H * R, wt_of(m, st, w->v_b + (int64_t)h * VH * R),
@@ -883,7 +968,87 @@ static void layer_forward(tmodel *m, tstate *st, int il, float *xout)
     for (int64_t i = 0; i < (int64_t)N * E; i++) xout[i] = a->xmid[i] + acc[i];
 }
 
-r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp, char *err)
+int tbatch_mtp_mask(const tbatch *b, uint8_t *out_mask)
+{
+    int n = 0;
+    for (int s = 0; s < b->n_seqs; s++) {
+        int s0 = b->seq_start[s], T = b->seq_start[s + 1] - s0;
+        for (int i = 0; i < T; i++) {
+            /* position i+1 active: it is not the last, and the mask (if any) says so */
+            bool on = i + 2 < T && (!b->active || b->active[s0 + i + 1]);
+            out_mask[s0 + i] = on;
+            n += on;
+        }
+    }
+    return n;
+}
+
+/* log Σ exp(l_j) of one row of logits (max-shifted, the sum in double). */
+static float row_lse(const float *l, int V)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
+    double sum = 0;
+    for (int j = 0; j < V; j++) sum += exp((double)l[j] - mx);
+    return (float)(mx + log(sum));
+}
+
+/* The MTP module over the batch of the last main forward (tmodel.h): rows r are the positions
+ * i < T-1 of each sequence; needs st->hfin. */
+static void mtp_forward(tmodel *m, tstate *st, const tbatch *b, float *out_mtp_logp)
+{
+    const tconfig *c = &m->cfg;
+    const tweights *w = &m->w;
+    int il = c->n_layers, E = c->dim, V = c->n_vocab;
+    float eps = c->rms_eps;
+    int n = 0, n_act = 0;
+    size_t off = 0;
+    for (int s = 0; s < b->n_seqs; s++) {
+        int s0 = b->seq_start[s], T = b->seq_start[s + 1] - s0;
+        st->mtp_seq_start[s] = n;
+        st->mtp_p_off[s] = off;
+        off += (size_t)c->n_heads * tri(T - 1);
+        for (int i = 0; i + 1 < T; i++) {
+            st->mtp_pos[n] = i;
+            st->mtp_row[n] = s0 + i;
+            if (i + 2 < T && (!b->active || b->active[s0 + i + 1])) st->mact_rows[n_act++] = n;
+            n++;
+        }
+    }
+    st->mtp_seq_start[b->n_seqs] = n;
+    st->gm[1] = (tgeom){n, b->n_seqs, st->mtp_seq_start, st->mtp_p_off, st->mtp_pos};
+    st->n_mact = n_act;
+    st->n_mtop1 = 0;
+    st->has_mtp = true;
+    if (n == 0) return;
+    for (int r = 0; r < n; r++) {
+        int t = st->mtp_row[r];
+        float *cat = st->mcat + (int64_t)r * 2 * E;
+        st->mre[r] =
+            tm_rmsnorm(cat, w->tok_embd + (int64_t)b->tokens[t + 1] * E, w->mtp_enorm, E, eps);
+        st->mrh[r] = tm_rmsnorm(cat + E, st->hfin + (int64_t)t * E, w->mtp_hnorm, E, eps);
+    }
+    linear(m->pool, n, 2 * E, E, st->mcat, 2 * E, wt_of(m, st, w->mtp_eh_proj), st->L[il].xin, E);
+    layer_forward(m, st, il, st->mxfin);
+    for (int r = 0; r < n; r++)
+        st->mrfin[r] = tm_rmsnorm(st->mhfin + (int64_t)r * E, st->mxfin + (int64_t)r * E,
+                                  w->mtp_head_norm, E, eps);
+    for (int i = 0; i < n_act; i++)
+        memcpy(st->mhact + (int64_t)i * E, st->mhfin + (int64_t)st->mact_rows[i] * E,
+               (size_t)E * sizeof(float));
+    linear(m->pool, n_act, E, V, st->mhact, E, wt_of(m, st, w->output), st->mlogits, V);
+    for (int i = 0; i < n_act; i++) {
+        const float *l = st->mlogits + (int64_t)i * V;
+        int t = st->mtp_row[st->mact_rows[i]], y = b->tokens[t + 2], best = 0;
+        st->mlse[i] = row_lse(l, V);
+        out_mtp_logp[t] = l[y] - st->mlse[i];
+        for (int j = 1; j < V; j++) best = l[j] > l[best] ? j : best;
+        st->n_mtop1 += best == y;
+    }
+}
+
+r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp,
+                         float *out_mtp_logp, char *err)
 {
     const tconfig *c = &m->cfg;
     if (b->n_seqs < 1 || !b->seq_start || b->seq_start[0] != 0)
@@ -903,6 +1068,8 @@ r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp
                            b->tokens[t], t);
     r1_status rs = state_reserve(st, m, N, np, b->n_seqs, err);
     if (rs) return rs;
+    st->has_forward = false;
+    st->has_mtp = false;
     st->n_tok = N;
     st->n_seqs = b->n_seqs;
     memcpy(st->seq_start, b->seq_start, (size_t)(b->n_seqs + 1) * sizeof(int));
@@ -919,6 +1086,10 @@ r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp
             if (on) st->act_rows[st->n_act++] = s0 + t;
         }
     }
+    st->gm[0] = (tgeom){N, b->n_seqs, st->seq_start, st->p_off, st->pos};
+    if (c->n_mtp) /* the MTP layer's loads stay 0 unless it runs */
+        memset(st->load + (size_t)c->n_layers * (size_t)(c->n_routed_experts + 1), 0,
+               (size_t)(c->n_routed_experts + 1) * sizeof(int));
     transpose_weights(m, st);
 
     int E = c->dim, V = c->n_vocab;
@@ -938,13 +1109,13 @@ r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp
     if (out_logp) memset(out_logp, 0, (size_t)N * sizeof(float));
     for (int i = 0; i < n_act; i++) {
         const float *l = st->logits + (int64_t)i * V;
-        float mx = -INFINITY;
-        for (int j = 0; j < V; j++) mx = l[j] > mx ? l[j] : mx;
-        double sum = 0;
-        for (int j = 0; j < V; j++) sum += exp((double)l[j] - mx);
-        st->lse[i] = (float)(mx + log(sum));
+        st->lse[i] = row_lse(l, V);
         int t = st->act_rows[i];
         if (out_logp) out_logp[t] = l[b->tokens[t + 1]] - st->lse[i];
+    }
+    if (out_mtp_logp) {
+        memset(out_mtp_logp, 0, (size_t)N * sizeof(float));
+        if (c->n_mtp) mtp_forward(m, st, b, out_mtp_logp);
     }
     st->has_forward = true;
     return R1_OK;
@@ -956,20 +1127,39 @@ const float *tstate_logits(const tstate *st, int *out_n)
     return st->logits;
 }
 
+const float *tstate_mtp_logits(const tstate *st, int *out_n)
+{
+    *out_n = st->has_forward && st->has_mtp ? st->n_mact : 0;
+    return st->mlogits;
+}
+
+int tstate_mtp_top1(const tstate *st)
+{
+    return st->has_forward && st->has_mtp ? st->n_mtop1 : 0;
+}
+
 const int *tstate_expert_load(const tstate *st)
 {
     return st->load;
+}
+
+/* Layers the last forward ran: the main ones, and the MTP layer when it ran. */
+static int layers_run(const tstate *st)
+{
+    return st->cfg.n_layers + (st->has_mtp ? st->cfg.n_mtp : 0);
 }
 
 uint64_t tstate_routing_hash(const tstate *st)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the chosen expert ids */
     const tconfig *c = &st->cfg;
-    for (int il = c->n_dense_layers; il < c->n_layers && st->has_forward; il++)
-        for (int64_t i = 0; i < (int64_t)st->n_tok * c->n_activated_experts; i++) {
+    for (int il = 0; il < layers_run(st) && st->has_forward; il++) {
+        if (!is_moe_layer(c, il)) continue;
+        for (int64_t i = 0; i < (int64_t)geom_of(st, il)->n_tok * c->n_activated_experts; i++) {
             h ^= (uint64_t)st->L[il].ids[i];
             h *= 1099511628211ull;
         }
+    }
     return h;
 }
 
@@ -993,7 +1183,7 @@ static void ffn_backward(tmodel *m, tstate *st, int il, const float *dy, float *
     tlayer *g = &m->g.layers[il];
     lacts *a = &st->L[il];
     threadpool *pool = m->pool;
-    int N = st->n_tok, E = c->dim;
+    int N = geom_of(st, il)->n_tok, E = c->dim;
     float *tb = st->tbuf;
     if (!is_moe_layer(c, il)) {
         int FD = c->inter_dim;
@@ -1096,8 +1286,9 @@ static void attn_backward(tmodel *m, tstate *st, int il, const float *dy, float 
     const tlayer *w = &m->w.layers[il];
     tlayer *g = &m->g.layers[il];
     lacts *a = &st->L[il];
+    const tgeom *gm = geom_of(st, il);
     threadpool *pool = m->pool;
-    int N = st->n_tok, E = c->dim, H = c->n_heads, NOPE = c->qk_nope_head_dim,
+    int N = gm->n_tok, E = c->dim, H = c->n_heads, NOPE = c->qk_nope_head_dim,
         ROPE = c->qk_rope_head_dim, QK = NOPE + ROPE, R = c->kv_lora_rank, QL = c->q_lora_rank,
         VH = c->v_head_dim;
     float *tb = st->tbuf;
@@ -1112,7 +1303,7 @@ static void attn_backward(tmodel *m, tstate *st, int il, const float *dy, float 
     }
     memset(st->dc_h, 0, (size_t)N * (size_t)H * (size_t)R * sizeof(float));
     memset(st->dkpe_h, 0, (size_t)N * (size_t)H * (size_t)ROPE * sizeof(float));
-    attn_job job = {c, st, a, 1.0f / sqrtf((float)QK), dolat, dqabs, dq};
+    attn_job job = {c, st, gm, a, 1.0f / sqrtf((float)QK), dolat, dqabs, dq};
     threadpool_run(pool, attn_backward_worker, &job);
     for (int h = 0; h < H; h++) {
         int64_t kb = (int64_t)h * R * NOPE;
@@ -1130,8 +1321,8 @@ static void attn_backward(tmodel *m, tstate *st, int il, const float *dy, float 
             for (int d = 0; d < ROPE; d++) dk[R + d] += sk[d];
         }
     }
-    rope_apply(st, dkvr, R + ROPE, N, 1, 0, R, true);
-    rope_apply(st, dq, H * QK, N, H, QK, NOPE, true);
+    rope_apply(st, gm->pos, dkvr, R + ROPE, N, 1, 0, R, true);
+    rope_apply(st, gm->pos, dq, H * QK, N, H, QK, NOPE, true);
     /* c = rmsnorm(kvr[:R]) · kv_a_norm, in place over dkvr[:R] (dx computed from a copy) */
     for (int t = 0; t < N; t++) {
         float *dk = dkvr + (int64_t)t * (R + ROPE), tmp[1024];
@@ -1152,29 +1343,94 @@ static void attn_backward(tmodel *m, tstate *st, int il, const float *dy, float 
     linear_dx(pool, N, E, QL, dqa, QL, w->wq_a, dhA, E, true);
 }
 
-void tmodel_backward(tmodel *m, tstate *st, const float *dlogp)
+/* dlog (n, V) = dLoss/dlogits of rows whose logp = logits[y] - lse were weighted by d. */
+static void head_dlogits(float *dl, const float *l, float lse, int y, float d, int V)
+{
+    for (int j = 0; j < V; j++) dl[j] = -d * expf(l[j] - lse);
+    dl[y] += d;
+}
+
+/* Backward of the MTP module from dmtp_logp: its own gradients, and unless detach the shared head's
+ * and embedding's, and st->dhid = dLoss/d(main hidden states) (N, E). */
+static void mtp_backward(tmodel *m, tstate *st, const float *dmtp_logp, bool detach)
+{
+    const tconfig *c = &m->cfg;
+    const tweights *w = &m->w;
+    tweights *gw = &m->g;
+    threadpool *pool = m->pool;
+    int il = c->n_layers, n = st->gm[1].n_tok, E = c->dim, V = c->n_vocab, n_act = st->n_mact;
+    float *dlog = st->s[0], *dhact = st->s[1], *dh = st->dh, *dx = st->dx;
+    for (int i = 0; i < n_act; i++) {
+        int t = st->mtp_row[st->mact_rows[i]];
+        head_dlogits(dlog + (int64_t)i * V, st->mlogits + (int64_t)i * V, st->mlse[i],
+                     st->tokens[t + 2], dmtp_logp[t], V);
+    }
+    if (!detach) linear_dw(pool, n_act, E, V, dlog, V, st->mhact, E, gw->output, st->tbuf);
+    linear_dx(pool, n_act, E, V, dlog, V, w->output, dhact, E, false);
+    memset(dh, 0, (size_t)n * (size_t)E * sizeof(float));
+    for (int i = 0; i < n_act; i++)
+        memcpy(dh + (int64_t)st->mact_rows[i] * E, dhact + (int64_t)i * E,
+               (size_t)E * sizeof(float));
+    rmsnorm_rows_backward(dx, gw->mtp_head_norm, dh, st->mxfin, w->mtp_head_norm, st->mrfin, n, E,
+                          E, false);
+    const tlayer *wl = &w->layers[il];
+    tlayer *gl = &gw->layers[il];
+    lacts *a = &st->L[il];
+    ffn_backward(m, st, il, dx, dh);
+    rmsnorm_rows_backward(dx, gl->ffn_norm, dh, a->xmid, wl->ffn_norm, a->rF, n, E, E, true);
+    attn_backward(m, st, il, dx, dh);
+    rmsnorm_rows_backward(dx, gl->attn_norm, dh, a->xin, wl->attn_norm, a->rA, n, E, E, true);
+    /* x = eh_proj · cat: dx is dLoss/dx (n, E) */
+    float *dcat = st->s[2];
+    linear_dw(pool, n, 2 * E, E, dx, E, st->mcat, 2 * E, gw->mtp_eh_proj, st->tbuf);
+    linear_dx(pool, n, 2 * E, E, dx, E, w->mtp_eh_proj, dcat, 2 * E, false);
+    memset(st->dhid, 0, (size_t)st->n_tok * (size_t)E * sizeof(float));
+    for (int r = 0; r < n; r++) {
+        int t = st->mtp_row[r];
+        const float *emb = w->tok_embd + (int64_t)st->tokens[t + 1] * E;
+        float *de = dh + (int64_t)r * E; /* dh is free again */
+        tm_rmsnorm_backward(de, gw->mtp_enorm, dcat + (int64_t)r * 2 * E, emb, w->mtp_enorm,
+                            st->mre[r], E, false);
+        tm_rmsnorm_backward(st->dhid + (int64_t)t * E, gw->mtp_hnorm, dcat + (int64_t)r * 2 * E + E,
+                            st->hfin + (int64_t)t * E, w->mtp_hnorm, st->mrh[r], E, false);
+    }
+    if (detach) return;
+    for (int r = 0; r < n; r++) { /* the shared embedding, in row order */
+        float *ge = gw->tok_embd + (int64_t)st->tokens[st->mtp_row[r] + 1] * E;
+        const float *d = dh + (int64_t)r * E;
+        for (int j = 0; j < E; j++) ge[j] += d[j];
+    }
+}
+
+void tmodel_backward(tmodel *m, tstate *st, const float *dlogp, const float *dmtp_logp,
+                     bool mtp_detach)
 {
     if (!st->has_forward) return;
     const tconfig *c = &m->cfg;
     threadpool *pool = m->pool;
     int N = st->n_tok, E = c->dim, V = c->n_vocab, n_act = st->n_act;
+    /* the MTP term first: its gradient w.r.t. the main hidden states joins the head's below */
+    bool mtp = dmtp_logp && st->has_mtp && st->gm[1].n_tok > 0;
+    if (mtp) mtp_backward(m, st, dmtp_logp, mtp_detach);
     float *dlog = st->s[0], *dhact = st->s[1];
     /* head: logp = logit[y] - lse  =>  dlogit_j = dlogp · (δ_jy - softmax_j) */
     for (int i = 0; i < n_act; i++) {
-        int t = st->act_rows[i], y = st->tokens[t + 1];
-        float d = dlogp[t];
-        const float *l = st->logits + (int64_t)i * V;
-        float *dl = dlog + (int64_t)i * V;
-        for (int j = 0; j < V; j++) dl[j] = -d * expf(l[j] - st->lse[i]);
-        dl[y] += d;
+        int t = st->act_rows[i];
+        head_dlogits(dlog + (int64_t)i * V, st->logits + (int64_t)i * V, st->lse[i],
+                     st->tokens[t + 1], dlogp[t], V);
     }
     linear_dw(pool, n_act, E, V, dlog, V, st->hact, E, m->g.output, st->tbuf);
     linear_dx(pool, n_act, E, V, dlog, V, m->w.output, dhact, E, false);
     float *dh = st->dh, *dx = st->dx;
-    memset(dh, 0, (size_t)N * (size_t)E * sizeof(float));
-    for (int i = 0; i < n_act; i++)
-        memcpy(dh + (int64_t)st->act_rows[i] * E, dhact + (int64_t)i * E,
-               (size_t)E * sizeof(float));
+    if (mtp && !mtp_detach)
+        memcpy(dh, st->dhid, (size_t)N * (size_t)E * sizeof(float));
+    else
+        memset(dh, 0, (size_t)N * (size_t)E * sizeof(float));
+    for (int i = 0; i < n_act; i++) {
+        float *d = dh + (int64_t)st->act_rows[i] * E;
+        const float *src = dhact + (int64_t)i * E;
+        for (int j = 0; j < E; j++) d[j] += src[j];
+    }
     rmsnorm_rows_backward(dx, m->g.out_norm, dh, st->xfin, m->w.out_norm, st->rfin, N, E, E, false);
     for (int il = c->n_layers - 1; il >= 0; il--) {
         const tlayer *w = &m->w.layers[il];
@@ -1199,7 +1455,8 @@ void tmodel_update_bias(tmodel *m, const tstate *st, float rate)
     const tconfig *c = &m->cfg;
     int X = c->n_routed_experts;
     if (!st->has_forward) return;
-    for (int il = c->n_dense_layers; il < c->n_layers; il++) {
+    for (int il = 0; il < layers_run(st); il++) {
+        if (!is_moe_layer(c, il)) continue;
         const int *load = st->load + (size_t)il * (size_t)(X + 1);
         float *bias = m->exp_probs_b + (size_t)il * (size_t)(X + 1);
         double mean = 0;
@@ -1240,5 +1497,18 @@ double tmodel_forward_flops(const tmodel *m, const tbatch *b)
         total += is_moe_layer(c, il) ? N * (E * X + (K * F + S) * 3 * E) : N * 3 * E * c->inter_dim;
     }
     total += n_act * E * c->n_vocab;
+    if (c->n_mtp) { /* N' = N - n_seqs rows, T-1 per sequence; about as many MTP targets */
+        double Nm = N - b->n_seqs, pm = 0;
+        for (int s = 0; s < b->n_seqs; s++) {
+            double T = b->seq_start[s + 1] - b->seq_start[s] - 1;
+            pm += T * (T + 1) / 2;
+        }
+        total += Nm * (E * QL + QL * H * QK + E * (R + ROPE) + H * c->qk_nope_head_dim * R +
+                       H * R * VH + H * VH * E) +
+                 pm * H * (2 * R + ROPE);
+        total += is_moe_layer(c, c->n_layers) ? Nm * (E * X + (K * F + S) * 3 * E)
+                                              : Nm * 3 * E * c->inter_dim;
+        total += Nm * 2 * E * E + n_act * E * c->n_vocab;
+    }
     return 2 * total; /* multiply-adds -> FLOPs */
 }

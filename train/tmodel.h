@@ -12,6 +12,18 @@
  * where asked, and `tmodel_backward` takes dLoss/dlogp per position — one interface for
  * cross-entropy (dlogp = -weight) and for policy-gradient losses (dlogp = -advantage·…).
  *
+ * Multi-token prediction (DeepSeek-V3 §2.2, depth 1; cfg.n_mtp = 1): one more decoder layer that
+ * predicts the token after next. For position i of a sequence (i = 0 .. T-2), with h_i the main
+ * model's final hidden state after output_norm (the vector that feeds the head) and t_{i+1} the
+ * next token:  x_i = eh_proj · [enorm(embed(t_{i+1})); hnorm(h_i)]  (embedding part first),
+ * x_i = layer(x_i) at RoPE position i, attending causally over MTP positions ≤ i of the same
+ * sequence, and  logits_i = head(shared_head_norm(x_i))  predict t_{i+2}. The embedding and the
+ * output head are the main model's (shared; tied when the model ties them). The layer is of the
+ * kind of the model's MoE layers (its own router and balancing bias), or dense when the model has
+ * none. This is what the engine runs as a drafter (src/model/forward.h model_forward_mtp) and what
+ * vLLM / SGLang / llama.cpp do. MTP position i is trained ("MTP-active") exactly when position
+ * i+1 of the same sequence is active, i.e. when its target t_{i+2} is in the main loss mask.
+ *
  * Parameters, gradients and AdamW moments are flat arrays with one layout (tmodel_tensor table);
  * the aux-loss-free balancing bias of each MoE layer is separate (not trained by gradient).
  * Ownership: a tmodel owns its arrays; a tstate owns the activations of the last forward and must
@@ -51,12 +63,15 @@ typedef struct tconfig {
     float rope_theta;
     float rms_eps;
     int max_seq_len; /* longest sequence (RoPE table, exported context_length) */
+    int n_mtp;       /* multi-token-prediction modules: 0 or 1 (see the top of the file) */
 } tconfig;
 
-/* The default tiny model (r1-tiny): see docs/training.md for the sizes. */
+/* The default tiny model (r1-tiny, with its MTP module): see docs/training.md for the sizes. */
 tconfig tconfig_default(void);
 /* Checks ranges and divisibility; R1_ERR_INVALID_ARG with a message. */
 r1_status tconfig_validate(const tconfig *c, char *err);
+/* Whether layer il (0 .. n_layers + n_mtp - 1; the MTP layer is il = n_layers) is a MoE layer. */
+bool tconfig_layer_is_moe(const tconfig *c, int il);
 
 typedef enum tensor_kind {
     TK_EMBED = 0,  /* token embedding */
@@ -98,7 +113,11 @@ typedef struct tweights {
     float *tok_embd; /* (n_vocab, dim) */
     float *out_norm; /* (dim) */
     float *output;   /* (n_vocab, dim); == tok_embd when tied */
-    tlayer *layers;  /* (n_layers) */
+    tlayer *layers;  /* (n_layers + n_mtp): the MTP module's decoder layer last */
+    /* the MTP module's own tensors (NULL without one), GGUF blk.<n_layers>.nextn.* */
+    float *mtp_enorm, *mtp_hnorm; /* (dim) */
+    float *mtp_eh_proj;           /* (dim, 2·dim): columns 0..dim-1 act on enorm(embed) */
+    float *mtp_head_norm;         /* shared_head_norm (dim) */
 } tweights;
 
 typedef struct tmodel {
@@ -109,8 +128,9 @@ typedef struct tmodel {
     float *params; /* (n_params) */
     float *grads;  /* (n_params) */
     tweights w, g; /* views into params and grads */
-    float
-        *exp_probs_b; /* (n_layers, n_routed_experts) balancing bias; rows of dense layers unused */
+    /* (n_layers + n_mtp, n_routed_experts + 1) balancing bias, the MTP layer's last; rows of dense
+     * layers unused */
+    float *exp_probs_b;
     threadpool *pool; /* borrowed */
 } tmodel;
 
@@ -138,26 +158,46 @@ typedef struct tstate tstate;
 tstate *tstate_new(void);
 void tstate_free(tstate *st);
 
+/* The MTP mask of a batch (see the top of the file): out_mask (n_tokens) gets 1 where position t
+ * is MTP-active (t+1 in the same sequence and active), 0 elsewhere. Returns their count. */
+int tbatch_mtp_mask(const tbatch *b, uint8_t *out_mask);
+
 /* Forward over the batch, saving what the backward needs. out_logp (n_tokens, may be NULL):
- * log p(tokens[t+1]) at active positions, 0 elsewhere. */
-r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp, char *err);
+ * log p(tokens[t+1]) at active positions, 0 elsewhere. out_mtp_logp (n_tokens): non-NULL runs
+ * the MTP module too (when the model has one; else it gets zeros): log p_mtp(tokens[t+2]) at
+ * MTP-active positions, 0 elsewhere. */
+r1_status tmodel_forward(tmodel *m, tstate *st, const tbatch *b, float *out_logp,
+                         float *out_mtp_logp, char *err);
 /* Logits (n_vocab each) of the active positions of the last forward, in position order; *out_n
  * gets their count. Valid until the next forward. */
 const float *tstate_logits(const tstate *st, int *out_n);
+/* The same for the MTP module: logits predicting tokens[t+2] at the MTP-active positions t, in
+ * position order (*out_n = 0 when the last forward did not run it). */
+const float *tstate_mtp_logits(const tstate *st, int *out_n);
+/* How many of those have their target as the (first) largest logit: MTP top-1 hits. */
+int tstate_mtp_top1(const tstate *st);
 /* Backward of the last forward: dlogp (n_tokens) = dLoss/dlogp at active positions (ignored
- * elsewhere). Adds into m->grads. */
-void tmodel_backward(tmodel *m, tstate *st, const float *dlogp);
+ * elsewhere). dmtp_logp (n_tokens, may be NULL: no MTP term) = dLoss/d(MTP logp) at MTP-active
+ * positions; needs a forward that ran the MTP module. The MTP term's gradient reaches the MTP
+ * module and, unless mtp_detach, the trunk too (through h_i, the shared embedding and the shared
+ * head, as in DeepSeek-V3); with mtp_detach only the MTP module's own tensors (enorm, hnorm,
+ * eh_proj, its layer, shared_head_norm) get it. Adds into m->grads. */
+void tmodel_backward(tmodel *m, tstate *st, const float *dlogp, const float *dmtp_logp,
+                     bool mtp_detach);
 
-/* Tokens routed to each expert of each layer in the last forward: (n_layers, n_routed_experts);
- * rows of dense layers are 0. */
+/* Tokens routed to each expert of each layer in the last forward: (n_layers + n_mtp,
+ * n_routed_experts + 1), the MTP layer's row last (0 when the forward did not run it); rows of
+ * dense layers are 0. */
 const int *tstate_expert_load(const tstate *st);
-/* A hash of every routing decision of the last forward (tests: did a perturbation flip one?). */
+/* A hash of every routing decision of the last forward, the MTP layer's included (tests: did a
+ * perturbation flip one?). */
 uint64_t tstate_routing_hash(const tstate *st);
-/* DeepSeek-V3 aux-loss-free balancing: bias_e += rate · sign(mean load − load_e) per MoE layer,
- * from the loads of the last forward. */
+/* DeepSeek-V3 aux-loss-free balancing: bias_e += rate · sign(mean load − load_e) per MoE layer
+ * (the MTP layer's too when the forward ran it), from the loads of the last forward. */
 void tmodel_update_bias(tmodel *m, const tstate *st, float rate);
 
-/* Multiply-adds of one forward over the batch (for GFLOP/s reports; backward ≈ 2×). */
+/* Multiply-adds of one forward over the batch, the MTP module's included when the model has one
+ * (for GFLOP/s reports; backward ≈ 2×). */
 double tmodel_forward_flops(const tmodel *m, const tbatch *b);
 
 #endif

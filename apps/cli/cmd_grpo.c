@@ -1,7 +1,9 @@
 /* cmd_grpo.c — `r1 grpo`: improve a model with Group Relative Policy Optimization on generated
  * tasks with verifiable answers (train/grpo.h has the algorithm and its defaults), sampling with
- * the inference engine. Writes OUT.gguf, OUT.grpo.tsv (reward, accuracy, length, KL per step)
- * and OUT.svg (these curves, with the SFT loss of the starting model when its .sft.tsv is found).
+ * the inference engine. Writes OUT.gguf, OUT.grpo.tsv (reward, accuracy, length, KL, MTP loss and
+ * accuracy per step) and OUT.svg (these curves, with the SFT loss of the starting model when its
+ * .sft.tsv is found). A model's MTP module is trained along on the sampled completions
+ * (--mtp-lambda), so the drafter follows the policy.
  */
 #include "cli.h"
 #include "common.h"
@@ -35,6 +37,10 @@ static void usage(FILE *f)
                "  --eval-tasks MIX   held-out greedy accuracy every --eval-every N steps (20), on\n"
                "                     --eval-n problems (100)\n"
                "  --sft-log PATH     SFT log to include in the picture (default: START.sft.tsv)\n"
+               "  --mtp-lambda X     weight of the MTP module's loss on the sampled completions\n"
+               "                     (0.3; 0: leave the module as it is)\n"
+               "  --mtp-trunk        let that loss's gradient into the trunk too (default: only\n"
+               "                     the MTP module learns from it)\n"
                "  --seed S (1)  -t, --threads N (all cores)\n");
 }
 
@@ -60,20 +66,38 @@ static void push(series *s, double v)
     s->v[s->n++] = v;
 }
 
-enum { C_STEP, C_REWARD, C_ACC, C_FORMAT, C_LEN, C_KL, C_HELD, C_SFT_STEP, C_SFT_LOSS, C_N };
+enum {
+    C_STEP,
+    C_REWARD,
+    C_ACC,
+    C_FORMAT,
+    C_LEN,
+    C_KL,
+    C_HELD,
+    C_MTP_LOSS,
+    C_MTP_ACC,
+    C_SFT_STEP,
+    C_SFT_LOSS,
+    C_N
+};
 
 static void write_curves(const char *out, const char *grpo_log, const char *sft_log)
 {
     series c[C_N] = {{0}};
     char line[1024];
+    bool has_mtp = false;
     FILE *f = fopen(grpo_log, "r");
     while (f && fgets(line, sizeof line, f)) {
         double v[12];
-        char held[64];
-        if (sscanf(line, "%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%63s", &v[0],
-                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10],
-                   held) != 12)
-            continue;
+        char held[64], ml[64], ma[64];
+        int k = sscanf(
+            line, "%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf\t%63s\t%63s\t%63s", &v[0],
+            &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], held, ml, ma);
+        if (k < 12) continue;
+        bool mtp = k == 14 && strcmp(ml, "-") != 0;
+        push(&c[C_MTP_LOSS], mtp ? atof(ml) : NAN);
+        push(&c[C_MTP_ACC], mtp ? atof(ma) : NAN);
+        has_mtp = has_mtp || mtp;
         push(&c[C_STEP], v[0]);
         push(&c[C_REWARD], v[1]);
         push(&c[C_ACC], v[2]);
@@ -99,14 +123,17 @@ static void write_curves(const char *out, const char *grpo_log, const char *sft_
                          {"held-out accuracy (greedy)", "#d62728", c[C_STEP].v, c[C_HELD].v, n}};
     svg_series len = {"completion tokens", "#9467bd", c[C_STEP].v, c[C_LEN].v, n};
     svg_series kl = {"KL(policy || start), k3", "#8c564b", c[C_STEP].v, c[C_KL].v, n};
-    svg_panel panels[4] = {{"SFT: cross-entropy per assistant token (nats)", &sft, 1},
+    svg_series mtp[2] = {{"MTP loss (nats)", "#9467bd", c[C_STEP].v, c[C_MTP_LOSS].v, n},
+                         {"MTP top-1 accuracy", "#2ca02c", c[C_STEP].v, c[C_MTP_ACC].v, n}};
+    svg_panel panels[5] = {{"SFT: cross-entropy per assistant token (nats)", &sft, 1},
                            {"GRPO: reward and accuracy", acc, 3},
                            {"GRPO: mean completion length", &len, 1},
-                           {"GRPO: KL to the starting model", &kl, 1}};
+                           {"GRPO: KL to the starting model", &kl, 1},
+                           {"GRPO: MTP module on the sampled completions", mtp, 2}};
     int first = c[C_SFT_STEP].n ? 0 : 1;
     char svg[1024], err[R1_ERR_MAX];
     sibling(out, ".svg", svg, sizeof svg);
-    if (svg_write(svg, "r1 train + r1 grpo", panels + first, 4 - first, err))
+    if (svg_write(svg, "r1 train + r1 grpo", panels + first, (has_mtp ? 5 : 4) - first, err))
         fprintf(stderr, "r1 grpo: %s\n", err);
     for (int i = 0; i < C_N; i++) free(c[i].v);
 }
@@ -135,6 +162,10 @@ int cmd_grpo(int argc, char **argv)
         }
         if (!strcmp(a, "--keep-uniform")) {
             gp.drop_uniform = false;
+            continue;
+        }
+        if (!strcmp(a, "--mtp-trunk")) {
+            gp.mtp_trunk = true;
             continue;
         }
         if (!(v = cli_value(argc, argv, &i))) return 2;
@@ -183,6 +214,7 @@ int cmd_grpo(int argc, char **argv)
         FLT("--format-reward", &gp.format_reward)
         FLT("--suffix-prob", &gp.suffix_prob)
         FLT("--bias-rate", &gp.bias_rate)
+        FLT("--mtp-lambda", &gp.mtp_lambda)
         else
         {
             fprintf(stderr, "r1 grpo: unknown option '%s'\n", a);
@@ -214,6 +246,10 @@ int cmd_grpo(int argc, char **argv)
         fprintf(stderr, "r1 grpo: --agg is token, seq or drgrpo\n");
         return 2;
     }
+    if (!(gp.mtp_lambda >= 0)) {
+        fprintf(stderr, "r1 grpo: --mtp-lambda must be >= 0\n");
+        return 2;
+    }
     if (n_threads == 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     gp.n_threads = n_threads;
     char log_path[1024], scratch[1100], sft_default[1024];
@@ -239,9 +275,10 @@ int cmd_grpo(int argc, char **argv)
         goto done;
     }
     fprintf(log, "step\treward\taccuracy\tformat\tlength\tkl\tloss\tclip_frac\tgrad_norm\tt_sample"
-                 "\tt_train\theldout_acc\n");
-    fprintf(stderr, "r1 grpo: %s, %d prompts x %d samples per step, %d threads\n", in, gp.n_prompts,
-            gp.group_size, n_threads);
+                 "\tt_train\theldout_acc\tmtp_loss\tmtp_acc\n");
+    fprintf(stderr, "r1 grpo: %s, %d prompts x %d samples per step, %d threads%s\n", in,
+            gp.n_prompts, gp.group_size, n_threads,
+            m->cfg.n_mtp && gp.mtp_lambda > 0 ? ", MTP module trained along" : "");
     bool ok = true;
     for (int64_t step = 0; step < ap.total_steps && ok; step++) {
         grpo_stats gs;
@@ -278,21 +315,28 @@ int cmd_grpo(int argc, char **argv)
             r1_model_free(em);
             held = total ? (double)correct / total : NAN;
         }
+        char mtp_text[64] = "";
+        if (!isnan(gs.mtp_loss))
+            snprintf(mtp_text, sizeof mtp_text, "  mtp %.3f acc %.3f", gs.mtp_loss, gs.mtp_acc);
         fprintf(stderr,
                 "step %4lld  reward %.3f  acc %.3f  format %.2f  len %.1f  kl %.4f  clip %.3f  "
-                "groups %d/%d  |g| %.3f  sample %.1fs train %.1fs%s",
+                "groups %d/%d%s  |g| %.3f  sample %.1fs train %.1fs%s",
                 (long long)step + 1, gs.reward, gs.accuracy, gs.format, gs.mean_len, gs.kl,
-                gs.clip_frac, gs.n_groups_kept, gp.n_prompts, gs.grad_norm, gs.t_sample, gs.t_train,
-                isnan(held) ? "\n" : "");
+                gs.clip_frac, gs.n_groups_kept, gp.n_prompts, mtp_text, gs.grad_norm, gs.t_sample,
+                gs.t_train, isnan(held) ? "\n" : "");
         if (!isnan(held)) fprintf(stderr, "  held-out %.3f\n", held);
         fprintf(log, "%lld\t%.4f\t%.4f\t%.4f\t%.2f\t%.5f\t%.5f\t%.4f\t%.4f\t%.2f\t%.2f\t",
                 (long long)step + 1, gs.reward, gs.accuracy, gs.format, gs.mean_len,
                 isnan(gs.kl) ? 0.0 : gs.kl, gs.loss, gs.clip_frac, gs.grad_norm, gs.t_sample,
                 gs.t_train);
         if (isnan(held))
-            fprintf(log, "-\n");
+            fprintf(log, "-");
         else
-            fprintf(log, "%.4f\n", held);
+            fprintf(log, "%.4f", held);
+        if (isnan(gs.mtp_loss))
+            fprintf(log, "\t-\t-\n");
+        else
+            fprintf(log, "\t%.5f\t%.4f\n", gs.mtp_loss, gs.mtp_acc);
         fflush(log);
     }
     fclose(log);

@@ -5,6 +5,8 @@
  *
  * Files next to -o OUT.gguf: OUT.ckpt (weights + AdamW state + data settings), OUT.sft.tsv (one
  * line per logged step), OUT.svg (the loss curves).
+ * The model learns DeepSeek-V3's multi-token-prediction module alongside (--mtp-lambda, default
+ * 0.3; 0 = no module), written into the GGUF for the engine's speculative decoding.
  */
 #include "cli.h"
 #include "common.h"
@@ -59,6 +61,7 @@ static void usage(FILE *f)
         "early\n"
         "  --lr X (3e-3)  --warmup N (50)  --min-lr-ratio X (0.1)  --wd X (0.1)  --clip X (1)\n"
         "  --bias-rate X      aux-loss-free balancing step per update (1e-3)\n"
+        "  --mtp-lambda X     weight of the multi-token-prediction loss (0.3; 0: no MTP module)\n"
         "  --seed S           weights and data (1)     -t, --threads N (all cores)\n"
         "model (defaults: r1-tiny, see docs/training.md):\n"
         "  --dim --layers --heads --q-lora --kv-lora --nope --rope --v-head --inter --dense\n"
@@ -192,7 +195,7 @@ static int cmd_train_eval(int argc, char **argv)
 typedef struct data_keys {
     const sft_data *d;
     const char *tasks;
-    float bias_rate;
+    float bias_rate, mtp_lambda;
 } data_keys;
 
 static void add_data_keys(gguf_writer *w, void *user)
@@ -206,10 +209,12 @@ static void add_data_keys(gguf_writer *w, void *user)
     gguf_writer_set_u32(w, "r1train.max_len", (uint32_t)k->d->max_len);
     gguf_writer_set_f32(w, "r1train.suffix_prob", k->d->suffix_prob);
     gguf_writer_set_f32(w, "r1train.bias_rate", k->bias_rate);
+    gguf_writer_set_f32(w, "r1train.mtp_lambda", k->mtp_lambda);
 }
 
 /* Restore the data settings a checkpoint was trained with. */
-static bool read_data_keys(const char *path, sft_data *d, char *tasks, size_t cap, float *bias_rate)
+static bool read_data_keys(const char *path, sft_data *d, char *tasks, size_t cap, float *bias_rate,
+                           float *mtp_lambda)
 {
     gguf_file *f;
     char err[R1_ERR_MAX], seed[32] = "";
@@ -224,6 +229,7 @@ static bool read_data_keys(const char *path, sft_data *d, char *tasks, size_t ca
               gguf_get_u32(f, "r1train.max_len", &max_len, NULL) &&
               gguf_get_f32(f, "r1train.suffix_prob", &d->suffix_prob, NULL) &&
               gguf_get_f32(f, "r1train.bias_rate", bias_rate, NULL);
+    if (!gguf_get_f32(f, "r1train.mtp_lambda", mtp_lambda, NULL)) *mtp_lambda = 0; /* before MTP */
     gguf_close(f);
     if (!ok) {
         fprintf(stderr, "r1 train: %s has no r1train data settings (not an SFT checkpoint)\n",
@@ -236,39 +242,52 @@ static bool read_data_keys(const char *path, sft_data *d, char *tasks, size_t ca
     return true;
 }
 
+/* Columns of OUT.sft.tsv the picture uses. */
+enum { K_STEP, K_LOSS, K_HELD, K_MTP_LOSS, K_MTP_ACC, K_MTP_HELD_ACC, K_N };
+
 typedef struct curve {
-    double *step, *loss, *heldout;
+    double *v[K_N];
     int n, cap;
+    bool has_mtp;
 } curve;
 
-static void curve_add(curve *c, double step, double loss, double heldout)
+static void curve_add(curve *c, const double *row)
 {
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 256;
-        c->step = realloc(c->step, (size_t)c->cap * sizeof(double));
-        c->loss = realloc(c->loss, (size_t)c->cap * sizeof(double));
-        c->heldout = realloc(c->heldout, (size_t)c->cap * sizeof(double));
-        if (!c->step || !c->loss || !c->heldout) abort(); /* CLI: a few KB */
+        for (int k = 0; k < K_N; k++) {
+            c->v[k] = realloc(c->v[k], (size_t)c->cap * sizeof(double));
+            if (!c->v[k]) abort(); /* CLI: a few KB */
+        }
     }
-    c->step[c->n] = step;
-    c->loss[c->n] = loss;
-    c->heldout[c->n] = heldout;
+    for (int k = 0; k < K_N; k++) c->v[k][c->n] = row[k];
     c->n++;
 }
 
-/* Read OUT.sft.tsv back (all runs of a resumed training) for the picture. */
+static double field(const char *s)
+{
+    return strcmp(s, "-") && strcmp(s, "nan") ? atof(s) : NAN;
+}
+
+/* Read OUT.sft.tsv back (all runs of a resumed training) for the picture: step, loss, held-out
+ * (columns 1-3) and, when present, the MTP columns 8-10. */
 static void curve_read(const char *path, curve *c)
 {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f)) {
-        double s, l, h;
-        char hs[64];
-        if (sscanf(line, "%lf\t%lf\t%63s", &s, &l, hs) == 3) {
-            h = strcmp(hs, "-") ? atof(hs) : NAN;
-            curve_add(c, s, l, h);
-        }
+        double row[K_N], x;
+        char hs[64], ml[64], ma[64], mh[64];
+        int k = sscanf(line, "%lf\t%lf\t%63s\t%lf\t%lf\t%lf\t%lf\t%63s\t%63s\t%63s", &row[K_STEP],
+                       &row[K_LOSS], hs, &x, &x, &x, &x, ml, ma, mh);
+        if (k < 3) continue;
+        row[K_HELD] = field(hs);
+        row[K_MTP_LOSS] = k == 10 ? field(ml) : NAN;
+        row[K_MTP_ACC] = k == 10 ? field(ma) : NAN;
+        row[K_MTP_HELD_ACC] = k == 10 ? field(mh) : NAN;
+        c->has_mtp = c->has_mtp || !isnan(row[K_MTP_LOSS]);
+        curve_add(c, row);
     }
     fclose(f);
 }
@@ -279,13 +298,18 @@ static void write_curves(const char *out, const char *log_path)
     curve_read(log_path, &c);
     char svg[1024], err[R1_ERR_MAX];
     sibling(out, ".svg", svg, sizeof svg);
-    svg_series s[2] = {{"train loss", "#1f77b4", c.step, c.loss, c.n},
-                       {"held-out loss", "#d62728", c.step, c.heldout, c.n}};
-    svg_panel p = {"SFT: cross-entropy per assistant token (nats)", s, 2};
-    if (svg_write(svg, "r1 train", &p, 1, err)) fprintf(stderr, "r1 train: %s\n", err);
-    free(c.step);
-    free(c.loss);
-    free(c.heldout);
+    double *x = c.v[K_STEP];
+    svg_series s[2] = {{"train loss", "#1f77b4", x, c.v[K_LOSS], c.n},
+                       {"held-out loss", "#d62728", x, c.v[K_HELD], c.n}};
+    svg_series ms[3] = {{"MTP loss (train)", "#9467bd", x, c.v[K_MTP_LOSS], c.n},
+                        {"MTP top-1 accuracy (train)", "#2ca02c", x, c.v[K_MTP_ACC], c.n},
+                        {"MTP top-1 accuracy (held-out)", "#d62728", x, c.v[K_MTP_HELD_ACC], c.n}};
+    svg_panel p[2] = {
+        {"SFT: cross-entropy per assistant token (nats)", s, 2},
+        {"MTP module: cross-entropy (nats) and top-1 accuracy, token after next", ms, 3}};
+    if (svg_write(svg, "r1 train", p, c.has_mtp ? 2 : 1, err))
+        fprintf(stderr, "r1 train: %s\n", err);
+    for (int k = 0; k < K_N; k++) free(c.v[k]);
 }
 
 typedef struct train_opts {
@@ -296,7 +320,7 @@ typedef struct train_opts {
     tconfig cfg;
     uint64_t seed;
     int n_threads, stop_after, log_every, eval_every, ckpt_every, eval_n;
-    float bias_rate;
+    float bias_rate, mtp_lambda;
     dtype type;
 } train_opts;
 
@@ -347,6 +371,7 @@ static int parse_train(int argc, char **argv, train_opts *o)
     o->eval_every = 100;
     o->eval_n = 200;
     o->bias_rate = 1e-3f;
+    o->mtp_lambda = 0.3f;
     o->type = DTYPE_F32;
     int max_len = 512;
     for (int i = 1; i < argc; i++) {
@@ -416,6 +441,7 @@ static int parse_train(int argc, char **argv, train_opts *o)
         FLT("--clip", &o->ap.clip_norm)
         FLT("--suffix-prob", &o->d.suffix_prob)
         FLT("--bias-rate", &o->bias_rate)
+        FLT("--mtp-lambda", &o->mtp_lambda)
         else
         {
             fprintf(stderr, "r1 train: unknown option '%s'\n", a);
@@ -427,6 +453,11 @@ static int parse_train(int argc, char **argv, train_opts *o)
     }
     o->d.max_len = max_len;
     o->cfg.max_seq_len = max_len;
+    if (!(o->mtp_lambda >= 0)) {
+        fprintf(stderr, "r1 train: --mtp-lambda must be >= 0\n");
+        return 2;
+    }
+    o->cfg.n_mtp = o->mtp_lambda > 0;
     if (!o->out) {
         fprintf(stderr, "r1 train: -o OUT.gguf is required\n");
         usage(stderr);
@@ -460,7 +491,8 @@ int cmd_train(int argc, char **argv)
         int total = o.ap.total_steps;
         bool steps_given = false;
         for (int i = 1; i < argc; i++) steps_given = steps_given || !strcmp(argv[i], "--steps");
-        if (!read_data_keys(o.resume, &o.d, o.tasks, sizeof o.tasks, &o.bias_rate)) goto done;
+        if (!read_data_keys(o.resume, &o.d, o.tasks, sizeof o.tasks, &o.bias_rate, &o.mtp_lambda))
+            goto done;
         if (tio_load(o.resume, pool, &m, &opt, err)) {
             fprintf(stderr, "r1 train: %s\n", err);
             goto done;
@@ -484,13 +516,18 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "r1 train: cannot write %s\n", log_path);
         goto done;
     }
-    if (!o.resume) fprintf(log, "step\tloss\theldout\tlr\tgrad_norm\ttok_per_s\tgflops\n");
+    if (!o.resume)
+        fprintf(log, "step\tloss\theldout\tlr\tgrad_norm\ttok_per_s\tgflops\tmtp_loss\tmtp_acc"
+                     "\theldout_mtp_acc\n");
     const tconfig *c = &m->cfg;
+    bool mtp = c->n_mtp > 0 && o.mtp_lambda > 0;
     fprintf(stderr,
             "r1 train: %zu parameters (dim %d, %d layers, %d heads, %d experts top-%d + %d "
-            "shared), %d threads, gemm %s\n",
+            "shared",
             m->n_params, c->dim, c->n_layers, c->n_heads, c->n_routed_experts,
-            c->n_activated_experts, c->n_shared_experts, o.n_threads, tm_gemm_path());
+            c->n_activated_experts, c->n_shared_experts);
+    if (c->n_mtp) fprintf(stderr, "; MTP module, lambda %g", (double)o.mtp_lambda);
+    fprintf(stderr, "), %d threads, gemm %s\n", o.n_threads, tm_gemm_path());
     sft_data hd = o.d;
     hd.batch_size = o.d.batch_size > 64 ? o.d.batch_size : 64;
     if (sft_make_batch(&hd, 0, SPLIT_TEST, &heldout, err)) {
@@ -498,12 +535,12 @@ int cmd_train(int argc, char **argv)
         fclose(log);
         goto done;
     }
-    data_keys keys = {&o.d, o.tasks, o.bias_rate};
+    data_keys keys = {&o.d, o.tasks, o.bias_rate, o.mtp_lambda};
     tio_save_params ckpt_params = {o.name ? o.name : "r1-tiny", DTYPE_F32, &opt, add_data_keys,
                                    &keys};
     int64_t end = opt.p.total_steps;
     if (o.stop_after && opt.step + o.stop_after < end) end = opt.step + o.stop_after;
-    double t0 = now_s(), t_int = t0, loss_sum = 0, flops = 0;
+    double t0 = now_s(), t_int = t0, loss_sum = 0, flops = 0, mtp_loss_sum = 0, mtp_acc_sum = 0;
     long tok_int = 0;
     int n_int = 0;
     bool ok = true;
@@ -512,7 +549,7 @@ int cmd_train(int argc, char **argv)
         sft_stats ss;
         tbatch tb;
         if (sft_make_batch(&o.d, s, SPLIT_TRAIN, &batch, err) ||
-            sft_step(m, st, &opt, &batch, o.bias_rate, &ss, err)) {
+            sft_step(m, st, &opt, &batch, o.bias_rate, o.mtp_lambda, &ss, err)) {
             fprintf(stderr, "r1 train: step %lld: %s\n", (long long)s, err);
             ok = false;
             break;
@@ -520,31 +557,56 @@ int cmd_train(int argc, char **argv)
         tb = tokbatch_view(&batch);
         flops += 3 * tmodel_forward_flops(m, &tb);
         loss_sum += ss.loss;
+        if (mtp) {
+            mtp_loss_sum += ss.mtp_loss;
+            mtp_acc_sum += ss.mtp_acc;
+        }
         tok_int += ss.n_tokens;
         n_int++;
         bool last = opt.step == end;
         if (opt.step % o.log_every == 0 || last) {
-            double held = NAN;
-            if ((o.eval_every && opt.step % o.eval_every == 0) || last)
-                if (sft_eval_loss(m, st, &heldout, &held, err)) held = NAN;
+            double held = NAN, held_mtp_acc = NAN;
+            if ((o.eval_every && opt.step % o.eval_every == 0) || last) {
+                sft_stats hs;
+                if (sft_eval(m, st, &heldout, &hs, err) == R1_OK) {
+                    held = hs.loss;
+                    held_mtp_acc = mtp ? hs.mtp_acc : NAN;
+                }
+            }
             double t = now_s(), dt = t - t_int;
-            char held_text[32] = "     -";
+            char held_text[32] = "     -", mtp_text[96] = "";
             if (!isnan(held)) snprintf(held_text, sizeof held_text, "%.4f", held);
+            if (mtp)
+                snprintf(mtp_text, sizeof mtp_text, "  mtp %.4f acc %.3f", mtp_loss_sum / n_int,
+                         mtp_acc_sum / n_int);
+            if (mtp && !isnan(held_mtp_acc))
+                snprintf(mtp_text + strlen(mtp_text), sizeof mtp_text - strlen(mtp_text),
+                         " (held-out %.3f)", held_mtp_acc);
             fprintf(stderr,
-                    "step %6lld  loss %.4f  held-out %s  lr %.2e  |g| %.3f  %.0f tok/s  %.2f "
+                    "step %6lld  loss %.4f  held-out %s%s  lr %.2e  |g| %.3f  %.0f tok/s  %.2f "
                     "GFLOP/s  %.0fs\n",
-                    (long long)opt.step, loss_sum / n_int, held_text, ss.lr, ss.grad_norm,
+                    (long long)opt.step, loss_sum / n_int, held_text, mtp_text, ss.lr, ss.grad_norm,
                     tok_int / dt, flops / dt * 1e-9, t - t0);
             fprintf(log, "%lld\t%.5f\t", (long long)opt.step, loss_sum / n_int);
             if (isnan(held))
                 fprintf(log, "-");
             else
                 fprintf(log, "%.5f", held);
-            fprintf(log, "\t%.3e\t%.4f\t%.1f\t%.3f\n", ss.lr, ss.grad_norm, tok_int / dt,
+            fprintf(log, "\t%.3e\t%.4f\t%.1f\t%.3f", ss.lr, ss.grad_norm, tok_int / dt,
                     flops / dt * 1e-9);
+            if (mtp)
+                fprintf(log, "\t%.5f\t%.4f\t", mtp_loss_sum / n_int, mtp_acc_sum / n_int);
+            else
+                fprintf(log, "\t-\t-\t");
+            if (isnan(held_mtp_acc))
+                fprintf(log, "-\n");
+            else
+                fprintf(log, "%.4f\n", held_mtp_acc);
             fflush(log);
             t_int = t;
             loss_sum = 0;
+            mtp_loss_sum = 0;
+            mtp_acc_sum = 0;
             flops = 0;
             tok_int = 0;
             n_int = 0;

@@ -293,8 +293,9 @@ static r1_status read_config(loader *L)
             (st = get_u32(L, "attention.key_length", false, 0, 0, 8192, &key_len)) ||
             (st = get_u32(L, "attention.value_length", false, 0, 0, 8192, &val_len)) ||
             (st = get_u32(L, "feed_forward_length", false, 0, 0, 1u << 20, &c->inter_dim)) ||
-            (st = get_u32(L, "leading_dense_block_count", false, 0, 0, (uint32_t)c->n_layers,
-                          &c->n_dense_layers)) ||
+            /* the MTP block counts when every layer, it included, is dense */
+            (st = get_u32(L, "leading_dense_block_count", false, 0, 0,
+                          (uint32_t)(c->n_layers + m->n_mtp), &c->n_dense_layers)) ||
             (st = get_u32(L, "expert_count", false, 0, 0, MAX_EXPERTS, &c->n_routed_experts)) ||
             (st = get_u32(L, "expert_used_count", false, 0, 0, MAX_EXPERTS,
                           &c->n_activated_experts)) ||
@@ -348,7 +349,7 @@ static r1_status read_config(loader *L)
         }
         c->rope_dim = c->qk_rope_head_dim;
         c->rope_neox = false;
-        int n_moe = c->n_layers - c->n_dense_layers;
+        int n_moe = c->n_layers + m->n_mtp - c->n_dense_layers; /* MTP block included */
         if (n_moe > 0) {
             if (c->n_routed_experts < 1 || c->n_activated_experts < 1 ||
                 c->n_activated_experts > c->n_routed_experts || c->moe_inter_dim < 1)
@@ -592,9 +593,6 @@ static r1_status bind_mtp(loader *L)
         (st = bind_mat(L, &p->head, false, E, c->n_vocab, 1, "blk.%d.nextn.shared_head_head.weight",
                        il)))
         return st;
-    if (!m->layers[c->n_layers].is_moe && c->n_dense_layers > il)
-        return err_set(L->err, R1_ERR_FORMAT, "%s: the MTP block %d is inside the dense layers",
-                       L->f->path, il);
     if (!p->embed.data) p->embed = m->tok_embd;
     if (!p->head.data) p->head = m->output;
     return R1_OK;

@@ -1,7 +1,8 @@
 /* test_train_resume.c — training is deterministic and resumes exactly: N SFT steps straight give
  * the same weights, AdamW moments and balancing biases, bit for bit, as N/2 steps, a checkpoint
  * written and read back through GGUF, and N/2 more; and the same again with another thread
- * count. Also the learning-rate schedule's shape. */
+ * count. The model has its MTP module, trained with λ = 0.3 (its weights, moments and router
+ * bias are part of the comparison). Also the learning-rate schedule's shape. */
 #include "test.h"
 
 #include "train/sft.h"
@@ -25,6 +26,7 @@ static tconfig small(void)
     c.n_activated_experts = 2;
     c.moe_inter_dim = 16;
     c.max_seq_len = 128;
+    c.n_mtp = 1;
     return c;
 }
 
@@ -45,8 +47,8 @@ static void run(tmodel *m, adamw *opt, int to)
     while (opt->step < to) {
         sft_stats ss;
         CHECK(sft_make_batch(&d, opt->step, SPLIT_TRAIN, &b, err) == R1_OK);
-        CHECKF(sft_step(m, st, opt, &b, 1e-2f, &ss, err) == R1_OK, "%s", err);
-        CHECK(isfinite(ss.loss));
+        CHECKF(sft_step(m, st, opt, &b, 1e-2f, 0.3f, &ss, err) == R1_OK, "%s", err);
+        CHECK(isfinite(ss.loss) && isfinite(ss.mtp_loss) && ss.n_mtp > 0);
     }
     tokbatch_free(&b);
     tstate_free(st);
@@ -54,7 +56,7 @@ static void run(tmodel *m, adamw *opt, int to)
 
 static bool same(const tmodel *a, const adamw *oa, const tmodel *b, const adamw *ob)
 {
-    size_t nb = (size_t)a->cfg.n_layers * (size_t)(a->cfg.n_routed_experts + 1);
+    size_t nb = (size_t)(a->cfg.n_layers + a->cfg.n_mtp) * (size_t)(a->cfg.n_routed_experts + 1);
     return a->n_params == b->n_params && oa->step == ob->step &&
            !memcmp(a->params, b->params, a->n_params * sizeof(float)) &&
            !memcmp(oa->m, ob->m, a->n_params * sizeof(float)) &&
@@ -78,6 +80,13 @@ int main(void)
     CHECK(tmodel_new(&c, p2, &a, err) == R1_OK && adamw_init(&oa, a, &ap, err) == R1_OK);
     tmodel_init_random(a, 3);
     run(a, &oa, N);
+    {
+        /* the MTP layer's router bias moved like the others' */
+        const float *mb = a->exp_probs_b + (size_t)c.n_layers * (size_t)(c.n_routed_experts + 1);
+        float s = 0;
+        for (int e = 0; e < c.n_routed_experts; e++) s += fabsf(mb[e]);
+        CHECK(s > 0);
+    }
 
     /* half, checkpoint, resume (with one thread this time) */
     tmodel *b;
