@@ -675,19 +675,11 @@ static bool parse_sampling(srv *S, const cJSON *body, srv_stream *st, sched_job 
     return true;
 }
 
-/* Check the prompt fits, submit the n jobs, then answer: stream, or wait and build the body. */
-static void run_generation(srv *S, srv_stream *st, sched_job *tmpl, int fd, srv_reply *out,
+/* Submit the n jobs of a parsed request (api_request_parse checked that the prompt fits), then
+ * answer: stream, or wait and build the body. Takes st. */
+static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd, srv_reply *out,
                            void (*build)(srv_stream *, srv_reply *))
 {
-    int n_ctx = S->n_ctx;
-    if (st->n_prompt >= n_ctx) {
-        api_error(out, 400, "invalid_request_error", "context_length_exceeded", "messages",
-                  "This model's maximum context length is %d tokens. However, your prompt "
-                  "has %d tokens. Please shorten it.",
-                  n_ctx, st->n_prompt);
-        stream_free(st);
-        return;
-    }
     sched_job jobs[MAX_CHOICES];
     for (int i = 0; i < st->n; i++) {
         jobs[i] = *tmpl;
@@ -865,21 +857,23 @@ static const char *const chat_fields[] = {"model",
                                           "response_format",
                                           NULL};
 
-static void handle_chat(srv *S, const cJSON *body, const char *raw, size_t n_raw, int fd,
-                        srv_reply *out)
+/* Validate a chat body and build its prompt (render the messages, tokenize): the stream to run
+ * and the job template, or NULL with the error in out. raw is the whole body, for the messages. */
+static srv_stream *chat_prepare(srv *S, const cJSON *body, const char *raw, size_t n_raw,
+                                sched_job *out_job, srv_reply *out)
 {
-    if (!check_known(body, chat_fields, out)) return;
+    if (!check_known(body, chat_fields, out)) return NULL;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     if (!cJSON_IsArray(msgs) || !cJSON_GetArraySize(msgs)) {
         api_error(out, 400, "invalid_request_error", msgs ? "invalid_type" : "missing_required",
                   "messages", "'messages' must be a non-empty array of messages");
-        return;
+        return NULL;
     }
     const cJSON *tools = field(body, "tools");
     if (tools && (!cJSON_IsArray(tools) || cJSON_GetArraySize(tools))) {
         api_error(out, 400, "invalid_request_error", "unsupported_parameter", "tools",
                   "'tools' is not supported by this server yet");
-        return;
+        return NULL;
     }
     const cJSON *rf = field(body, "response_format");
     if (rf) {
@@ -887,38 +881,38 @@ static void handle_chat(srv *S, const cJSON *body, const char *raw, size_t n_raw
         if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "text")) {
             api_error(out, 400, "invalid_request_error", "unsupported_parameter", "response_format",
                       "only response_format {\"type\": \"text\"} is supported");
-            return;
+            return NULL;
         }
     }
     reasoning_mode rmode = S->reasoning;
     const char *rfmt = NULL;
-    if (!opt_string(body, "reasoning_format", &rfmt, out)) return;
+    if (!opt_string(body, "reasoning_format", &rfmt, out)) return NULL;
     if (rfmt && strcmp(rfmt, "auto") && !reasoning_mode_from_name(rfmt, &rmode)) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "reasoning_format",
                   "'reasoning_format' must be \"deepseek\" or \"none\"");
-        return;
+        return NULL;
     }
     bool logprobs = false;
     long long top_lp = 0;
     if (!opt_bool(body, "logprobs", &logprobs, out) ||
         !opt_int(body, "top_logprobs", 0, SCHED_MAX_TOP_LOGPROBS, &top_lp, out))
-        return;
+        return NULL;
     if (field(body, "top_logprobs") && !logprobs) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "top_logprobs",
                   "'top_logprobs' needs 'logprobs' set to true");
-        return;
+        return NULL;
     }
 
     srv_stream *st = stream_new(S, true);
     if (!st) {
         api_error(out, 500, "server_error", NULL, NULL, "out of memory");
-        return;
+        return NULL;
     }
     sched_job job = {.sampling = r1_sampler_params_default(), .reasoning = rmode};
     if (!parse_sampling(S, body, st, &job, out)) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         stream_free(st);
-        return;
+        return NULL;
     }
     st->n_logprobs = logprobs ? (int)top_lp : -1;
 
@@ -927,7 +921,7 @@ static void handle_chat(srv *S, const cJSON *body, const char *raw, size_t n_raw
     if (chat_messages_parse_json(raw, n_raw, &m, err)) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
         stream_free(st);
-        return;
+        return NULL;
     }
     char *text = NULL;
     size_t n_text = 0;
@@ -936,7 +930,7 @@ static void handle_chat(srv *S, const cJSON *body, const char *raw, size_t n_raw
     if (rs) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
         stream_free(st);
-        return;
+        return NULL;
     }
     job.start_in_reasoning =
         rmode != REASONING_NONE && ((n_text >= 8 && !memcmp(text + n_text - 8, "<think>\n", 8)) ||
@@ -947,10 +941,11 @@ static void handle_chat(srv *S, const cJSON *body, const char *raw, size_t n_raw
     if (rs) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
         stream_free(st);
-        return;
+        return NULL;
     }
     st->n_prompt = (int)(n_ids > (size_t)1 << 30 ? (size_t)1 << 30 : n_ids);
-    run_generation(S, st, &job, fd, out, build_chat);
+    *out_job = job;
+    return st;
 }
 
 static const char *const completion_fields[] = {"model",
@@ -975,18 +970,20 @@ static const char *const completion_fields[] = {"model",
                                                 "best_of",
                                                 NULL};
 
-static void handle_completion(srv *S, const cJSON *body, int fd, srv_reply *out)
+/* Validate a completions body and build its prompt (tokenize a string, or check token ids): the
+ * stream to run and the job template, or NULL with the error in out. */
+static srv_stream *completion_prepare(srv *S, const cJSON *body, sched_job *out_job, srv_reply *out)
 {
-    if (!check_known(body, completion_fields, out)) return;
+    if (!check_known(body, completion_fields, out)) return NULL;
     bool echo = false;
     long long best_of = 1, lp = -1;
     if (!opt_bool(body, "echo", &echo, out) || !opt_int(body, "best_of", 1, 1, &best_of, out) ||
         !opt_int(body, "logprobs", 0, SCHED_MAX_TOP_LOGPROBS, &lp, out))
-        return;
+        return NULL;
     if (echo || field(body, "suffix")) {
         api_error(out, 400, "invalid_request_error", "unsupported_parameter",
                   echo ? "echo" : "suffix", "'%s' is not supported", echo ? "echo" : "suffix");
-        return;
+        return NULL;
     }
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
     if (cJSON_IsArray(prompt) && cJSON_GetArraySize(prompt) == 1 && cJSON_IsString(prompt->child))
@@ -994,7 +991,7 @@ static void handle_completion(srv *S, const cJSON *body, int fd, srv_reply *out)
     srv_stream *st = stream_new(S, false);
     if (!st) {
         api_error(out, 500, "server_error", NULL, NULL, "out of memory");
-        return;
+        return NULL;
     }
     char err[R1_ERR_MAX];
     if (cJSON_IsString(prompt)) {
@@ -1004,7 +1001,7 @@ static void handle_completion(srv *S, const cJSON *body, int fd, srv_reply *out)
         if (tokenizer_encode(S->tok, p, strlen(p), true, &ids, &n, err)) {
             api_error(out, 400, "invalid_request_error", "invalid_value", "prompt", "%s", err);
             stream_free(st);
-            return;
+            return NULL;
         }
         int32_t bos = tokenizer_bos(S->tok);
         bool add_bos = tokenizer_add_bos(S->tok) && bos >= 0 && (n == 0 || ids[0] != bos);
@@ -1025,7 +1022,7 @@ static void handle_completion(srv *S, const cJSON *body, int fd, srv_reply *out)
                           "'prompt' must be a string, or an array of token ids in [0, %d)",
                           S->n_vocab);
                 stream_free(st);
-                return;
+                return NULL;
             }
             st->prompt[st->n_prompt++] = (int32_t)c->valuedouble;
         }
@@ -1033,22 +1030,23 @@ static void handle_completion(srv *S, const cJSON *body, int fd, srv_reply *out)
         api_error(out, 400, "invalid_request_error", prompt ? "invalid_type" : "missing_required",
                   "prompt", "'prompt' must be a non-empty string or array of token ids");
         stream_free(st);
-        return;
+        return NULL;
     }
     if (!st->prompt || !st->n_prompt) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "prompt",
                   "the prompt is empty");
         stream_free(st);
-        return;
+        return NULL;
     }
     sched_job job = {.sampling = r1_sampler_params_default(), .reasoning = REASONING_NONE};
     if (!parse_sampling(S, body, st, &job, out)) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         stream_free(st);
-        return;
+        return NULL;
     }
     st->n_logprobs = (int)lp;
-    run_generation(S, st, &job, fd, out, build_completion);
+    *out_job = job;
+    return st;
 }
 
 /* ---- small endpoints ------------------------------------------------------------------------- */
@@ -1244,6 +1242,49 @@ static void handle_metrics(srv *S, srv_reply *out)
 
 /* ---- routing --------------------------------------------------------------------------------- */
 
+bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
+                       api_request *out_req, srv_reply *out)
+{
+    if (route != ROUTE_CHAT && route != ROUTE_COMPLETIONS) {
+        api_error(out, 500, "server_error", NULL, NULL, "not a generation route");
+        return false;
+    }
+    cJSON *j = parse_body(S, body, n_body, out);
+    if (!j) return false;
+    sched_job job = {0};
+    srv_stream *st = route == ROUTE_CHAT ? chat_prepare(S, j, body, n_body, &job, out)
+                                         : completion_prepare(S, j, &job, out);
+    cJSON_Delete(j); /* the stream owns copies of everything the jobs borrow */
+    if (!st) {
+        if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "no answer");
+        return false;
+    }
+    if (st->n_prompt >= S->n_ctx) {
+        api_error(out, 400, "invalid_request_error", "context_length_exceeded", "messages",
+                  "This model's maximum context length is %d tokens. However, your prompt "
+                  "has %d tokens. Please shorten it.",
+                  S->n_ctx, st->n_prompt);
+        stream_free(st);
+        return false;
+    }
+    job.prompt = st->prompt;
+    job.n_prompt = st->n_prompt;
+    job.stops = (const char *const *)st->stops;
+    job.n_stops = st->n_stops;
+    job.bias_ids = st->bias_ids;
+    job.bias = st->bias;
+    job.n_bias = st->n_bias;
+    job.n_logprobs = st->n_logprobs;
+    *out_req = (api_request){.st = st, .job = job, .n_choices = st->n, .stream = st->stream};
+    return true;
+}
+
+void api_request_free(api_request *req)
+{
+    if (req->st) stream_free(req->st);
+    req->st = NULL;
+}
+
 srv_route api_route(const char *method, const char *url)
 {
     (void)method;
@@ -1302,24 +1343,19 @@ void api_handle(srv *S, srv_route route, const char *method, const char *body, s
         handle_models(S, out);
         return;
     }
-    cJSON *j = parse_body(S, body, n_body, out);
-    if (!j) return;
-    switch (route) {
-    case ROUTE_CHAT:
-        handle_chat(S, j, body, n_body, fd, out);
-        break;
-    case ROUTE_COMPLETIONS:
-        handle_completion(S, j, fd, out);
-        break;
-    case ROUTE_TOKENIZE:
-        handle_tokenize(S, j, out);
-        break;
-    case ROUTE_DETOKENIZE:
-        handle_detokenize(S, j, out);
-        break;
-    default:
-        break;
+    if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS) {
+        api_request req;
+        if (api_request_parse(S, route, body, n_body, &req, out))
+            run_generation(S, req.st, &req.job, fd, out,
+                           route == ROUTE_CHAT ? build_chat : build_completion);
+    } else {
+        cJSON *j = parse_body(S, body, n_body, out);
+        if (!j) return;
+        if (route == ROUTE_TOKENIZE)
+            handle_tokenize(S, j, out);
+        else if (route == ROUTE_DETOKENIZE)
+            handle_detokenize(S, j, out);
+        cJSON_Delete(j);
     }
-    cJSON_Delete(j);
     if (!out->body && !out->stream) api_error(out, 500, "server_error", NULL, NULL, "no answer");
 }

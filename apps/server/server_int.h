@@ -65,6 +65,21 @@ typedef struct srv_reply {
 srv_route api_route(const char *method, const char *url);
 void api_handle(srv *S, srv_route route, const char *method, const char *body, size_t n_body,
                 int fd, srv_reply *out);
+/* A chat or completions request, parsed and validated but not yet submitted. */
+typedef struct api_request {
+    struct srv_stream *st; /* owns the prompt, stop strings and logit bias that job borrows */
+    sched_job job;         /* what every choice runs: prompt, sampling, stops, bias, logprobs */
+    int n_choices;         /* 1..16 */
+    bool stream;
+} api_request;
+/* The part of api_handle that reads a ROUTE_CHAT or ROUTE_COMPLETIONS body (NUL-terminated) and
+ * stops before anything is submitted: JSON checks, fields, chat template, tokenization, context
+ * length. Needs S->p, tok, tmpl, reasoning, n_vocab and n_ctx; not the model or the scheduler.
+ * true: *out_req is filled; free it with api_request_free. false: *out_req is untouched and out
+ * holds the error object (4xx for a bad request, 500 when memory ran out). */
+bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
+                       api_request *out_req, srv_reply *out);
+void api_request_free(api_request *req);
 /* An OpenAI error object as a reply. */
 void api_error(srv_reply *out, int status, const char *type, const char *code, const char *param,
                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
