@@ -29,6 +29,16 @@ static bool cpu_has_avx2(void)
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5);
 }
+
+/* AVX-VNNI (VEX-encoded vpdpbusd on 256-bit registers): CPUID.(7,1):EAX bit 4. R1_REPACK=0
+ * turns the repacked path off (for comparisons). */
+static bool cpu_has_avx_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    const char *env = getenv("R1_REPACK");
+    return (a & (1u << 4)) && !(env && !strcmp(env, "0"));
+}
 #endif
 
 static void init(void)
@@ -36,7 +46,11 @@ static void init(void)
     kern_backend_init_ref(&backends[n_backends++]);
     kern_backend_init_scalar(&backends[n_backends++]);
 #if defined(__x86_64__)
-    if (cpu_has_avx2()) kern_backend_init_avx2(&backends[n_backends++]);
+    if (cpu_has_avx2()) {
+        kern_backend_init_avx2(&backends[n_backends]);
+        if (cpu_has_avx_vnni()) kern_backend_add_vnni(&backends[n_backends]);
+        n_backends++;
+    }
 #endif
     chosen = &backends[n_backends - 1];
     const char *want = getenv("R1_KERNELS");

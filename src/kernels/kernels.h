@@ -30,6 +30,10 @@ typedef struct wmat {
     const uint8_t *data;
     int64_t n_rows, n_cols, n_mats;
     size_t row_bytes, mat_bytes;
+    /* The same weights repacked for the backend's gemm_q8_0_r8 (see kern_repack_q8_0_r8), or
+     * NULL; matrices r8_mat_bytes apart. Only matmuls read it; data stays the reference. */
+    const uint8_t *r8;
+    size_t r8_mat_bytes;
 } wmat;
 
 /* Dot product of one weight row (n elements, stored type) with activations already quantized to
@@ -49,9 +53,27 @@ typedef struct kern_type_ops {
     kern_vec_dot_x4_fn vec_dot_x4; /* NULL = call vec_dot 4 times */
 } kern_type_ops;
 
+/* Q8_0 weights repacked 8 rows at a time ("R8"): per group of 8 rows and block of 32 columns,
+ * the 8 rows' fp16 scales, then 256 bytes: quants 0-3 of row 0, of row 1, ..., of row 7, quants
+ * 4-7 of row 0, ... each stored +128 as unsigned (so a VNNI u8×s8 instruction takes them; the
+ * kernel subtracts 128·Σx). One load then feeds 8 rows, and the result of a block is a vector
+ * of the 8 rows' sums: no horizontal reductions. */
+#define KERN_R8_BLOCK_BYTES 272
+/* Rows [8g, 8g + 8) of a repacked Q8_0 matrix (group = its first byte) times n_tok activation
+ * rows quantized to Q8_0 (qx + t·qx_stride) with their per-block quant sums (xsum + t·xsum_stride
+ * int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed by the same operations
+ * whatever n_tok is, so batching never changes a result. */
+typedef void (*kern_gemm_r8_fn)(const uint8_t *group, int64_t n_cols, const uint8_t *qx,
+                                size_t qx_stride, const int16_t *xsum, size_t xsum_stride,
+                                int64_t n_tok, float *y, int64_t ldy);
+
+/* Repack one Q8_0 matrix (n_rows % 8 == 0, n_cols % 32 == 0) of w into dst. */
+void kern_repack_q8_0_r8(const wmat *w, int64_t mat, uint8_t *dst);
+
 typedef struct kern_backend_t {
     const char *name;               /* "ref", "scalar", "avx2" */
     kern_type_ops ops[DTYPE_COUNT]; /* by weight type */
+    kern_gemm_r8_fn gemm_q8_0_r8;   /* NULL: no repacked path (CPU without AVX-VNNI) */
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
@@ -137,5 +159,7 @@ static inline float kern_silu(float x)
 void kern_backend_init_ref(kern_backend_t *b);
 void kern_backend_init_scalar(kern_backend_t *b);
 void kern_backend_init_avx2(kern_backend_t *b);
+/* AVX-VNNI additions to the avx2 backend (x86/gemm_vnni.c): the repacked Q8_0 path. */
+void kern_backend_add_vnni(kern_backend_t *b);
 
 #endif

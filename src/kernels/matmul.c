@@ -3,6 +3,7 @@
  * weight type), then splits the weight rows across the pool: each thread walks its rows and dots
  * each row with every token, so a row is read from memory once per call whatever the batch. */
 #include "kernels/kernels.h"
+#include "tensor/blocks.h"
 #include "tensor/quant.h"
 
 #include <math.h>
@@ -16,7 +17,7 @@ bool kern_ctx_init(kern_ctx *kc, threadpool *pool, int64_t max_floats)
     kc->backend = kern_backend();
     /* Q8_K takes 292 bytes per 256 values, Q8_0 34 per 32: at most 1.15 bytes per value, plus
      * rounding up to whole blocks per row */
-    kc->qx_cap = (size_t)max_floats * 115 / 100 + 4096;
+    kc->qx_cap = (size_t)max_floats * 125 / 100 + 4096; /* + Q8_0 block sums (R8 path) */
     kc->qx = malloc(kc->qx_cap);
     return kc->qx != NULL;
 }
@@ -44,8 +45,9 @@ float kern_dot_f32(const float *a, const float *b, int64_t n)
 #define MAX_MM 1024 /* matmuls per group: R1 has 128 heads × (K, V) up-projections */
 
 typedef struct mm_plan {
-    const uint8_t *qx; /* quantized activations, or NULL for the fp32 path */
-    size_t qx_stride;  /* bytes per token in qx */
+    const uint8_t *qx;   /* quantized activations, or NULL for the fp32 path */
+    size_t qx_stride;    /* bytes per token in qx */
+    const int16_t *xsum; /* repacked path: per token and block, Σ of the block's quants */
 } mm_plan;
 
 typedef struct multi_job {
@@ -97,6 +99,17 @@ static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long 
     if (row != stackbuf) free(row);
 }
 
+static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long g0,
+                    long g1)
+{
+    const wmat *w = mm->w;
+    int64_t nb = w->n_cols / 32;
+    const uint8_t *base = w->r8 + (size_t)mm->mat * w->r8_mat_bytes;
+    for (long g = g0; g < g1; g++)
+        be->gemm_q8_0_r8(base + (size_t)g * (size_t)nb * KERN_R8_BLOCK_BYTES, w->n_cols, pl->qx,
+                         pl->qx_stride, pl->xsum, (size_t)nb, mm->n_tok, mm->y + 8 * g, mm->ldy);
+}
+
 static void multi_worker(void *p, int ith, int nth)
 {
     const multi_job *job = p;
@@ -104,6 +117,11 @@ static void multi_worker(void *p, int ith, int nth)
         const kern_mm *mm = &job->mm[i];
         if (mm->n_tok <= 0) continue;
         long r0, r1;
+        if (job->plan[i].xsum) { /* repacked: split whole groups of 8 rows */
+            threadpool_split((long)mm->w->n_rows / 8, ith, nth, &r0, &r1);
+            if (r0 < r1) rows_r8(job->be, mm, &job->plan[i], r0, r1);
+            continue;
+        }
         threadpool_split((long)mm->w->n_rows, ith, nth, &r0, &r1);
         if (r0 >= r1) continue;
         if (job->plan[i].qx)
@@ -130,7 +148,7 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
     for (int i = 0; i < n_mm; i++) {
         const wmat *w = mm[i].w;
         const kern_type_ops *ops = &be->ops[w->type];
-        plan[i] = (mm_plan){NULL, 0};
+        plan[i] = (mm_plan){NULL, 0, NULL};
         work += mm[i].n_tok * w->n_rows * w->n_cols;
         if (!ops->vec_dot || mm[i].n_tok <= 0) continue;
         size_t row = ops->vec_dot_type == DTYPE_Q8_K ? (size_t)(w->n_cols / 256) * 292
@@ -141,14 +159,50 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         uint8_t *dst = kc->qx + used;
         for (int64_t t = 0; t < mm[i].n_tok; t++)
             q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
-        plan[i] = (mm_plan){dst, row};
+        plan[i] = (mm_plan){dst, row, NULL};
         used += row * (size_t)mm[i].n_tok;
+        if (w->r8 && be->gemm_q8_0_r8 && w->type == DTYPE_Q8_0) {
+            /* the repacked kernel also needs each block's quant sum */
+            size_t nb = (size_t)(w->n_cols / 32), need = nb * sizeof(int16_t) * mm[i].n_tok;
+            used = (used + 1) & ~(size_t)1;
+            if (used + need <= kc->qx_cap) {
+                int16_t *xs = (int16_t *)(void *)(kc->qx + used);
+                for (int64_t t = 0; t < mm[i].n_tok; t++)
+                    for (size_t b = 0; b < nb; b++) {
+                        const int8_t *q = (const int8_t *)(dst + (size_t)t * row + b * 34 + 2);
+                        int s = 0;
+                        for (int j = 0; j < 32; j++) s += q[j];
+                        xs[t * nb + b] = (int16_t)s;
+                    }
+                plan[i].xsum = xs;
+                used += need;
+            }
+        }
     }
     multi_job job = {be, mm, plan, n_mm};
     if (work < 32768)
         multi_worker(&job, 0, 1); /* too small to be worth waking the pool */
     else
         threadpool_run(kc->pool, multi_worker, &job);
+}
+
+void kern_repack_q8_0_r8(const wmat *w, int64_t mat, uint8_t *dst)
+{
+    int64_t nb = w->n_cols / 32;
+    const uint8_t *src = w->data + (size_t)mat * w->mat_bytes;
+    for (int64_t g = 0; g < w->n_rows / 8; g++)
+        for (int64_t b = 0; b < nb; b++) {
+            uint8_t *out = dst + ((size_t)g * (size_t)nb + (size_t)b) * KERN_R8_BLOCK_BYTES;
+            for (int r = 0; r < 8; r++) {
+                const block_q8_0 *blk =
+                    (const block_q8_0 *)(const void *)(src + (size_t)(8 * g + r) * w->row_bytes) +
+                    b;
+                memcpy(out + 2 * r, &blk->d, 2);
+                for (int k = 0; k < 8; k++) /* quants 4k..4k+3 of row r */
+                    for (int j = 0; j < 4; j++)
+                        out[16 + 32 * k + 4 * r + j] = (uint8_t)(blk->qs[4 * k + j] + 128);
+            }
+        }
 }
 
 void kern_matmul(kern_ctx *kc, const wmat *w, int64_t mat, const float *x, int64_t ldx,
