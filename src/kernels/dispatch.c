@@ -30,14 +30,20 @@ static bool cpu_has_avx2(void)
     return b & (1u << 5);
 }
 
-/* AVX-VNNI (VEX-encoded vpdpbusd on 256-bit registers): CPUID.(7,1):EAX bit 4. R1_REPACK=0
- * turns the repacked path off (for comparisons). */
-static bool cpu_has_avx_vnni(void)
+/* vpdpbusd on 256-bit registers: 2 = AVX512-VNNI + VL (EVEX; CPUID.(7,0):ECX bit 11, EBX bit 31,
+ * and the OS saving the AVX-512 state, XCR0 bits 5-7), 1 = AVX-VNNI (VEX; CPUID.(7,1):EAX bit 4),
+ * 0 = neither. R1_REPACK=0 turns the repacked path off (for comparisons). */
+static int cpu_vnni_level(void)
 {
-    unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
     const char *env = getenv("R1_REPACK");
-    return (a & (1u << 4)) && !(env && !strcmp(env, "0"));
+    if (env && !strcmp(env, "0")) return 0;
+    unsigned a, b, c, d, lo, hi;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) && (b & (1u << 31))) {
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if ((lo & 0xe6) == 0xe6) return 2;
+    }
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) return 1;
+    return 0;
 }
 #endif
 
@@ -48,7 +54,11 @@ static void init(void)
 #if defined(__x86_64__)
     if (cpu_has_avx2()) {
         kern_backend_init_avx2(&backends[n_backends]);
-        if (cpu_has_avx_vnni()) kern_backend_add_vnni(&backends[n_backends]);
+        int vnni = cpu_vnni_level();
+        if (vnni == 2)
+            kern_backend_add_vnni_evex(&backends[n_backends]);
+        else if (vnni == 1)
+            kern_backend_add_vnni_vex(&backends[n_backends]);
         n_backends++;
     }
 #endif

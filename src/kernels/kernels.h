@@ -30,8 +30,8 @@ typedef struct wmat {
     const uint8_t *data;
     int64_t n_rows, n_cols, n_mats;
     size_t row_bytes, mat_bytes;
-    /* The same weights repacked for the backend's gemm_q8_0_r8 (see kern_repack_q8_0_r8), or
-     * NULL; matrices r8_mat_bytes apart. Only matmuls read it; data stays the reference. */
+    /* The same weights repacked for the backend's gemm_r8[type] (see kern_repack_r8), or NULL;
+     * matrices r8_mat_bytes apart. Only matmuls read it; data stays the reference. */
     const uint8_t *r8;
     size_t r8_mat_bytes;
 } wmat;
@@ -59,21 +59,26 @@ typedef struct kern_type_ops {
  * kernel subtracts 128·Σx). One load then feeds 8 rows, and the result of a block is a vector
  * of the 8 rows' sums: no horizontal reductions. */
 #define KERN_R8_BLOCK_BYTES 272
-/* Rows [8g, 8g + 8) of a repacked Q8_0 matrix (group = its first byte) times n_tok activation
- * rows quantized to Q8_0 (qx + t·qx_stride) with their per-block quant sums (xsum + t·xsum_stride
- * int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed by the same operations
- * whatever n_tok is, so batching never changes a result. */
+/* Q4_K likewise, per 8 rows and super-block of 256 (layout in x86/gemm_vnni.c). */
+#define KERN_R8_Q4K_BYTES 1184
+/* Rows [8g, 8g + 8) of a repacked matrix (group = its first byte) times n_tok activation rows
+ * quantized to the type's vec_dot_type (qx + t·qx_stride; Q8_0 also with its per-block quant sums
+ * at xsum + t·xsum_stride int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed
+ * by the same operations whatever n_tok is, so batching never changes a result. */
 typedef void (*kern_gemm_r8_fn)(const uint8_t *group, int64_t n_cols, const uint8_t *qx,
                                 size_t qx_stride, const int16_t *xsum, size_t xsum_stride,
                                 int64_t n_tok, float *y, int64_t ldy);
 
-/* Repack one Q8_0 matrix (n_rows % 8 == 0, n_cols % 32 == 0) of w into dst. */
-void kern_repack_q8_0_r8(const wmat *w, int64_t mat, uint8_t *dst);
+/* Bytes of one repacked matrix of w, or 0 when w cannot be repacked (type without an R8 layout,
+ * n_rows not a multiple of 8). */
+size_t kern_r8_mat_bytes(const wmat *w);
+/* Repack matrix `mat` of w into dst (kern_r8_mat_bytes(w) bytes). */
+void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst);
 
 typedef struct kern_backend_t {
-    const char *name;               /* "ref", "scalar", "avx2" */
-    kern_type_ops ops[DTYPE_COUNT]; /* by weight type */
-    kern_gemm_r8_fn gemm_q8_0_r8;   /* NULL: no repacked path (CPU without AVX-VNNI) */
+    const char *name;                     /* "ref", "scalar", "avx2" */
+    kern_type_ops ops[DTYPE_COUNT];       /* by weight type */
+    kern_gemm_r8_fn gemm_r8[DTYPE_COUNT]; /* by weight type; NULL: no repacked path */
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
@@ -159,7 +164,9 @@ static inline float kern_silu(float x)
 void kern_backend_init_ref(kern_backend_t *b);
 void kern_backend_init_scalar(kern_backend_t *b);
 void kern_backend_init_avx2(kern_backend_t *b);
-/* AVX-VNNI additions to the avx2 backend (x86/gemm_vnni.c): the repacked Q8_0 path. */
-void kern_backend_add_vnni(kern_backend_t *b);
+/* VNNI additions to the avx2 backend (x86/gemm_vnni*.c): the repacked Q8_0 / Q4_K paths, with
+ * AVX-VNNI (VEX) or AVX512-VNNI+VL (EVEX, 32 registers). */
+void kern_backend_add_vnni_vex(kern_backend_t *b);
+void kern_backend_add_vnni_evex(kern_backend_t *b);
 
 #endif

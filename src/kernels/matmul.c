@@ -47,7 +47,8 @@ float kern_dot_f32(const float *a, const float *b, int64_t n)
 typedef struct mm_plan {
     const uint8_t *qx;   /* quantized activations, or NULL for the fp32 path */
     size_t qx_stride;    /* bytes per token in qx */
-    const int16_t *xsum; /* repacked path: per token and block, Σ of the block's quants */
+    const int16_t *xsum; /* repacked Q8_0: per token and block, Σ of the block's quants */
+    bool r8;             /* use w->r8 and the backend's gemm_r8 */
 } mm_plan;
 
 typedef struct multi_job {
@@ -103,11 +104,11 @@ static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *
                     long g1)
 {
     const wmat *w = mm->w;
-    int64_t nb = w->n_cols / 32;
+    size_t group_bytes = w->r8_mat_bytes / (size_t)(w->n_rows / 8);
     const uint8_t *base = w->r8 + (size_t)mm->mat * w->r8_mat_bytes;
     for (long g = g0; g < g1; g++)
-        be->gemm_q8_0_r8(base + (size_t)g * (size_t)nb * KERN_R8_BLOCK_BYTES, w->n_cols, pl->qx,
-                         pl->qx_stride, pl->xsum, (size_t)nb, mm->n_tok, mm->y + 8 * g, mm->ldy);
+        be->gemm_r8[w->type](base + (size_t)g * group_bytes, w->n_cols, pl->qx, pl->qx_stride,
+                             pl->xsum, (size_t)(w->n_cols / 32), mm->n_tok, mm->y + 8 * g, mm->ldy);
 }
 
 static void multi_worker(void *p, int ith, int nth)
@@ -117,7 +118,7 @@ static void multi_worker(void *p, int ith, int nth)
         const kern_mm *mm = &job->mm[i];
         if (mm->n_tok <= 0) continue;
         long r0, r1;
-        if (job->plan[i].xsum) { /* repacked: split whole groups of 8 rows */
+        if (job->plan[i].r8) { /* repacked: split whole groups of 8 rows */
             threadpool_split((long)mm->w->n_rows / 8, ith, nth, &r0, &r1);
             if (r0 < r1) rows_r8(job->be, mm, &job->plan[i], r0, r1);
             continue;
@@ -148,7 +149,7 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
     for (int i = 0; i < n_mm; i++) {
         const wmat *w = mm[i].w;
         const kern_type_ops *ops = &be->ops[w->type];
-        plan[i] = (mm_plan){NULL, 0, NULL};
+        plan[i] = (mm_plan){NULL, 0, NULL, false};
         work += mm[i].n_tok * w->n_rows * w->n_cols;
         if (!ops->vec_dot || mm[i].n_tok <= 0) continue;
         size_t row = ops->vec_dot_type == DTYPE_Q8_K ? (size_t)(w->n_cols / 256) * 292
@@ -159,9 +160,9 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         uint8_t *dst = kc->qx + used;
         for (int64_t t = 0; t < mm[i].n_tok; t++)
             q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
-        plan[i] = (mm_plan){dst, row, NULL};
+        plan[i] = (mm_plan){dst, row, NULL, w->r8 && be->gemm_r8[w->type]};
         used += row * (size_t)mm[i].n_tok;
-        if (w->r8 && be->gemm_q8_0_r8 && w->type == DTYPE_Q8_0) {
+        if (plan[i].r8 && w->type == DTYPE_Q8_0) {
             /* the repacked kernel also needs each block's quant sum */
             size_t nb = (size_t)(w->n_cols / 32), need = nb * sizeof(int16_t) * mm[i].n_tok;
             used = (used + 1) & ~(size_t)1;
@@ -176,6 +177,8 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
                     }
                 plan[i].xsum = xs;
                 used += need;
+            } else {
+                plan[i].r8 = false;
             }
         }
     }
@@ -186,21 +189,70 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         threadpool_run(kc->pool, multi_worker, &job);
 }
 
-void kern_repack_q8_0_r8(const wmat *w, int64_t mat, uint8_t *dst)
+size_t kern_r8_mat_bytes(const wmat *w)
 {
-    int64_t nb = w->n_cols / 32;
+    if (w->n_rows % 8) return 0;
+    if (w->type == DTYPE_Q8_0 && w->n_cols % 32 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
+    if (w->type == DTYPE_Q4_K && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q4K_BYTES;
+    return 0;
+}
+
+/* Q4_K's 6-bit scale and min of sub-block s (blocks.h). */
+static void q4k_scale_min(const uint8_t *q, int s, uint8_t *sc, uint8_t *mn)
+{
+    if (s < 4) {
+        *sc = q[s] & 63;
+        *mn = q[s + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[s + 4] & 15) | (q[s - 4] >> 6) << 4);
+        *mn = (uint8_t)((q[s + 4] >> 4) | (q[s] >> 6) << 4);
+    }
+}
+
+void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst)
+{
     const uint8_t *src = w->data + (size_t)mat * w->mat_bytes;
+    if (w->type == DTYPE_Q8_0) {
+        int64_t nb = w->n_cols / 32;
+        for (int64_t g = 0; g < w->n_rows / 8; g++)
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *out = dst + ((size_t)g * (size_t)nb + (size_t)b) * KERN_R8_BLOCK_BYTES;
+                for (int r = 0; r < 8; r++) {
+                    const block_q8_0 *blk =
+                        (const block_q8_0 *)(const void *)(src +
+                                                           (size_t)(8 * g + r) * w->row_bytes) +
+                        b;
+                    memcpy(out + 2 * r, &blk->d, 2);
+                    for (int k = 0; k < 8; k++) /* quants 4k..4k+3 of row r */
+                        for (int j = 0; j < 4; j++)
+                            out[16 + 32 * k + 4 * r + j] = (uint8_t)(blk->qs[4 * k + j] + 128);
+                }
+            }
+        return;
+    }
+    /* Q4_K (layout: x86/gemm_vnni.c) */
+    int64_t nsb = w->n_cols / 256;
     for (int64_t g = 0; g < w->n_rows / 8; g++)
-        for (int64_t b = 0; b < nb; b++) {
-            uint8_t *out = dst + ((size_t)g * (size_t)nb + (size_t)b) * KERN_R8_BLOCK_BYTES;
+        for (int64_t b = 0; b < nsb; b++) {
+            uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_Q4K_BYTES;
             for (int r = 0; r < 8; r++) {
-                const block_q8_0 *blk =
-                    (const block_q8_0 *)(const void *)(src + (size_t)(8 * g + r) * w->row_bytes) +
+                const block_q4_k *blk =
+                    (const block_q4_k *)(const void *)(src + (size_t)(8 * g + r) * w->row_bytes) +
                     b;
                 memcpy(out + 2 * r, &blk->d, 2);
-                for (int k = 0; k < 8; k++) /* quants 4k..4k+3 of row r */
-                    for (int j = 0; j < 4; j++)
-                        out[16 + 32 * k + 4 * r + j] = (uint8_t)(blk->qs[4 * k + j] + 128);
+                memcpy(out + 16 + 2 * r, &blk->dmin, 2);
+                for (int s = 0; s < 8; s++)
+                    q4k_scale_min(blk->scales, s, &out[32 + 8 * s + r], &out[96 + 8 * s + r]);
+                for (int c = 0; c < 4; c++)
+                    for (int h = 0; h < 8; h++)
+                        for (int e = 0; e < 4; e++) {
+                            /* element 4h + e of sub-blocks 2c (low nibble of qs[32c + l]) and
+                             * 2c + 1 (high nibble of the same byte) */
+                            uint8_t byte = blk->qs[32 * c + 4 * h + e];
+                            out[160 + 32 * (8 * c + h) + 4 * r + e] = byte;
+                        }
             }
         }
 }

@@ -672,13 +672,14 @@ static r1_status bind_tensors(loader *L)
     return R1_OK;
 }
 
-/* Repack the Q8_0 matrices for the backend's VNNI kernel (kernels.h, KERN_R8_BLOCK_BYTES): a copy
- * in memory, the mapped original kept for embedding lookups. Costs the matrices' size in RAM and
- * a pass over them at load; prompt processing and batched decoding gain most. */
+/* Repack the Q8_0 and Q4_K matrices for the backend's VNNI kernels (kernels.h,
+ * KERN_R8_BLOCK_BYTES): a copy in memory, the mapped original kept for embedding lookups. Costs the
+ * matrices' size in RAM and a pass over them at load; prompt processing and batched decoding gain
+ * most. */
 static r1_status repack_weights(loader *L)
 {
     r1_model *m = L->m;
-    if (!kern_backend()->gemm_q8_0_r8) return R1_OK;
+    const kern_backend_t *be = kern_backend();
     int n_lay = m->cfg.n_layers + m->n_mtp;
     uint64_t bytes = 0;
     for (int il = -1; il < n_lay; il++) {
@@ -705,13 +706,12 @@ static r1_status repack_weights(loader *L)
         };
         for (size_t k = 0; k < sizeof list / sizeof list[0]; k++) {
             wmat *w = list[k];
-            if (!w || !w->data || w->type != DTYPE_Q8_0 || w->n_rows % 8 || w->n_cols % 32)
-                continue;
-            size_t per = (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
+            size_t per = w && w->data && be->gemm_r8[w->type] ? kern_r8_mat_bytes(w) : 0;
+            if (!per) continue;
             uint8_t *dst = own(m, per * (size_t)w->n_mats);
             if (!dst) return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
             for (int64_t mat = 0; mat < w->n_mats; mat++)
-                kern_repack_q8_0_r8(w, mat, dst + (size_t)mat * per);
+                kern_repack_r8(w, mat, dst + (size_t)mat * per);
             w->r8 = dst;
             w->r8_mat_bytes = per;
             bytes += per * (size_t)w->n_mats;
@@ -719,7 +719,7 @@ static r1_status repack_weights(loader *L)
     }
     if (m->n_mtp && m->mtp.head.data == m->output.data) m->mtp.head = m->output; /* shared */
     if (bytes)
-        model_log(m, R1_LOG_INFO, "repacked %.1f MiB of Q8_0 weights for the VNNI kernels",
+        model_log(m, R1_LOG_INFO, "repacked %.1f MiB of weights for the VNNI kernels",
                   bytes / 1048576.0);
     return R1_OK;
 }

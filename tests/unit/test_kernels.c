@@ -4,7 +4,7 @@
  *   summation order (relative 1e-5), and the scalar kernel equals the fp32 dot over exactly
  *   dequantized values up to the 8-bit activation rounding (relative 3e-2 of |w|·|x|);
  * - kern_matmul: outputs NaN-poisoned first, all written, identical for 1 and 3 threads;
- * - repacked Q8_0 (R8, VNNI): equals the scalar Q8_0 kernel up to float summation order
+ * - repacked Q8_0 and Q4_K (R8, VNNI): equal the scalar kernels up to float summation order
  *   (relative 1e-5 of Σ|w·x|), bit-identical whatever the number of tokens per call and the
  *   thread count, through kern_matmul too. */
 #include "base/rng.h"
@@ -126,90 +126,105 @@ int main(void)
             CHECKF(!memcmp(y0, y1, sizeof(float) * (size_t)n), "%s axpy_f16 n=%d", bes[b]->name, n);
         }
     }
-    /* repacked Q8_0: the backend's VNNI kernel on odd sizes */
+    /* repacked Q8_0 and Q4_K: the backend's VNNI kernels on odd sizes */
     const kern_backend_t *be = kern_backend();
-    if (!be->gemm_q8_0_r8) printf("no AVX-VNNI: repacked Q8_0 kernel not tested\n");
-    for (int shape = 0; shape < 6 && be->gemm_q8_0_r8; shape++) {
-        enum { T = 9 };
-        int64_t rows = shape % 2 ? 24 : 8, cols = 32 * (shape < 2 ? 1 : shape < 4 ? 3 : 17);
-        int64_t nb = cols / 32;
-        size_t row_bytes = (size_t)nb * 34;
-        uint8_t *wq8 = malloc((size_t)rows * row_bytes), *r8 = malloc((size_t)rows * row_bytes);
-        uint8_t *xq8 = malloc(T * row_bytes);
-        int16_t *xs = malloc(T * (size_t)nb * sizeof *xs);
-        float *wr = malloc((size_t)cols * sizeof *wr), *xf = malloc(T * (size_t)cols * sizeof *xf);
-        float *yb = malloc(T * (size_t)rows * sizeof *yb), *y1 = malloc(T * (size_t)rows * 4);
-        for (int64_t r = 0; r < rows; r++) {
-            fill(&g, wr, cols, 1.0f);
-            quant_quantize_row(DTYPE_Q8_0, wr, wq8 + (size_t)r * row_bytes, cols);
+    const dtype r8_types[2] = {DTYPE_Q8_0, DTYPE_Q4_K};
+    for (int ti = 0; ti < 2; ti++) {
+        dtype ty = r8_types[ti];
+        if (!be->gemm_r8[ty]) {
+            printf("no AVX-VNNI: repacked %s kernel not tested\n", dtype_get(ty)->name);
+            continue;
         }
-        fill(&g, xf, T * cols, 2.0f);
-        for (int t = 0; t < T; t++) {
-            scalar->quantize_q8_0(xf + t * cols, xq8 + (size_t)t * row_bytes, cols);
-            for (int64_t b = 0; b < nb; b++) {
-                const int8_t *q = (const int8_t *)(xq8 + (size_t)t * row_bytes + b * 34 + 2);
-                int sum = 0;
-                for (int j = 0; j < 32; j++) sum += q[j];
-                xs[t * nb + b] = (int16_t)sum;
-            }
-        }
-        wmat w = {.type = DTYPE_Q8_0,
-                  .data = wq8,
-                  .n_rows = rows,
-                  .n_cols = cols,
-                  .n_mats = 1,
-                  .row_bytes = row_bytes,
-                  .mat_bytes = (size_t)rows * row_bytes};
-        kern_repack_q8_0_r8(&w, 0, r8);
-        for (int64_t gr = 0; gr < rows / 8; gr++) {
-            const uint8_t *grp = r8 + (size_t)gr * (size_t)nb * KERN_R8_BLOCK_BYTES;
-            be->gemm_q8_0_r8(grp, cols, xq8, row_bytes, xs, (size_t)nb, T, yb + 8 * gr, rows);
-            for (int t = 0; t < T; t++)
-                be->gemm_q8_0_r8(grp, cols, xq8 + (size_t)t * row_bytes, row_bytes, xs + t * nb,
-                                 (size_t)nb, 1, y1 + t * rows + 8 * gr, rows);
-        }
-        CHECKF(!memcmp(yb, y1, T * (size_t)rows * sizeof *yb),
-               "R8 %lldx%lld: 9 tokens per call differ from one at a time", (long long)rows,
-               (long long)cols);
-        double worst = 0;
-        for (int t = 0; t < T; t++)
+        bool k = ty == DTYPE_Q4_K;
+        int bsz = k ? 256 : 32;
+        kern_quantize_fn quant = k ? scalar->quantize_q8_k : scalar->quantize_q8_0;
+        size_t xblk = k ? 292 : 34;
+        for (int shape = 0; shape < 6; shape++) {
+            enum { T = 9 };
+            int64_t rows = shape % 2 ? 24 : 8, cols = bsz * (shape < 2 ? 1 : shape < 4 ? 3 : 7);
+            int64_t nb = cols / 32, nbl = cols / bsz;
+            size_t row_bytes = dtype_row_bytes(ty, cols), xrow = (size_t)nbl * xblk;
+            wmat w = {.type = ty,
+                      .n_rows = rows,
+                      .n_cols = cols,
+                      .n_mats = 1,
+                      .row_bytes = row_bytes,
+                      .mat_bytes = (size_t)rows * row_bytes};
+            size_t r8_bytes = kern_r8_mat_bytes(&w);
+            CHECK(r8_bytes > 0);
+            uint8_t *wq8 = malloc((size_t)rows * row_bytes), *r8 = malloc(r8_bytes);
+            uint8_t *xq8 = malloc(T * xrow);
+            int16_t *xs = malloc(T * (size_t)nb * sizeof *xs);
+            float *wr = malloc((size_t)cols * sizeof *wr), *xf = malloc(T * (size_t)cols * 4);
+            float *yb = malloc(T * (size_t)rows * 4), *y1 = malloc(T * (size_t)rows * 4);
             for (int64_t r = 0; r < rows; r++) {
-                const uint8_t *wrow = wq8 + (size_t)r * row_bytes;
-                float ref =
-                    scalar->ops[DTYPE_Q8_0].vec_dot(wrow, xq8 + (size_t)t * row_bytes, cols);
-                quant_dequantize_row(DTYPE_Q8_0, wrow, wr, cols);
-                double mag = 0;
-                for (int64_t c = 0; c < cols; c++) mag += fabs((double)wr[c] * xf[t * cols + c]);
-                double e = fabs(yb[t * rows + r] - ref) / (mag + 1e-30);
-                if (e > worst) worst = e;
+                fill(&g, wr, cols, 1.0f);
+                quant_quantize_row(ty, wr, wq8 + (size_t)r * row_bytes, cols);
             }
-        CHECKF(worst <= 1e-5, "R8 %lldx%lld vs scalar Q8_0: relative %.2e", (long long)rows,
-               (long long)cols, worst);
-        /* through kern_matmul, 1 and 3 threads, equal to the calls above */
-        threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
-        kern_ctx c1, c3;
-        CHECK(kern_ctx_init(&c1, p1, T * cols) && kern_ctx_init(&c3, p3, T * cols));
-        w.r8 = r8;
-        w.r8_mat_bytes = (size_t)rows * row_bytes;
-        float *ym1 = malloc(T * (size_t)rows * 4), *ym3 = malloc(T * (size_t)rows * 4);
-        for (int64_t i = 0; i < T * rows; i++) ym1[i] = ym3[i] = NAN;
-        kern_matmul(&c1, &w, 0, xf, cols, T, ym1, rows);
-        kern_matmul(&c3, &w, 0, xf, cols, T, ym3, rows);
-        CHECK(!memcmp(ym1, yb, T * (size_t)rows * 4) && !memcmp(ym3, yb, T * (size_t)rows * 4));
-        kern_ctx_free(&c1);
-        kern_ctx_free(&c3);
-        threadpool_free(p1);
-        threadpool_free(p3);
-        free(ym1);
-        free(ym3);
-        free(wq8);
-        free(r8);
-        free(xq8);
-        free(xs);
-        free(wr);
-        free(xf);
-        free(yb);
-        free(y1);
+            w.data = wq8;
+            fill(&g, xf, T * cols, 2.0f);
+            for (int t = 0; t < T; t++) {
+                quant(xf + t * cols, xq8 + (size_t)t * xrow, cols);
+                for (int64_t b = 0; b < nb && !k; b++) {
+                    const int8_t *q = (const int8_t *)(xq8 + (size_t)t * xrow + b * 34 + 2);
+                    int sum = 0;
+                    for (int j = 0; j < 32; j++) sum += q[j];
+                    xs[t * nb + b] = (int16_t)sum;
+                }
+            }
+            kern_repack_r8(&w, 0, r8);
+            size_t gb = r8_bytes / (size_t)(rows / 8);
+            for (int64_t gr = 0; gr < rows / 8; gr++) {
+                const uint8_t *grp = r8 + (size_t)gr * gb;
+                be->gemm_r8[ty](grp, cols, xq8, xrow, xs, (size_t)nb, T, yb + 8 * gr, rows);
+                for (int t = 0; t < T; t++)
+                    be->gemm_r8[ty](grp, cols, xq8 + (size_t)t * xrow, xrow, xs + t * nb,
+                                    (size_t)nb, 1, y1 + t * rows + 8 * gr, rows);
+            }
+            CHECKF(!memcmp(yb, y1, T * (size_t)rows * sizeof *yb),
+                   "R8 %s %lldx%lld: 9 tokens per call differ from one at a time",
+                   dtype_get(ty)->name, (long long)rows, (long long)cols);
+            double worst = 0;
+            for (int t = 0; t < T; t++)
+                for (int64_t r = 0; r < rows; r++) {
+                    const uint8_t *wrow = wq8 + (size_t)r * row_bytes;
+                    float ref = scalar->ops[ty].vec_dot(wrow, xq8 + (size_t)t * xrow, cols);
+                    quant_dequantize_row(ty, wrow, wr, cols);
+                    double mag = 0;
+                    for (int64_t c = 0; c < cols; c++)
+                        mag += fabs((double)wr[c] * xf[t * cols + c]);
+                    double e = fabs(yb[t * rows + r] - ref) / (mag + 1e-30);
+                    if (e > worst) worst = e;
+                }
+            CHECKF(worst <= 1e-5, "R8 %s %lldx%lld vs scalar: relative %.2e", dtype_get(ty)->name,
+                   (long long)rows, (long long)cols, worst);
+            /* through kern_matmul, 1 and 3 threads, equal to the calls above */
+            threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
+            kern_ctx c1, c3;
+            CHECK(kern_ctx_init(&c1, p1, T * cols) && kern_ctx_init(&c3, p3, T * cols));
+            w.r8 = r8;
+            w.r8_mat_bytes = r8_bytes;
+            float *ym1 = malloc(T * (size_t)rows * 4), *ym3 = malloc(T * (size_t)rows * 4);
+            for (int64_t i = 0; i < T * rows; i++) ym1[i] = ym3[i] = NAN;
+            kern_matmul(&c1, &w, 0, xf, cols, T, ym1, rows);
+            kern_matmul(&c3, &w, 0, xf, cols, T, ym3, rows);
+            CHECKF(!memcmp(ym1, yb, T * (size_t)rows * 4) && !memcmp(ym3, yb, T * (size_t)rows * 4),
+                   "R8 %s through kern_matmul", dtype_get(ty)->name);
+            kern_ctx_free(&c1);
+            kern_ctx_free(&c3);
+            threadpool_free(p1);
+            threadpool_free(p3);
+            free(ym1);
+            free(ym3);
+            free(wq8);
+            free(r8);
+            free(xq8);
+            free(xs);
+            free(wr);
+            free(xf);
+            free(yb);
+            free(y1);
+        }
     }
     /* fused attention vs a plain two-pass softmax in double, across block boundaries */
     for (int n_keys = 1; n_keys <= 200; n_keys += 13) {

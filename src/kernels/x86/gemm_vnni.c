@@ -12,6 +12,21 @@
 
 #include <immintrin.h>
 
+/* Built twice: here with AVX-VNNI (VEX, 16 vector registers), and by gemm_vnni512.c with
+ * AVX512-VNNI + VL (the same 256-bit instructions EVEX-encoded: 32 registers, so more tokens
+ * share each weight load). */
+#ifdef R1_VNNI_EVEX
+#define DPBUSD _mm256_dpbusd_epi32
+#define Q8_TOKENS 8 /* tokens per weight load */
+#define Q4K_TOKENS 4
+#define SUFFIX(f) f##_evex
+#else
+#define DPBUSD _mm256_dpbusd_avx_epi32
+#define Q8_TOKENS 4
+#define Q4K_TOKENS 2
+#define SUFFIX(f) f##_vex
+#endif
+
 static inline __m256 scales8(const uint8_t *blk)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk));
@@ -25,20 +40,20 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
            const int16_t *xsum, size_t xsum_stride, const int n, float *y, int64_t ldy)
 {
     enum { A = 2 }; /* accumulators per token when n > 2; 4 when n <= 2 */
-    const block_q8_0 *x[4];
-    const int16_t *xs[4];
+    const block_q8_0 *x[Q8_TOKENS];
+    const int16_t *xs[Q8_TOKENS];
     for (int k = 0; k < n; k++) {
         x[k] = (const block_q8_0 *)(const void *)(qx + (size_t)k * qx_stride);
         xs[k] = xsum + (size_t)k * xsum_stride;
     }
     const int na = n <= 2 ? 2 * A : A;
-    __m256 acc[4];
+    __m256 acc[Q8_TOKENS];
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_BLOCK_BYTES;
         const __m256 dw = scales8(blk);
         const uint8_t *q = blk + 16;
-        __m256i s[4][4];
+        __m256i s[Q8_TOKENS][4];
         for (int k = 0; k < n; k++)
             for (int a = 0; a < na; a++) s[k][a] = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) {
@@ -46,7 +61,7 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
             for (int k = 0; k < n; k++) {
                 int32_t x4;
                 __builtin_memcpy(&x4, x[k][b].qs + 4 * g, 4);
-                s[k][g % na] = _mm256_dpbusd_avx_epi32(s[k][g % na], w, _mm256_set1_epi32(x4));
+                s[k][g % na] = DPBUSD(s[k][g % na], w, _mm256_set1_epi32(x4));
             }
         }
         for (int k = 0; k < n; k++) {
@@ -60,34 +75,132 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
-static void gemm_q8_0_r8_vnni(const uint8_t *group, int64_t n_cols, const uint8_t *qx,
-                              size_t qx_stride, const int16_t *xsum, size_t xsum_stride,
-                              int64_t n_tok, float *y, int64_t ldy)
+static void gemm_q8_0_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
+                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
+                         int64_t ldy)
 {
     int64_t nb = n_cols / 32;
-    for (int64_t t = 0; t < n_tok; t += 4) {
-        int n = n_tok - t < 4 ? (int)(n_tok - t) : 4;
+    for (int64_t t = 0; t < n_tok; t += Q8_TOKENS) {
+        int n = n_tok - t < Q8_TOKENS ? (int)(n_tok - t) : Q8_TOKENS;
         const uint8_t *q = qx + (size_t)t * qx_stride;
         const int16_t *xs = xsum + (size_t)t * xsum_stride;
         float *yt = y + t * ldy;
-        switch (n) { /* constant n: the loops above unroll */
-        case 1:
-            gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 1, yt, ldy);
-            break;
-        case 2:
-            gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 2, yt, ldy);
-            break;
-        case 3:
-            gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 3, yt, ldy);
-            break;
+        /* a constant n unrolls the loops */
+        switch (n) {
+#define CASE(k)                                                                                    \
+    case k:                                                                                        \
+        gemm_group(group, nb, q, qx_stride, xs, xsum_stride, k, yt, ldy);                          \
+        break;
+            CASE(1)
+            CASE(2)
+            CASE(3)
+#if Q8_TOKENS > 4
+            CASE(5)
+            CASE(6)
+            CASE(7)
+            CASE(8)
+#endif
         default:
             gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 4, yt, ldy);
             break;
+#undef CASE
         }
     }
 }
 
-void kern_backend_add_vnni(kern_backend_t *b)
+/* ---- Q4_K ------------------------------------------------------------------------------------
+ * Per 8 rows and super-block of 256 (KERN_R8_Q4K_BYTES): the 8 rows' d, then dmin (fp16), the
+ * 6-bit scales [sub-block][row] and mins [sub-block][row] as bytes, then for each pair of
+ * sub-blocks (2c, 2c + 1) and group h of 4 elements, 32 bytes: row r's 4 quants of sub-block 2c
+ * in the low nibbles, of sub-block 2c + 1 in the high nibbles. Quants are 0..15, unsigned as
+ * vpdpbusd wants them. Per row: d·dx·Σ_j sc_j·S_j − dmin·dx·Σ_j mn_j·X_j (S_j: Σ q·x of
+ * sub-block j, X_j: Σ x, from the Q8_K bsums) — integer up to the two float multiply-adds. */
+static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
 {
-    b->gemm_q8_0_r8 = gemm_q8_0_r8_vnni;
+    const block_q8_k *x[Q4K_TOKENS];
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256 acc[Q4K_TOKENS];
+    for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = group + (size_t)b * KERN_R8_Q4K_BYTES;
+        const __m256 d = scales8(blk), dmin = scales8(blk + 16);
+        const uint8_t *sc = blk + 32, *mn = blk + 96, *q = blk + 160;
+        __m256i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
+        for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i s[Q4K_TOKENS][4];
+            for (int k = 0; k < n; k++)
+                for (int a = 0; a < 4; a++) s[k][a] = _mm256_setzero_si256();
+            for (int h = 0; h < 8; h++) {
+                __m256i v =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (8 * c + h)));
+                __m256i lo = _mm256_and_si256(v, m4);
+                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                for (int k = 0; k < n; k++) {
+                    int32_t xl, xh;
+                    __builtin_memcpy(&xl, x[k][b].qs + 64 * c + 4 * h, 4);
+                    __builtin_memcpy(&xh, x[k][b].qs + 64 * c + 32 + 4 * h, 4);
+                    s[k][h & 1] = DPBUSD(s[k][h & 1], lo, _mm256_set1_epi32(xl));
+                    s[k][2 + (h & 1)] = DPBUSD(s[k][2 + (h & 1)], hi, _mm256_set1_epi32(xh));
+                }
+            }
+            __m256i sc_lo =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 * c)));
+            __m256i sc_hi = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 * c + 8)));
+            for (int k = 0; k < n; k++) {
+                __m256i slo = _mm256_add_epi32(s[k][0], s[k][1]);
+                __m256i shi = _mm256_add_epi32(s[k][2], s[k][3]);
+                tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(slo, sc_lo));
+                tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(shi, sc_hi));
+            }
+        }
+        for (int j = 0; j < 8; j++) {
+            __m256i m =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(mn + 8 * j)));
+            for (int k = 0; k < n; k++) {
+                int32_t xs = x[k][b].bsums[2 * j] + x[k][b].bsums[2 * j + 1];
+                mins[k] = _mm256_add_epi32(mins[k], _mm256_mullo_epi32(m, _mm256_set1_epi32(xs)));
+            }
+        }
+        for (int k = 0; k < n; k++) {
+            __m256 dx = _mm256_set1_ps(x[k][b].d);
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(tot[k]), acc[k]);
+            acc[k] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(mins[k]), acc[k]);
+        }
+    }
+    for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
+static void gemm_q4_k_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
+                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
+                         int64_t ldy)
+{
+    (void)xsum;
+    (void)xsum_stride;
+    int64_t nsb = n_cols / 256;
+    for (int64_t t = 0; t < n_tok; t += Q4K_TOKENS) {
+        int n = n_tok - t < Q4K_TOKENS ? (int)(n_tok - t) : Q4K_TOKENS;
+        const uint8_t *q = qx + (size_t)t * qx_stride;
+        if (n == 1) gemm_q4k_group(group, nsb, q, qx_stride, 1, y + t * ldy, ldy);
+#if Q4K_TOKENS > 2
+        else if (n == 3)
+            gemm_q4k_group(group, nsb, q, qx_stride, 3, y + t * ldy, ldy);
+        else if (n == 4)
+            gemm_q4k_group(group, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+#endif
+        else
+            gemm_q4k_group(group, nsb, q, qx_stride, 2, y + t * ldy, ldy);
+    }
+}
+
+void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
+{
+    b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
+    b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
 }
