@@ -73,3 +73,11 @@ void file_map_close(file_map *m)
         free((void *)m->data);
     free(m);
 }
+
+void file_map_release(const file_map *m, const void *p, size_t n)
+{
+    if (!m || !m->is_mapped || !n) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}

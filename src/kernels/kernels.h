@@ -72,8 +72,10 @@ typedef void (*kern_gemm_r8_fn)(const uint8_t *group, int64_t n_cols, const uint
 /* Bytes of one repacked matrix of w, or 0 when w cannot be repacked (type without an R8 layout,
  * n_rows not a multiple of 8). */
 size_t kern_r8_mat_bytes(const wmat *w);
-/* Repack matrix `mat` of w into dst (kern_r8_mat_bytes(w) bytes). */
+/* Repack matrix `mat` of w into dst (kern_r8_mat_bytes(w) bytes); the _groups form only its
+ * groups of 8 rows [g0, g1) (to split the work between threads). */
 void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst);
+void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, uint8_t *dst);
 
 typedef struct kern_backend_t {
     const char *name;                     /* "ref", "scalar", "avx2" */

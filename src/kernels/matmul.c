@@ -213,10 +213,15 @@ static void q4k_scale_min(const uint8_t *q, int s, uint8_t *sc, uint8_t *mn)
 
 void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst)
 {
+    kern_repack_r8_groups(w, mat, 0, w->n_rows / 8, dst);
+}
+
+void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, uint8_t *dst)
+{
     const uint8_t *src = w->data + (size_t)mat * w->mat_bytes;
     if (w->type == DTYPE_Q8_0) {
         int64_t nb = w->n_cols / 32;
-        for (int64_t g = 0; g < w->n_rows / 8; g++)
+        for (int64_t g = g0; g < g1; g++)
             for (int64_t b = 0; b < nb; b++) {
                 uint8_t *out = dst + ((size_t)g * (size_t)nb + (size_t)b) * KERN_R8_BLOCK_BYTES;
                 for (int r = 0; r < 8; r++) {
@@ -234,7 +239,7 @@ void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst)
     }
     /* Q4_K (layout: x86/gemm_vnni.c) */
     int64_t nsb = w->n_cols / 256;
-    for (int64_t g = 0; g < w->n_rows / 8; g++)
+    for (int64_t g = g0; g < g1; g++)
         for (int64_t b = 0; b < nsb; b++) {
             uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_Q4K_BYTES;
             for (int r = 0; r < 8; r++) {

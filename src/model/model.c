@@ -7,6 +7,7 @@
 #include "model/model.h"
 
 #include "base/err.h"
+#include "base/mmap.h"
 #include "model/hf.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
@@ -676,6 +677,26 @@ static r1_status bind_tensors(loader *L)
  * KERN_R8_BLOCK_BYTES): a copy in memory, the mapped original kept for embedding lookups. Costs the
  * matrices' size in RAM and a pass over them at load; prompt processing and batched decoding gain
  * most. */
+typedef struct repack_job {
+    const wmat *w;
+    uint8_t *dst;
+    size_t per;
+} repack_job;
+
+static void repack_worker(void *p, int ith, int nth)
+{
+    const repack_job *j = p;
+    int64_t n_groups = j->w->n_rows / 8;
+    long u0, u1; /* units: (matrix, group) pairs */
+    threadpool_split((long)(j->w->n_mats * n_groups), ith, nth, &u0, &u1);
+    for (long u = u0; u < u1;) {
+        int64_t mat = u / n_groups, g0 = u % n_groups;
+        int64_t g1 = g0 + (u1 - u) < n_groups ? g0 + (u1 - u) : n_groups;
+        kern_repack_r8_groups(j->w, mat, g0, g1, j->dst + (size_t)mat * j->per);
+        u += g1 - g0;
+    }
+}
+
 static r1_status repack_weights(loader *L)
 {
     r1_model *m = L->m;
@@ -710,8 +731,12 @@ static r1_status repack_weights(loader *L)
             if (!per) continue;
             uint8_t *dst = own(m, per * (size_t)w->n_mats);
             if (!dst) return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
+            repack_job job = {w, dst, per};
+            threadpool_run(m->pool, repack_worker, &job);
+            /* the mapped original is no longer read: let its pages go */
             for (int64_t mat = 0; mat < w->n_mats; mat++)
-                kern_repack_r8(w, mat, dst + (size_t)mat * per);
+                file_map_release(L->f->map_handle, w->data + (size_t)mat * w->mat_bytes,
+                                 (size_t)w->n_rows * w->row_bytes);
             w->r8 = dst;
             w->r8_mat_bytes = per;
             bytes += per * (size_t)w->n_mats;
@@ -761,7 +786,6 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
     if (!L.used) return err_set(err, R1_ERR_NOMEM, "%s: out of memory", path);
     st = read_config(&L);
     if (!st) st = bind_tensors(&L);
-    if (!st) st = repack_weights(&L);
     free(L.used);
     if (st) return st;
 
@@ -803,6 +827,7 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
     m->has_mutex = true;
     m->pool = threadpool_new(p->n_threads);
     if (!m->pool) return err_set(err, R1_ERR_NOMEM, "cannot start threads");
+    if ((st = repack_weights(&L))) return st;
     return R1_OK;
 }
 
