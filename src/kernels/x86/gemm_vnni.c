@@ -42,36 +42,45 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
     enum { A = 2 }; /* accumulators per token when n > 2; 4 when n <= 2 */
     const block_q8_0 *x[Q8_TOKENS];
     const int16_t *xs[Q8_TOKENS];
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++) {
         x[k] = (const block_q8_0 *)(const void *)(qx + (size_t)k * qx_stride);
         xs[k] = xsum + (size_t)k * xsum_stride;
     }
     const int na = n <= 2 ? 2 * A : A;
     __m256 acc[Q8_TOKENS];
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_BLOCK_BYTES;
         const __m256 dw = scales8(blk);
         const uint8_t *q = blk + 16;
         __m256i s[Q8_TOKENS][4];
+#pragma GCC unroll 8
         for (int k = 0; k < n; k++)
+#pragma GCC unroll 8
             for (int a = 0; a < na; a++) s[k][a] = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * g));
+#pragma GCC unroll 8
             for (int k = 0; k < n; k++) {
                 int32_t x4;
                 __builtin_memcpy(&x4, x[k][b].qs + 4 * g, 4);
                 s[k][g % na] = DPBUSD(s[k][g % na], w, _mm256_set1_epi32(x4));
             }
         }
+#pragma GCC unroll 8
         for (int k = 0; k < n; k++) {
             __m256i t = s[k][0];
+#pragma GCC unroll 8
             for (int a = 1; a < na; a++) t = _mm256_add_epi32(t, s[k][a]);
             __m256i c = _mm256_sub_epi32(t, _mm256_set1_epi32(128 * (int32_t)xs[k][b]));
             __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x[k][b].d)));
             acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(c), acc[k]);
         }
     }
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
@@ -121,26 +130,34 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
                                                                  float *y, int64_t ldy)
 {
     const block_q8_k *x[Q4K_TOKENS];
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++)
         x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256 acc[Q4K_TOKENS];
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_Q4K_BYTES;
         const __m256 d = scales8(blk), dmin = scales8(blk + 16);
         const uint8_t *sc = blk + 32, *mn = blk + 96, *q = blk + 160;
         __m256i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
+#pragma GCC unroll 8
         for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
         for (int c = 0; c < 4; c++) {
             __m256i s[Q4K_TOKENS][4];
+#pragma GCC unroll 8
             for (int k = 0; k < n; k++)
+#pragma GCC unroll 8
                 for (int a = 0; a < 4; a++) s[k][a] = _mm256_setzero_si256();
+#pragma GCC unroll 8
             for (int h = 0; h < 8; h++) {
                 __m256i v =
                     _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (8 * c + h)));
                 __m256i lo = _mm256_and_si256(v, m4);
                 __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+#pragma GCC unroll 8
                 for (int k = 0; k < n; k++) {
                     int32_t xl, xh;
                     __builtin_memcpy(&xl, x[k][b].qs + 64 * c + 4 * h, 4);
@@ -153,6 +170,7 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 * c)));
             __m256i sc_hi = _mm256_cvtepu8_epi32(
                 _mm_loadl_epi64((const __m128i *)(const void *)(sc + 16 * c + 8)));
+#pragma GCC unroll 8
             for (int k = 0; k < n; k++) {
                 __m256i slo = _mm256_add_epi32(s[k][0], s[k][1]);
                 __m256i shi = _mm256_add_epi32(s[k][2], s[k][3]);
@@ -160,20 +178,24 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
                 tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(shi, sc_hi));
             }
         }
+#pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             __m256i m =
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(mn + 8 * j)));
+#pragma GCC unroll 8
             for (int k = 0; k < n; k++) {
                 int32_t xs = x[k][b].bsums[2 * j] + x[k][b].bsums[2 * j + 1];
                 mins[k] = _mm256_add_epi32(mins[k], _mm256_mullo_epi32(m, _mm256_set1_epi32(xs)));
             }
         }
+#pragma GCC unroll 8
         for (int k = 0; k < n; k++) {
             __m256 dx = _mm256_set1_ps(x[k][b].d);
             acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(tot[k]), acc[k]);
             acc[k] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(mins[k]), acc[k]);
         }
     }
+#pragma GCC unroll 8
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
