@@ -59,8 +59,9 @@ typedef struct kern_type_ops {
  * kernel subtracts 128·Σx). One load then feeds 8 rows, and the result of a block is a vector
  * of the 8 rows' sums: no horizontal reductions. */
 #define KERN_R8_BLOCK_BYTES 272
-/* Q4_K likewise, per 8 rows and super-block of 256 (layout in x86/gemm_vnni.c). */
+/* Q4_K and Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
 #define KERN_R8_Q4K_BYTES 1184
+#define KERN_R8_Q6K_BYTES 1680
 /* Rows [8g, 8g + 8) of a repacked matrix (group = its first byte) times n_tok activation rows
  * quantized to the type's vec_dot_type (qx + t·qx_stride; Q8_0 also with its per-block quant sums
  * at xsum + t·xsum_stride int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed

@@ -196,6 +196,8 @@ size_t kern_r8_mat_bytes(const wmat *w)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
     if (w->type == DTYPE_Q4_K && w->n_cols % 256 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q4K_BYTES;
+    if (w->type == DTYPE_Q6_K && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q6K_BYTES;
     return 0;
 }
 
@@ -237,8 +239,47 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
             }
         return;
     }
-    /* Q4_K (layout: x86/gemm_vnni.c) */
     int64_t nsb = w->n_cols / 256;
+    if (w->type == DTYPE_Q6_K) { /* layout: x86/gemm_vnni.c */
+        for (int64_t g = g0; g < g1; g++)
+            for (int64_t b = 0; b < nsb; b++) {
+                uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_Q6K_BYTES;
+                memset(out + 144 + 1024, 0, 512);
+                for (int r = 0; r < 8; r++) {
+                    const block_q6_k *blk =
+                        (const block_q6_k *)(const void *)(src +
+                                                           (size_t)(8 * g + r) * w->row_bytes) +
+                        b;
+                    memcpy(out + 2 * r, &blk->d, 2);
+                    for (int sb = 0; sb < 16; sb++) out[16 + 8 * sb + r] = (uint8_t)blk->scales[sb];
+                    uint8_t u[256]; /* the 6-bit codes (blocks.h) */
+                    for (int i = 0; i < 256; i++) {
+                        int c = i / 128, gg = (i % 128) / 32, l = i % 32;
+                        uint8_t qlb = blk->ql[64 * c + l + 32 * (gg & 1)];
+                        uint8_t low = gg < 2 ? qlb & 15 : qlb >> 4;
+                        u[i] = (uint8_t)(low | ((blk->qh[32 * c + l] >> (2 * gg)) & 3) << 4);
+                    }
+                    for (int p = 0; p < 4; p++)
+                        for (int h = 0; h < 8; h++)
+                            for (int e = 0; e < 4; e++) {
+                                int i0 = 64 * p + 4 * h + e, i1 = i0 + 32; /* chunks 2p, 2p+1 */
+                                out[144 + 32 * (8 * p + h) + 4 * r + e] =
+                                    (uint8_t)((u[i0] & 15) | (u[i1] & 15) << 4);
+                            }
+                    for (int q = 0; q < 2; q++)
+                        for (int h = 0; h < 8; h++)
+                            for (int e = 0; e < 4; e++) {
+                                uint8_t v = 0;
+                                for (int j = 0; j < 4; j++) /* chunk 4q + j */
+                                    v |= (uint8_t)((u[32 * (4 * q + j) + 4 * h + e] >> 4)
+                                                   << (2 * j));
+                                out[144 + 1024 + 32 * (8 * q + h) + 4 * r + e] = v;
+                            }
+                }
+            }
+        return;
+    }
+    /* Q4_K (layout: x86/gemm_vnni.c) */
     for (int64_t g = g0; g < g1; g++)
         for (int64_t b = 0; b < nsb; b++) {
             uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_Q4K_BYTES;

@@ -19,11 +19,13 @@
 #define DPBUSD _mm256_dpbusd_epi32
 #define Q8_TOKENS 8 /* tokens per weight load */
 #define Q4K_TOKENS 4
+#define Q6K_TOKENS 4
 #define SUFFIX(f) f##_evex
 #else
 #define DPBUSD _mm256_dpbusd_avx_epi32
 #define Q8_TOKENS 4
 #define Q4K_TOKENS 2
+#define Q6K_TOKENS 2
 #define SUFFIX(f) f##_vex
 #endif
 
@@ -221,8 +223,116 @@ static void gemm_q4_k_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx
     }
 }
 
+/* ---- Q6_K ------------------------------------------------------------------------------------
+ * Per 8 rows and super-block of 256 (KERN_R8_Q6K_BYTES): the 8 rows' d (fp16), the scales
+ * [sub-block of 16][row] (int8), then the 6-bit codes u = q + 32 split in two: for each pair of
+ * 32-element chunks (2p, 2p + 1) and group h of 4 elements, 32 bytes of low 4 bits (row r's 4
+ * codes of chunk 2p in the low nibbles, of chunk 2p + 1 in the high ones), then for each quad of
+ * chunks (4q .. 4q + 3) and group h, 32 bytes of high 2 bits (chunk 4q + j in bits 2j, 2j + 1).
+ * Per row: d·dx·(Σ_s sc_s·S_s − 32·Σ_s sc_s·X_s), S_s = Σ u·x and X_s = Σ x over sub-block s. */
+static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    __m256 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = group + (size_t)b * KERN_R8_Q6K_BYTES;
+        const __m256 d = scales8(blk);
+        const int8_t *sc = (const int8_t *)(blk + 16);
+        const uint8_t *lo = blk + 144, *hi = blk + 144 + 1024;
+        __m256i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            __m256i s[Q6K_TOKENS][4]; /* sub-blocks 4p .. 4p + 3 */
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) s[k][a] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m256i v =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(lo + 32 * (8 * p + h)));
+                __m256i hb = _mm256_loadu_si256(
+                    (const __m256i *)(const void *)(hi + 32 * (8 * (p / 2) + h)));
+                hb = _mm256_srli_epi16(hb, 4 * (p % 2));
+                __m256i u0 = _mm256_or_si256(_mm256_and_si256(v, m4),
+                                             _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                __m256i u1 = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t x0, x1;
+                    __builtin_memcpy(&x0, x[k][b].qs + 64 * p + 4 * h, 4);
+                    __builtin_memcpy(&x1, x[k][b].qs + 64 * p + 32 + 4 * h, 4);
+                    /* chunk 2p: sub-blocks 4p (h < 4), 4p + 1; chunk 2p + 1: 4p + 2, 4p + 3 */
+                    s[k][h / 4] = DPBUSD(s[k][h / 4], u0, _mm256_set1_epi32(x0));
+                    s[k][2 + h / 4] = DPBUSD(s[k][2 + h / 4], u1, _mm256_set1_epi32(x1));
+                }
+            }
+#pragma GCC unroll 4
+            for (int a = 0; a < 4; a++) {
+                __m256i scv = _mm256_cvtepi8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * (4 * p + a))));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(s[k][a], scv));
+            }
+        }
+        /* − 32 · Σ_s sc_s · X_s */
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m256i scv =
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * j)));
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                tot[k] = _mm256_sub_epi32(
+                    tot[k], _mm256_mullo_epi32(scv, _mm256_set1_epi32(32 * x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[k][b].d)),
+                                     _mm256_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
+static void gemm_q6_k_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
+                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
+                         int64_t ldy)
+{
+    (void)xsum;
+    (void)xsum_stride;
+    int64_t nsb = n_cols / 256;
+    for (int64_t t = 0; t < n_tok; t += Q6K_TOKENS) {
+        int n = n_tok - t < Q6K_TOKENS ? (int)(n_tok - t) : Q6K_TOKENS;
+        const uint8_t *q = qx + (size_t)t * qx_stride;
+        if (n == 1) gemm_q6k_group(group, nsb, q, qx_stride, 1, y + t * ldy, ldy);
+#if Q6K_TOKENS > 2
+        else if (n == 3)
+            gemm_q6k_group(group, nsb, q, qx_stride, 3, y + t * ldy, ldy);
+        else if (n == 4)
+            gemm_q6k_group(group, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+#endif
+        else
+            gemm_q6k_group(group, nsb, q, qx_stride, 2, y + t * ldy, ldy);
+    }
+}
+
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
 {
     b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
+    b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
 }
