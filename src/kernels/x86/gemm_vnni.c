@@ -29,6 +29,14 @@
 #define SUFFIX(f) f##_vex
 #endif
 
+/* Weights stream from memory, and with several tokens per load the hardware prefetcher falls
+ * behind (measured: 55 → 127 GMAC/s for 8 tokens of a 117 MB Q8_0 matrix): ask for the block
+ * `ahead` bytes on, one cache line at a time. */
+static inline __attribute__((always_inline)) void prefetch_ahead(const uint8_t *p, int bytes)
+{
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T0);
+}
+
 static inline __m256 scales8(const uint8_t *blk)
 {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk));
@@ -55,6 +63,7 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_BLOCK_BYTES;
+        prefetch_ahead(blk + 8 * KERN_R8_BLOCK_BYTES, KERN_R8_BLOCK_BYTES);
         const __m256 dw = scales8(blk);
         const uint8_t *q = blk + 16;
         __m256i s[Q8_TOKENS][4];
@@ -141,6 +150,7 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_Q4K_BYTES;
+        prefetch_ahead(blk + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
         const __m256 d = scales8(blk), dmin = scales8(blk + 16);
         const uint8_t *sc = blk + 32, *mn = blk + 96, *q = blk + 160;
         __m256i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
@@ -245,6 +255,7 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
         const uint8_t *blk = group + (size_t)b * KERN_R8_Q6K_BYTES;
+        prefetch_ahead(blk + 2 * KERN_R8_Q6K_BYTES, KERN_R8_Q6K_BYTES);
         const __m256 d = scales8(blk);
         const int8_t *sc = (const int8_t *)(blk + 16);
         const uint8_t *lo = blk + 144, *hi = blk + 144 + 1024;
