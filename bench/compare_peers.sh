@@ -13,8 +13,11 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 run_r1() { "$r1" bench -m "$model" -t "$threads" -p 512 -n 128 -r 1 --no-mmap 2>/dev/null |
   awk -F'|' '/ pp512 | tg128 /{gsub(/ /,"",$6); gsub(/ /,"",$7); split($7,a,"±"); print $6, a[1]}'; }
-run_llama() { "$1" -m "$model" -t "$threads" -p 512 -n 128 -r 1 -mmp 0 -o csv 2>/dev/null |
-  awk -F, 'NR==1{for(i=1;i<=NF;i++){if($i=="n_prompt")p=i; if($i=="n_gen")g=i; if($i=="avg_ts")t=i}} NR>1{gsub(/"/,""); print ($p>0?"pp"$p:"tg"$g), $t}'; }
+run_llama() { # CSV with quoted fields that may hold commas (ik_llama.cpp's tensor_split "-1,0")
+  "$1" -m "$model" -t "$threads" -p 512 -n 128 -r 1 -mmp 0 -o csv 2>/dev/null | python3 -c '
+import csv, sys
+for d in csv.DictReader(sys.stdin):
+    print(("pp" + d["n_prompt"]) if int(d["n_prompt"]) > 0 else ("tg" + d["n_gen"]), d["avg_ts"])'; }
 
 for ((r = 0; r < rounds; r++)); do
   run_r1 | sed 's/^/r1 /' >> "$tmp/all"

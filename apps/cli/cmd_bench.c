@@ -289,6 +289,10 @@ int cmd_bench(int argc, char **argv)
     for (int k = 1; k < n_seq && !rc; k++)
         if (r1_session_new(model, &sp, &seqs[k], err)) rc = 1;
     seqs[0] = s;
+    /* warm-up, untimed (as llama-bench does): first touches of the weights and scratch */
+    if (!rc && (r1_session_eval(s, toks, n_prompt > 0 ? (n_prompt < 64 ? n_prompt : 64) : 1, err) ||
+                r1_session_eval(s, toks, 1, err)))
+        rc = 1;
     for (int test = 0; test < 2 && rc == 0; test++) {
         int n = test == 0 ? n_prompt : n_gen;
         if (n == 0) continue;
