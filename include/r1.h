@@ -117,6 +117,7 @@ typedef enum r1_cache_type {
     R1_CACHE_F32 = 0,  /* exact */
     R1_CACHE_F16 = 1,  /* half the memory and bandwidth; ~1e-3 relative rounding of K/V */
     R1_CACHE_BF16 = 2, /* half; coarser mantissa, full fp32 range */
+    R1_CACHE_Q8_0 = 3, /* 34 bytes per 32 values (8.5 bits): 8-bit codes with a scale per block */
 } r1_cache_type;
 
 /* Speculative decoding with the model's multi-token-prediction module (DeepSeek-V3/R1 MTP). */

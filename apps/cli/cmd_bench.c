@@ -180,7 +180,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
                "[--roofline] [--no-mmap]\n"
-               "               [--cache-type f32|f16|bf16] [--mtp [--prompt TEXT]]\n\n"
+               "               [--cache-type f32|f16|bf16|q8_0] [--mtp [--prompt TEXT]]\n\n"
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
                "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
                "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"

@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: r1 logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS]\n"
-               "                 [--cache-type f32|f16|bf16]\n\n"
+               "                 [--cache-type f32|f16|bf16|q8_0]\n\n"
                "Runs the token ids through the model as one sequence and writes the logits of\n"
                "every position to FILE as little-endian float32, n_tokens x n_vocab, row-major,\n"
                "without a header. MODEL is a GGUF file or a Hugging Face folder;\n"

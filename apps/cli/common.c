@@ -130,8 +130,10 @@ bool cli_parse_cache_type(const char *s, r1_cache_type *out)
         *out = R1_CACHE_F16;
     } else if (!strcmp(s, "bf16") || !strcmp(s, "BF16")) {
         *out = R1_CACHE_BF16;
+    } else if (!strcmp(s, "q8_0") || !strcmp(s, "Q8_0")) {
+        *out = R1_CACHE_Q8_0;
     } else {
-        fprintf(stderr, "r1: --cache-type expects f32, f16 or bf16, got '%s'\n", s);
+        fprintf(stderr, "r1: --cache-type expects f32, f16, bf16 or q8_0, got '%s'\n", s);
         return false;
     }
     return true;

@@ -4,6 +4,7 @@
  * values. Memory touched per call: the block, n_heads running outputs and n_heads × ATTN_BLOCK
  * scores, whatever the context length. */
 #include "kernels/kernels.h"
+#include "tensor/blocks.h"
 
 #include <math.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static inline float kv_dot(const kern_backend_t *be, dtype t, const float *a, co
 {
     if (t == DTYPE_F16) return be->dot_f16(a, b, n);
     if (t == DTYPE_BF16) return be->dot_bf16(a, b, n);
+    if (t == DTYPE_Q8_0) return be->dot_q8(a, b, n);
     return be->dot_f32(a, b, n);
 }
 
@@ -32,6 +34,8 @@ static inline void kv_axpy(const kern_backend_t *be, dtype t, float *y, float a,
         be->axpy_f16(y, a, x, n);
     else if (t == DTYPE_BF16)
         be->axpy_bf16(y, a, x, n);
+    else if (t == DTYPE_Q8_0)
+        be->axpy_q8(y, a, x, n);
     else
         be->axpy_f32(y, a, x, n);
 }
@@ -42,7 +46,9 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
 {
     const kern_backend_t *be = kern_backend();
     const uint8_t *k = k_, *v = v_;
-    size_t kv_stride = (size_t)kv_stride_elems * (kv_type == DTYPE_F32 ? 4 : 2); /* bytes */
+    size_t kv_stride = kv_type == DTYPE_Q8_0
+                           ? (size_t)kv_stride_elems / 32 * sizeof(block_q8_0)
+                           : (size_t)kv_stride_elems * (kv_type == DTYPE_F32 ? 4 : 2); /* bytes */
     if (n_keys <= ATTN_BLOCK) {
         /* everything fits in one block: the plain two-pass softmax (normalized probabilities,
          * sum in double), no rescaling */

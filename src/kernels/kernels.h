@@ -91,6 +91,10 @@ typedef struct kern_backend_t {
     void (*axpy_f16)(float *y, float a, const uint16_t *x, int64_t n);
     float (*dot_bf16)(const float *a, const uint16_t *b, int64_t n);
     void (*axpy_bf16)(float *y, float a, const uint16_t *x, int64_t n);
+    /* and Q8_0 blocks (n a multiple of 32): exactly dot_f32 / axpy_f32 over the dequantized
+     * values d·q (each a float product), so bit-identical across backends too */
+    float (*dot_q8)(const float *a, const void *b, int64_t n);
+    void (*axpy_q8)(float *y, float a, const void *x, int64_t n);
     void (*scale_f32)(float *y, float a, int64_t n); /* y *= a */
 } kern_backend_t;
 
@@ -146,7 +150,8 @@ void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, fl
  * share one latent cache row; GQA: the query heads of one KV head).
  *   q:   n_heads rows of dk floats, q_stride apart
  *   k:   key u at k + u·kv_stride elements (dk values); v: value u at v + u·kv_stride (dv
- *        values); keys and values are stored as kv_type (F32, F16 or BF16)
+ *        values); keys and values are stored as kv_type (F32, F16, BF16, or Q8_0 with dk, dv
+ *        and kv_stride multiples of 32)
  *   out: n_heads rows of dv floats, out_stride apart = Σ_u softmax(scale · q·k_u) v_u
  * scratch: kern_attention_scratch_floats(n_heads, dv) floats. Sequential: call it from one
  * thread per (token, head group); results do not depend on how tasks are spread over threads. */

@@ -12,9 +12,11 @@
 
 void kv_cache_store(kv_cache *kv, int layer, int pos, int64_t off, const float *src, int64_t n)
 {
-    uint8_t *row = (uint8_t *)kv_cache_row(kv, layer, pos) + (size_t)off * kv->elem_bytes;
+    uint8_t *row = (uint8_t *)kv_cache_row(kv, layer, pos) + kv_cache_bytes(kv, off);
     if (kv->type == DTYPE_F32) {
         memcpy(row, src, (size_t)n * sizeof(float));
+    } else if (kv->type == DTYPE_Q8_0) {
+        quant_quantize_row(DTYPE_Q8_0, src, row, n); /* off and n are multiples of 32 */
     } else {
         uint16_t *h = (uint16_t *)(void *)row;
         for (int64_t i = 0; i < n; i++)

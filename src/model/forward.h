@@ -14,16 +14,22 @@ typedef struct kv_cache {
     int n_ctx;      /* capacity in tokens */
     int row_floats; /* values per token per layer: deepseek2 kv_lora + rope; others 2·n_kv·head_dim
                      */
-    dtype type;     /* DTYPE_F32, DTYPE_F16 or DTYPE_BF16 */
-    size_t elem_bytes;
+    dtype type;     /* DTYPE_F32, DTYPE_F16, DTYPE_BF16 or DTYPE_Q8_0 */
+    size_t row_bytes;
     void *data; /* (n_layers, n_ctx, row_floats) values of `type` */
 } kv_cache;
+
+/* Bytes of n values of the cache's type (Q8_0: n a multiple of 32). */
+static inline size_t kv_cache_bytes(const kv_cache *kv, int64_t n)
+{
+    if (kv->type == DTYPE_Q8_0) return (size_t)n / 32 * 34;
+    return (size_t)n * (kv->type == DTYPE_F32 ? 4 : 2);
+}
 
 /* Row of (layer, pos), in the cache's type. */
 static inline void *kv_cache_row(const kv_cache *kv, int layer, int pos)
 {
-    return (uint8_t *)kv->data + ((size_t)layer * (size_t)kv->n_ctx + (size_t)pos) *
-                                     (size_t)kv->row_floats * kv->elem_bytes;
+    return (uint8_t *)kv->data + ((size_t)layer * (size_t)kv->n_ctx + (size_t)pos) * kv->row_bytes;
 }
 
 /* Store n floats at element offset `off` of row (layer, pos), converting to the cache's type. */

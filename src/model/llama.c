@@ -29,8 +29,8 @@ static void gqa_worker(void *p, int ith, int nth)
         int64_t qoff = ((int64_t)t * H + (int64_t)kvh * group) * D;
         const kv_cache *kv = job->ws->kvs[t];
         const uint8_t *row0 = kv_cache_row(kv, job->il, 0);
-        kern_attention(job->q + qoff, group, D, D, row0 + (size_t)kvh * D * kv->elem_bytes,
-                       row0 + (size_t)(kv_width + kvh * D) * kv->elem_bytes, kv->type,
+        kern_attention(job->q + qoff, group, D, D, row0 + kv_cache_bytes(kv, (int64_t)kvh * D),
+                       row0 + kv_cache_bytes(kv, kv_width + (int64_t)kvh * D), kv->type,
                        kv->row_floats, job->ws->positions[t] + 1, D, c->kq_scale, job->out + qoff,
                        D, scratch);
     }

@@ -45,6 +45,13 @@ int model_kv_row_floats(const model_config *c)
     return 2 * c->n_kv_heads * c->head_dim;
 }
 
+bool model_kv_q8_ok(const model_config *c)
+{
+    if (c->arch == ARCH_DEEPSEEK2) /* latent (the values) then the rope key */
+        return c->kv_lora_rank % 32 == 0 && c->qk_rope_head_dim % 32 == 0;
+    return c->head_dim % 32 == 0; /* per-head keys and values */
+}
+
 /* ---- loading context ------------------------------------------------------------------------ */
 
 typedef struct loader {

@@ -153,5 +153,7 @@ void model_log(const r1_model *m, r1_log_level level, const char *fmt, ...)
 
 /* Floats of KV cache per token per layer (k and v together). */
 int model_kv_row_floats(const model_config *cfg);
+/* Whether every vector the cache stores and reads starts and ends on a 32-value block (Q8_0). */
+bool model_kv_q8_ok(const model_config *cfg);
 
 #endif

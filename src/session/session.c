@@ -47,7 +47,7 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
 {
     r1_session_params p = params ? *params : r1_session_params_default();
     const model_config *c = &model->cfg;
-    if ((unsigned)p.cache_type > R1_CACHE_BF16)
+    if ((unsigned)p.cache_type > R1_CACHE_Q8_0)
         return err_set(err, R1_ERR_INVALID_ARG, "unknown KV cache type %d", (int)p.cache_type);
     if (p.n_ctx < 0 || p.n_batch < 0)
         return err_set(err, R1_ERR_INVALID_ARG, "n_ctx and n_batch must not be negative");
@@ -64,8 +64,14 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     s->kv.row_floats = model_kv_row_floats(c);
     s->kv.type = p.cache_type == R1_CACHE_F16    ? DTYPE_F16
                  : p.cache_type == R1_CACHE_BF16 ? DTYPE_BF16
+                 : p.cache_type == R1_CACHE_Q8_0 ? DTYPE_Q8_0
                                                  : DTYPE_F32;
-    s->kv.elem_bytes = s->kv.type == DTYPE_F32 ? 4 : 2;
+    if (s->kv.type == DTYPE_Q8_0 && !model_kv_q8_ok(c)) {
+        free(s);
+        return err_set(err, R1_ERR_UNSUPPORTED,
+                       "a Q8_0 KV cache needs the cached vectors in whole blocks of 32 values");
+    }
+    s->kv.row_bytes = kv_cache_bytes(&s->kv, s->kv.row_floats);
     if ((unsigned)p.mtp > R1_MTP_ON)
         return err_set(err, R1_ERR_INVALID_ARG, "unknown MTP mode %d", (int)p.mtp);
     if (p.mtp == R1_MTP_ON && !model->n_mtp)
@@ -74,8 +80,8 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     s->mtp = model->n_mtp && p.mtp != R1_MTP_OFF && !p.all_logits;
     s->pending = -1;
     int n_cache_layers = c->n_layers + (s->mtp ? 1 : 0);
-    size_t kv_floats = (size_t)n_cache_layers * (size_t)p.n_ctx * (size_t)s->kv.row_floats;
-    s->kv.data = malloc(kv_floats * s->kv.elem_bytes);
+    size_t kv_bytes = (size_t)n_cache_layers * (size_t)p.n_ctx * s->kv.row_bytes;
+    s->kv.data = malloc(kv_bytes);
     int rows = p.all_logits ? p.n_batch : 1;
     s->logits = malloc((size_t)rows * (size_t)c->n_vocab * sizeof(float));
     s->step_logits = malloc(2 * (size_t)c->n_vocab * sizeof(float));
@@ -90,7 +96,7 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     r1_status st = R1_OK;
     if (!ok)
         st = err_set(err, R1_ERR_NOMEM, "cannot allocate a KV cache of %zu MiB for %d tokens",
-                     (kv_floats * s->kv.elem_bytes) >> 20, p.n_ctx);
+                     kv_bytes >> 20, p.n_ctx);
     else
         st = workspace_init(&s->ws, model, p.n_batch, p.n_ctx, err);
     if (st) {

@@ -75,7 +75,8 @@ int main(void)
     const char *models[] = {"ds3-new-q4_k_m", "ds3-old-f32", "v2lite-q8_0", "qwen2-q4_k_m",
                             "llama3-q8_0"};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-        for (int c = R1_CACHE_F32; c <= R1_CACHE_BF16; c++)
-            check_model(models[i], (r1_cache_type)c);
+        for (int c = R1_CACHE_F32; c <= R1_CACHE_Q8_0; c++)
+            if (c != R1_CACHE_Q8_0 || i >= 3) /* Q8_0: the GQA fixtures (whole 32-value blocks) */
+                check_model(models[i], (r1_cache_type)c);
     return test_finish();
 }

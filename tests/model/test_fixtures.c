@@ -235,8 +235,11 @@ int main(void)
         free(b);
     }
 
-    /* fp16 / bf16 KV caches: within the rounding of K and V (fp16: 11-bit mantissa, bf16: 8) of
-     * the exact logits on the F32 fixtures; the greedy argmax of nearly every position holds */
+    /* fp16 / bf16 / q8_0 KV caches: within the rounding of K and V (fp16: 11-bit mantissa, bf16:
+     * 8, q8_0: steps of max|block|/127, so up to 0.4% of a block's largest value) of the exact
+     * logits on the F32 fixtures; the greedy argmax of nearly every position holds. Q8_0 needs
+     * whole 32-value blocks: the GQA fixtures (head_dim 64) have them, the tiny MLA fixtures
+     * (latent 64 + rope 16) do not and must be refused. */
     const char *f32s[] = {"qwen2-f32", "llama3-f32", "ds3-new-f32", "v2lite-f32"};
     for (int k = 0; k < 4; k++) {
         const fixture *f = by_name(fx, n, f32s[k]);
@@ -245,7 +248,7 @@ int main(void)
         snprintf(p, sizeof p, "%s/%s", R1_TEST_DATA, f->model);
         snprintf(rp, sizeof rp, "%s/%s", R1_TEST_DATA, f->ref);
         float *ref = test_read_file(rp, NULL);
-        for (int ci = 1; ci <= 2; ci++) {
+        for (int ci = 1; ci <= (k < 2 ? 3 : 2); ci++) {
             float *got = run_logits_cache(p, f->prompt, f->n_prompt, 2, (r1_cache_type)ci);
             CHECK(got && ref);
             if (!got || !ref) continue;
@@ -261,15 +264,31 @@ int main(void)
             }
             /* the 26-layer MoE v2lite amplifies K/V rounding through expert choices: 1.9e-2 */
             double tol = ci == 1 ? 3e-2 : 6e-2;
-            printf("%-12s %s cache: max|d|/max=%.2e argmax %d/%d\n", f->name,
-                   ci == 1 ? "f16" : "bf16", d / mx, agree, f->n_prompt);
-            CHECKF(d <= tol * mx, "%s %s cache: error %.3e > %.0e of max", f->name,
-                   ci == 1 ? "f16" : "bf16", d / mx, tol);
+            const char *cname = ci == 1 ? "f16" : ci == 2 ? "bf16" : "q8_0";
+            printf("%-12s %s cache: max|d|/max=%.2e argmax %d/%d\n", f->name, cname, d / mx, agree,
+                   f->n_prompt);
+            CHECKF(d <= tol * mx, "%s %s cache: error %.3e > %.0e of max", f->name, cname, d / mx,
+                   tol);
             CHECKF(agree >= f->n_prompt - 2, "%s: argmax agreement %d/%d", f->name, agree,
                    f->n_prompt);
             free(got);
         }
         free(ref);
+    }
+
+    {
+        char p[512];
+        snprintf(p, sizeof p, "%s/models/ds3-new-f32.gguf", R1_TEST_DATA);
+        r1_model *m = NULL;
+        r1_session *s = NULL;
+        char err[R1_ERR_MAX];
+        r1_session_params sp = r1_session_params_default();
+        sp.cache_type = R1_CACHE_Q8_0;
+        CHECK(r1_model_load(p, NULL, &m, err) == R1_OK);
+        CHECKF(m && r1_session_new(m, &sp, &s, err) == R1_ERR_UNSUPPORTED && !s,
+               "a Q8_0 cache over 80-value MLA rows must be refused");
+        r1_session_free(s);
+        r1_model_free(m);
     }
 
     /* thread count does not change results; token-by-token decode equals the batched prompt */

@@ -115,6 +115,26 @@ int main(void)
                 bh[i] = f32_to_bf16(w[i]);
                 bf[i] = bf16_to_f32(bh[i]);
             }
+            /* Q8_0 operand: identical to fp32 over the dequantized values d·q */
+            if (n % 32 == 0) {
+                static uint8_t q8[10 * 34];
+                float qf[320];
+                quant_quantize_row(DTYPE_Q8_0, w, q8, n);
+                for (int i = 0; i < n; i++) {
+                    const uint8_t *blk = q8 + (i / 32) * 34;
+                    uint16_t dh;
+                    memcpy(&dh, blk, 2);
+                    qf[i] = fp16_to_f32(dh) * (float)(int8_t)blk[2 + i % 32];
+                }
+                float dq = bes[b]->dot_q8(x, q8, n), df = bes[b]->dot_f32(x, qf, n);
+                CHECKF(!memcmp(&dq, &df, 4), "%s dot_q8 n=%d", bes[b]->name, n);
+                memcpy(y0, x, sizeof(float) * (size_t)n);
+                memcpy(y1, x, sizeof(float) * (size_t)n);
+                bes[b]->axpy_q8(y0, 0.37f, q8, n);
+                bes[b]->axpy_f32(y1, 0.37f, qf, n);
+                CHECKF(!memcmp(y0, y1, sizeof(float) * (size_t)n), "%s axpy_q8 n=%d", bes[b]->name,
+                       n);
+            }
             float d16 = bes[b]->dot_f16(x, h, n), d32 = bes[b]->dot_f32(x, hf, n);
             float db16 = bes[b]->dot_bf16(x, bh, n), db32 = bes[b]->dot_f32(x, bf, n);
             CHECKF(!memcmp(&d16, &d32, 4) && !memcmp(&db16, &db32, 4), "%s dot_f16/bf16 n=%d",

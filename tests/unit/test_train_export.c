@@ -119,10 +119,9 @@ static void check_engine_logits(bool tied)
          * then the MTP layer over (h_i, t_{i+1}), i = 0 .. n-2, with the MTP layer's KV rows */
         CHECK(em->n_mtp == 1 && em->mtp_block == c.n_layers && em->cfg.n_layers == c.n_layers);
         int V = c.n_vocab, E = c.dim;
-        kv_cache kv = {.n_ctx = 256,
-                       .row_floats = model_kv_row_floats(&em->cfg),
-                       .type = DTYPE_F32,
-                       .elem_bytes = sizeof(float)};
+        kv_cache kv = {
+            .n_ctx = 256, .row_floats = model_kv_row_floats(&em->cfg), .type = DTYPE_F32};
+        kv.row_bytes = (size_t)kv.row_floats * sizeof(float);
         kv.data = calloc((size_t)(c.n_layers + 1) * (size_t)kv.n_ctx * (size_t)kv.row_floats,
                          sizeof(float));
         workspace ws;

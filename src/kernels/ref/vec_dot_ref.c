@@ -384,6 +384,32 @@ static void axpy_f32_scalar(float *y, float a, const float *x, int64_t n)
     }
 }
 
+/* Q8_0 second operand: the value of element i of block b is d_b · q_i (one float product). */
+static float dot_q8_scalar(const float *a, const void *b_, int64_t n)
+{
+    const block_q8_0 *b = b_;
+    float acc[32] = {0};
+    for (int64_t i = 0; i + 32 <= n; i += 32) {
+        float d = fp16_to_f32(b[i / 32].d);
+        for (int k = 0; k < 32; k++) {
+            float p = a[i + k] * (d * (float)b[i / 32].qs[k]);
+            acc[k] = acc[k] + p;
+        }
+    }
+    float t[8];
+    for (int j = 0; j < 8; j++) t[j] = (acc[j] + acc[j + 8]) + (acc[j + 16] + acc[j + 24]);
+    return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+}
+
+static void axpy_q8_scalar(float *y, float a, const void *x_, int64_t n)
+{
+    const block_q8_0 *x = x_;
+    for (int64_t i = 0; i < n; i++) {
+        float p = a * (fp16_to_f32(x[i / 32].d) * (float)x[i / 32].qs[i % 32]);
+        y[i] = y[i] + p;
+    }
+}
+
 static void scale_f32_scalar(float *y, float a, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) y[i] *= a;
@@ -402,6 +428,8 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->axpy_f16 = axpy_f16_scalar;
     b->dot_bf16 = dot_bf16_scalar;
     b->axpy_bf16 = axpy_bf16_scalar;
+    b->dot_q8 = dot_q8_scalar;
+    b->axpy_q8 = axpy_q8_scalar;
     b->scale_f32 = scale_f32_scalar;
 }
 
