@@ -139,8 +139,8 @@ oom:
 /* ---- setup ----------------------------------------------------------------------------------- */
 
 r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx, r1_mtp_mode mtp,
-                    const char *template_name, const r1_sampler_params *sampling,
-                    const char **out_warning, char *err)
+                    r1_cache_type cache_type, const char *template_name,
+                    const r1_sampler_params *sampling, const char **out_warning, char *err)
 {
     memset(c, 0, sizeof *c);
     c->model = model;
@@ -163,6 +163,7 @@ r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx, r
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = n_ctx;
     sp.mtp = mtp;
+    sp.cache_type = cache_type;
     r1_status st = r1_session_new(model, &sp, &c->session, err);
     if (st) return st;
     st = r1_sampler_new(&c->sampling, c->info.n_vocab, &c->sampler, err);

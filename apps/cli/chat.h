@@ -93,8 +93,8 @@ typedef struct chat {
  * context size (0: the library default). The template comes from the model's tokenizer unless
  * template_name is given; *out_warning receives a note when the template was not recognized. */
 r1_status chat_init(chat *c, r1_model *model, const tokenizer *tok, int n_ctx, r1_mtp_mode mtp,
-                    const char *template_name, const r1_sampler_params *sampling,
-                    const char **out_warning, char *err);
+                    r1_cache_type cache_type, const char *template_name,
+                    const r1_sampler_params *sampling, const char **out_warning, char *err);
 void chat_free(chat *c);
 
 /* Replace the sampler after c->sampling changed. */

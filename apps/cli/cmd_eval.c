@@ -72,6 +72,7 @@ static void usage(FILE *f)
         "  --resume            continue the results file: finished items are not redone\n"
         "  --overwrite         start the results file over\n"
         "  --parallel N        sequences decoded together (default: as many as fit, up to 64)\n"
+        "  --cache-type T      KV cache: f32 (default), f16, bf16, q8_0\n"
         "  --mtp on|off        speculative decoding with the model's MTP module (default: on\n"
         "                      when it has one; the same answers with greedy decoding)\n"
         "  --no-text           leave the generated text out of the results file\n"
@@ -111,6 +112,7 @@ typedef struct options {
     uint64_t seed;
     int max_tokens, ctx, stride, parallel, n_threads;
     r1_mtp_mode mtp;
+    r1_cache_type cache_type;
 } options;
 
 static int parse_options(int argc, char **argv, options *o)
@@ -188,6 +190,9 @@ static int parse_options(int argc, char **argv, options *o)
             o->overwrite = true;
         } else if (!strcmp(a, "--mtp")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &o->mtp)) return 2;
+        } else if (!strcmp(a, "--cache-type")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &o->cache_type))
+                return 2;
         } else if (!strcmp(a, "--parallel")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 512, &o->parallel))
                 return 2;
@@ -620,6 +625,7 @@ static int run_generation(runner *r)
     sp.n_ctx = r->n_ctx;
     sp.n_batch = 2 * n_slots > 512 ? 2 * n_slots : 512; /* room for every sequence's draft */
     sp.mtp = o->mtp;
+    sp.cache_type = o->cache_type;
     for (int i = 0; i < n_slots; i++) {
         if (r1_session_new(r->e->model, &sp, &slots[i].s, err) ||
             detok_new(r->e->tok, false, &slots[i].dt, err)) {

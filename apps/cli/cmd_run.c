@@ -77,6 +77,7 @@ static void usage(FILE *f)
         "    -t, --threads N       threads (default: all cores)\n"
         "        --no-mmap         read the weights into memory instead of mapping the file\n"
         "        --load-type T     Hugging Face FP8 weights become T at load (default Q8_0)\n"
+        "        --cache-type T    KV cache element type: f32 (default), f16, bf16, q8_0\n"
         "        --mtp on|off      speculative decoding with the model's multi-token-prediction\n"
         "                          module (default: on when the model has one)\n"
         "    -v, --verbose         timings on stderr: prompt tokens processed (and reused from\n"
@@ -362,6 +363,7 @@ int cmd_run(int argc, char **argv)
     int n_predict = 0, n_ctx = 0, n_threads = 0;
     bool verbose = false, json = false, raw = false;
     r1_mtp_mode mtp = R1_MTP_AUTO;
+    r1_cache_type cache_type = R1_CACHE_F32;
     chat_think think = CHAT_THINK_SHOW;
     r1_sampler_params spar = r1_sampler_params_default();
     for (int i = 1; i < argc; i++) {
@@ -422,6 +424,8 @@ int cmd_run(int argc, char **argv)
             verbose = true;
         } else if (!strcmp(a, "--mtp")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &mtp)) return 2;
+        } else if (!strcmp(a, "--cache-type")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &cache_type)) return 2;
         } else {
             fprintf(stderr, "r1 run: unknown option '%s' (see `r1 run --help`)\n", a);
             return 2;
@@ -468,7 +472,7 @@ int cmd_run(int argc, char **argv)
     }
     if (!(model = load_model_with_progress(model_path, n_threads, verbose))) goto done;
     const char *warning = NULL;
-    if (chat_init(&c, model, tok, n_ctx, mtp, template_name, &spar, &warning, err)) {
+    if (chat_init(&c, model, tok, n_ctx, mtp, cache_type, template_name, &spar, &warning, err)) {
         fprintf(stderr, "r1 run: %s\n", err);
         goto done;
     }

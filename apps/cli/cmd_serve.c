@@ -35,6 +35,7 @@ static void usage(FILE *f)
             "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
             "  -t, --threads N           threads (default: all cores)\n"
             "      --no-mmap             read the weights into memory\n"
+            "      --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
             "      --mtp on|off          speculative decoding with the model's MTP module\n"
             "                            (default: on when it has one)\n"
             "  -v, --verbose             log more\n",
@@ -96,6 +97,9 @@ int cmd_serve(int argc, char **argv)
             if (!(p.reasoning_fmt = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--mtp")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &p.mtp)) return 2;
+        } else if (!strcmp(a, "--cache-type")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &p.cache_type))
+                return 2;
         } else if (!strcmp(a, "--debug-step-delay-ms")) { /* tests: make generation slow */
             if (!(v = cli_value(argc, argv, &i)) ||
                 !cli_parse_int(a, v, 0, 10000, &p.step_delay_ms))

@@ -516,6 +516,7 @@ r1_status sched_new(r1_model *model, const tokenizer *tok, const sched_params *p
     sp.n_ctx = s->p.n_ctx;
     sp.n_batch = 2 * n > 512 ? 2 * n : 512; /* slot 0's scratch: every slot's token and draft */
     sp.mtp = s->p.mtp;
+    sp.cache_type = s->p.cache_type;
     if (s->p.prefill_chunk > sp.n_batch) s->p.prefill_chunk = sp.n_batch;
     for (int i = 0; i < n; i++) {
         r1_status st = r1_session_new(model, &sp, &s->slots[i].session, err);

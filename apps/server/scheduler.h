@@ -88,6 +88,7 @@ typedef struct sched_params {
     int prefill_chunk; /* prompt tokens per step while other slots generate */
     int step_delay_ms; /* tests: sleep after each step */
     r1_mtp_mode mtp; /* speculative decoding with the model's MTP module (default: when present) */
+    r1_cache_type cache_type; /* KV cache element type of the slots */
 } sched_params;
 
 typedef enum sched_submit_status {

@@ -93,7 +93,8 @@ static bool load(srv *S)
                        .n_queue = p->n_queue,
                        .prefill_chunk = p->prefill_chunk,
                        .step_delay_ms = p->step_delay_ms,
-                       .mtp = p->mtp};
+                       .mtp = p->mtp,
+                       .cache_type = p->cache_type};
     if (sched_new(S->model, S->tok, &sp, &S->sched, err)) {
         fprintf(stderr, "r1 serve: %s\n", err);
         return false;

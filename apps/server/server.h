@@ -38,6 +38,7 @@ typedef struct server_params {
     const char *reasoning_fmt; /* default reasoning_format: "deepseek" or "none" */
     int step_delay_ms;         /* tests only: sleep this long after each scheduler step */
     r1_mtp_mode mtp;           /* MTP speculative decoding (default: when the model has it) */
+    r1_cache_type cache_type;  /* KV cache element type (default F32) */
     bool verbose;
 } server_params;
 
