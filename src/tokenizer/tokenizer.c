@@ -857,7 +857,7 @@ r1_status detok_feed(detok *d, int32_t id, const char **out_text, size_t *out_le
     bool byte_level = is_byte_level_token(t, id);
     /* control, unused and unknown tokens vanish unless asked for (HF skip_special_tokens) */
     if (!byte_level && !d->render_special && type != TOKEN_TYPE_USER_DEFINED) return R1_OK;
-    size_t plen;
+    size_t plen = 0; /* gcc -O2 with sanitizers cannot see that the call always sets it */
     const char *piece = tokenizer_token_piece(t, id, &plen);
     size_t n = d->n_pend + plen;
     if (!detok_reserve(d, n * 3 + 8) || (byte_level && !detok_reserve_stage(d, n)))
