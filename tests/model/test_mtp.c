@@ -4,12 +4,22 @@
  *     after rewinds as a chat does), and the draft statistics add up;
  *   - r1_sampler_sample_draft keeps the sampler's distribution (chi-square against the exact
  *     probabilities, for drafts that are likely, unlikely and filtered out);
+ *   - with sampling, the first two generated tokens of the trained default model (a real head:
+ *     drafts are often accepted) follow the exact joint distribution the model defines;
  *   - the MTP module loads from both layouts (block_count with or without it).
  */
 #include "r1.h"
 #include "test.h"
 
 #include <unistd.h>
+
+static int argmax(const float *x, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
 
 /* Reference: r1_sampler_sample + eval, one token at a time, MTP off. */
 static void generate_plain(r1_model *m, const int32_t *prompt, int n_prompt, int n_gen,
@@ -242,6 +252,113 @@ static void check_sampler_draft(void)
     r1_sampler_free(g);
 }
 
+/* Sampling with MTP on a model with a trained head: the first two tokens after a prompt follow
+ * p(t1) · p(t2 | t1), computed exactly with the model. */
+static void check_sampling_distribution(const char *path)
+{
+    char err[R1_ERR_MAX];
+    r1_model *m = NULL;
+    CHECKF(r1_model_load(path, NULL, &m, err) == R1_OK, "%s: %s", path, err);
+    if (!m) return;
+    r1_model_info info;
+    r1_model_get_info(m, &info);
+    CHECKF(info.n_mtp_layers == 1, "%s has no MTP module", path);
+    if (info.n_mtp_layers != 1) {
+        r1_model_free(m);
+        return;
+    }
+    int V = info.n_vocab;
+    const char *text = "<｜User｜>Compute 47+38.<｜Assistant｜><think>\n47+38";
+    int32_t *prompt = NULL;
+    size_t n_prompt = 0;
+    CHECK(r1_tokenize(m, text, strlen(text), true, true, &prompt, &n_prompt, err) == R1_OK);
+    r1_sampler_params sp = r1_sampler_params_default();
+    sp.temperature = 4.0f; /* flatten: the trained model is sure of most tokens */
+    sp.top_k = 4;
+    sp.top_p = 1.0f;
+    /* exact joint over the top-4 × top-4 */
+    r1_session_params p = r1_session_params_default();
+    p.n_ctx = 128;
+    p.mtp = R1_MTP_OFF;
+    r1_session *s = NULL;
+    CHECK(r1_session_new(m, &p, &s, err) == R1_OK);
+    CHECK(r1_session_eval(s, prompt, (int)n_prompt, err) == R1_OK);
+    float *l0 = malloc((size_t)V * sizeof(float));
+    memcpy(l0, r1_session_logits(s), (size_t)V * sizeof(float));
+    int top1[4];
+    double p1[4];
+    {
+        float *tmp = malloc((size_t)V * sizeof(float));
+        memcpy(tmp, l0, (size_t)V * sizeof(float));
+        double z = 0;
+        for (int k = 0; k < 4; k++) {
+            top1[k] = argmax(tmp, V);
+            tmp[top1[k]] = -INFINITY;
+        }
+        for (int k = 0; k < 4; k++) z += exp((l0[top1[k]] - l0[top1[0]]) / sp.temperature);
+        for (int k = 0; k < 4; k++) p1[k] = exp((l0[top1[k]] - l0[top1[0]]) / sp.temperature) / z;
+        free(tmp);
+    }
+    int top2[4][4];
+    double pj[16];
+    for (int a = 0; a < 4; a++) {
+        CHECK(r1_session_rewind(s, (int)n_prompt) == R1_OK);
+        CHECK(r1_session_eval(s, &top1[a], 1, err) == R1_OK);
+        const float *l1 = r1_session_logits(s);
+        float *tmp = malloc((size_t)V * sizeof(float));
+        memcpy(tmp, l1, (size_t)V * sizeof(float));
+        for (int k = 0; k < 4; k++) {
+            top2[a][k] = argmax(tmp, V);
+            tmp[top2[a][k]] = -INFINITY;
+        }
+        double z = 0;
+        for (int k = 0; k < 4; k++) z += exp((l1[top2[a][k]] - l1[top2[a][0]]) / sp.temperature);
+        for (int k = 0; k < 4; k++)
+            pj[4 * a + k] = p1[a] * exp((l1[top2[a][k]] - l1[top2[a][0]]) / sp.temperature) / z;
+        free(tmp);
+    }
+    r1_session_free(s);
+
+    p.mtp = R1_MTP_ON;
+    CHECK(r1_session_new(m, &p, &s, err) == R1_OK);
+    long count[16] = {0}, N = 4000, other = 0;
+    for (long i = 0; i < N && s; i++) {
+        sp.seed = (uint64_t)i + 1;
+        r1_sampler *smp = NULL;
+        CHECK(r1_sampler_new(&sp, V, &smp, err) == R1_OK);
+        CHECK(r1_session_rewind(s, 0) == R1_OK);
+        CHECK(r1_session_eval(s, prompt, (int)n_prompt, err) == R1_OK);
+        int32_t got[2];
+        generate_mtp(s, smp, 2, got);
+        int bin = -1;
+        for (int a = 0; a < 4; a++)
+            for (int k = 0; k < 4; k++)
+                if (got[0] == top1[a] && got[1] == top2[a][k]) bin = 4 * a + k;
+        if (bin < 0)
+            other++;
+        else
+            count[bin]++;
+        r1_sampler_free(smp);
+    }
+    uint64_t drafted = 0, accepted = 0;
+    r1_session_mtp_stats(s, &drafted, &accepted);
+    CHECK(other == 0);
+    int dof;
+    double x2 = chi_square(count, pj, 16, N, &dof);
+    printf("sampling on %s: chi-square %.1f (dof %d, 0.1%% point %.1f), drafts accepted %llu / "
+           "%llu\n",
+           path, x2, dof, chi2_crit(dof), (unsigned long long)accepted,
+           (unsigned long long)drafted);
+    CHECKF(x2 < chi2_crit(dof), "MTP sampling: chi-square %.1f ≥ %.1f", x2, chi2_crit(dof));
+    /* the branch under test must actually run: a trained head's drafts are often accepted */
+    CHECKF(accepted * 5 >= drafted && accepted < drafted, "accepted %llu of %llu drafts",
+           (unsigned long long)accepted, (unsigned long long)drafted);
+    free(l0);
+    free(prompt);
+    r1_session_free(s);
+    r1_model_free(m);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/r1-test-mtp-XXXXXX", cmd[1024], path[600];
@@ -257,6 +374,7 @@ int main(void)
         unlink(path);
     }
     check_sampler_draft();
+    check_sampling_distribution(R1_TEST_DATA "/../../models/r1-tiny.gguf");
     rmdir(dir);
     return test_finish();
 }
