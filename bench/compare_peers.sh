@@ -17,7 +17,8 @@ run_llama() { # CSV with quoted fields that may hold commas (ik_llama.cpp's tens
   "$1" -m "$model" -t "$threads" -p 512 -n 128 -r 1 -mmp 0 -o csv 2>/dev/null | python3 -c '
 import csv, sys
 for d in csv.DictReader(sys.stdin):
-    print(("pp" + d["n_prompt"]) if int(d["n_prompt"]) > 0 else ("tg" + d["n_gen"]), d["avg_ts"])'; }
+    if d.get("n_prompt") and d.get("avg_ts"):  # ik_llama.cpp prints warnings into the CSV
+        print(("pp" + d["n_prompt"]) if int(d["n_prompt"]) > 0 else ("tg" + d["n_gen"]), d["avg_ts"])'; }
 
 for ((r = 0; r < rounds; r++)); do
   run_r1 | sed 's/^/r1 /' >> "$tmp/all"
