@@ -9,7 +9,8 @@
 # Without MODEL it synthesizes r1-distill-qwen-1.5b (Q8_0, random weights, 1.8 GB) in a temp
 # folder. Prints a table: streams, tokens, seconds, aggregate tok/s, per stream, speed-up vs 1.
 # R1_BENCH_TEMP (default 0: greedy, so the table measures decoding, not the sampler's sort of the
-# whole vocabulary; set 0.6 for R1's sampling).
+# whole vocabulary; set 0.6 for R1's sampling). R1_BENCH_ROUNDS (default 3): rounds over all
+# stream counts; the table shows medians.
 set -euo pipefail
 r1=$1; model=${2:-}; tokens=${3:-64}; threads=${4:-$(nproc)}
 tmp=$(mktemp -d)
@@ -37,21 +38,33 @@ one 0 "$tmp/warm"
 grep -q '"completion_tokens"' "$tmp/warm" || { echo "warm-up failed:"; cat "$tmp/warm"; exit 1; }
 
 echo "model: $(basename "$model"), $threads threads, $tokens tokens per stream"
-echo "| streams | tokens | seconds | aggregate tok/s | tok/s per stream | vs 1 stream |"
-echo "|---|---|---|---|---|---|"
-base=
-for n in 1 4 8 16; do
-  t0=$(date +%s.%N)
-  for i in $(seq "$n"); do one "$i" "$tmp/out.$i" & done
-  wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null || true
-  t1=$(date +%s.%N)
-  total=0
-  for i in $(seq "$n"); do
-    k=$(grep -o '"completion_tokens":[0-9]*' "$tmp/out.$i" | tail -1 | cut -d: -f2)
-    total=$((total + ${k:-0}))
+rounds=${R1_BENCH_ROUNDS:-3}
+# rounds go over all stream counts in turn, so the machine's drifts hit every count alike
+for r in $(seq "$rounds"); do
+  for n in 1 4 8 16; do
+    t0=$(date +%s.%N)
+    for i in $(seq "$n"); do one "$i" "$tmp/out.$i" & done
+    wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null || true
+    t1=$(date +%s.%N)
+    total=0
+    for i in $(seq "$n"); do
+      k=$(grep -o '"completion_tokens":[0-9]*' "$tmp/out.$i" | tail -1 | cut -d: -f2)
+      total=$((total + ${k:-0}))
+    done
+    echo "$n $total $t0 $t1" >> "$tmp/runs"
   done
-  awk -v n="$n" -v tok="$total" -v t0="$t0" -v t1="$t1" -v base="${base:-0}" 'BEGIN {
-    s = t1 - t0; r = tok / s; if (base == 0) base = r;
-    printf "| %d | %d | %.2f | %.2f | %.2f | %.2fx |\n", n, tok, s, r, r / n, r / base }'
-  [ -z "$base" ] && base=$(awk -v tok="$total" -v t0="$t0" -v t1="$t1" 'BEGIN{print tok/(t1-t0)}')
 done
+echo "rounds: $rounds (medians of the aggregate rate per stream count)"
+echo "| streams | tokens per round | aggregate tok/s (median) | all rounds | tok/s per stream | vs 1 stream |"
+echo "|---|---|---|---|---|---|"
+awk '{ r = $2 / ($4 - $3); rates[$1] = rates[$1] " " sprintf("%.2f", r); tok[$1] = $2 }
+  END {
+    split("1 4 8 16", ns, " ");
+    for (k = 1; k <= 4; k++) {
+      n = ns[k]; m = split(rates[n], v, " ");
+      for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+      med = (m % 2) ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2;
+      if (n == 1) base = med;
+      printf "| %d | %d | %.2f | %s | %.2f | %.2fx |\n", n, tok[n], med, rates[n], med / n, med / base
+    }
+  }' "$tmp/runs"
