@@ -406,15 +406,21 @@ static cJSON *usage_object(const srv_stream *st)
     return u;
 }
 
-static cJSON *chunk_base(const srv_stream *st)
+/* The fields every response object starts with: id, object, created, model, fingerprint. */
+static cJSON *response_base(const srv_stream *st, const char *object)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", st->id);
-    cJSON_AddStringToObject(o, "object", st->is_chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddStringToObject(o, "object", object);
     cJSON_AddNumberToObject(o, "created", (double)st->created);
     cJSON_AddStringToObject(o, "model", st->S->model_id);
     cJSON_AddStringToObject(o, "system_fingerprint", "r1");
     return o;
+}
+
+static cJSON *chunk_base(const srv_stream *st)
+{
+    return response_base(st, st->is_chat ? "chat.completion.chunk" : "text_completion");
 }
 
 /* Append `data: JSON\n\n` (takes obj). Caller holds st->mu. */
@@ -763,12 +769,7 @@ static bool failed_choice(srv_stream *st, srv_reply *out)
 static void build_chat(srv_stream *st, srv_reply *out)
 {
     if (failed_choice(st, out)) return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", st->id);
-    cJSON_AddStringToObject(o, "object", "chat.completion");
-    cJSON_AddNumberToObject(o, "created", (double)st->created);
-    cJSON_AddStringToObject(o, "model", st->S->model_id);
-    cJSON_AddStringToObject(o, "system_fingerprint", "r1");
+    cJSON *o = response_base(st, "chat.completion");
     cJSON *arr = cJSON_AddArrayToObject(o, "choices");
     for (int i = 0; i < st->n; i++) {
         choice *c = &st->ch[i];
@@ -792,12 +793,7 @@ static void build_chat(srv_stream *st, srv_reply *out)
 static void build_completion(srv_stream *st, srv_reply *out)
 {
     if (failed_choice(st, out)) return;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", st->id);
-    cJSON_AddStringToObject(o, "object", "text_completion");
-    cJSON_AddNumberToObject(o, "created", (double)st->created);
-    cJSON_AddStringToObject(o, "model", st->S->model_id);
-    cJSON_AddStringToObject(o, "system_fingerprint", "r1");
+    cJSON *o = response_base(st, "text_completion");
     cJSON *arr = cJSON_AddArrayToObject(o, "choices");
     for (int i = 0; i < st->n; i++) {
         choice *c = &st->ch[i];

@@ -211,28 +211,6 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
-static void gemm_q4_k_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
-                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
-                         int64_t ldy)
-{
-    (void)xsum;
-    (void)xsum_stride;
-    int64_t nsb = n_cols / 256;
-    for (int64_t t = 0; t < n_tok; t += Q4K_TOKENS) {
-        int n = n_tok - t < Q4K_TOKENS ? (int)(n_tok - t) : Q4K_TOKENS;
-        const uint8_t *q = qx + (size_t)t * qx_stride;
-        if (n == 1) gemm_q4k_group(group, nsb, q, qx_stride, 1, y + t * ldy, ldy);
-#if Q4K_TOKENS > 2
-        else if (n == 3)
-            gemm_q4k_group(group, nsb, q, qx_stride, 3, y + t * ldy, ldy);
-        else if (n == 4)
-            gemm_q4k_group(group, nsb, q, qx_stride, 4, y + t * ldy, ldy);
-#endif
-        else
-            gemm_q4k_group(group, nsb, q, qx_stride, 2, y + t * ldy, ldy);
-    }
-}
-
 /* ---- Q6_K ------------------------------------------------------------------------------------
  * Per 8 rows and super-block of 256 (KERN_R8_Q6K_BYTES): the 8 rows' d (fp16), the scales
  * [sub-block of 16][row] (int8), then the 6-bit codes u = q + 32 split in two: for each pair of
@@ -319,27 +297,33 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
-static void gemm_q6_k_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
-                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
-                         int64_t ldy)
-{
-    (void)xsum;
-    (void)xsum_stride;
-    int64_t nsb = n_cols / 256;
-    for (int64_t t = 0; t < n_tok; t += Q6K_TOKENS) {
-        int n = n_tok - t < Q6K_TOKENS ? (int)(n_tok - t) : Q6K_TOKENS;
-        const uint8_t *q = qx + (size_t)t * qx_stride;
-        if (n == 1) gemm_q6k_group(group, nsb, q, qx_stride, 1, y + t * ldy, ldy);
-#if Q6K_TOKENS > 2
-        else if (n == 3)
-            gemm_q6k_group(group, nsb, q, qx_stride, 3, y + t * ldy, ldy);
-        else if (n == 4)
-            gemm_q6k_group(group, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+/* The K-quant kernels' entry points: chunks of up to NT tokens, each chunk size a constant n so
+ * the group function's loops unroll. */
+#if Q4K_TOKENS > 2 || Q6K_TOKENS > 2
+#define K_CHUNK_3_4(group_fn)                                                                      \
+    else if (n == 3) group_fn(group, nsb, q, qx_stride, 3, y + t * ldy, ldy);                      \
+    else if (n == 4) group_fn(group, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+#else
+#define K_CHUNK_3_4(group_fn)
 #endif
-        else
-            gemm_q6k_group(group, nsb, q, qx_stride, 2, y + t * ldy, ldy);
+#define DEFINE_K_GEMM(name, group_fn, NT)                                                          \
+    static void name(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,    \
+                     const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,             \
+                     int64_t ldy)                                                                  \
+    {                                                                                              \
+        (void)xsum;                                                                                \
+        (void)xsum_stride;                                                                         \
+        int64_t nsb = n_cols / 256;                                                                \
+        for (int64_t t = 0; t < n_tok; t += NT) {                                                  \
+            int n = n_tok - t < NT ? (int)(n_tok - t) : NT;                                        \
+            const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
+            if (n == 1) group_fn(group, nsb, q, qx_stride, 1, y + t * ldy, ldy);                   \
+            K_CHUNK_3_4(group_fn)                                                                  \
+            else group_fn(group, nsb, q, qx_stride, 2, y + t * ldy, ldy);                          \
+        }                                                                                          \
     }
-}
+DEFINE_K_GEMM(gemm_q4_k_r8, gemm_q4k_group, Q4K_TOKENS)
+DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
 
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
 {
