@@ -160,6 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!cx) { /* headers are in: the checks that need no body */
         if (!(cx = calloc(1, sizeof *cx))) return MHD_NO;
         *con_cls = cx;
+        atomic_fetch_add(&S->n_requests_open, 1);
         cx->route = api_route(method, url);
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
         const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
@@ -262,10 +263,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    srv *S = cls;
     conn *cx = *con_cls;
     if (cx) {
         free(cx->body);
         free(cx);
+        atomic_fetch_sub(&S->n_requests_open, 1);
     }
     *con_cls = NULL;
 }

@@ -175,6 +175,11 @@ int server_run(const server_params *params)
             sched_cancel_all(S->sched);
             for (int i = 0; i < 200 && !sched_idle(S->sched); i++) wait_signal(&set, 0.01);
         }
+        /* The jobs are done, but their last bytes (a stream's error event, [DONE] and the final
+         * chunk) may still be on their way out; stopping the daemon now would cut them off. */
+        double t_flush = (now_s() > t_end ? now_s() : t_end) + 2.0;
+        while (atomic_load(&S->n_requests_open) > 0 && now_s() < t_flush)
+            if (wait_signal(&set, 0.01)) break;
     }
     http_stop(d);
     sched_free(S->sched);

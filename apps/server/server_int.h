@@ -49,6 +49,7 @@ typedef struct srv {
     bool is_loopback;
     atomic_uint_fast64_t next_id;
     atomic_uint_fast64_t n_http[ROUTE_COUNT][6]; /* [route][status / 100] */
+    atomic_int n_requests_open; /* requests whose response libmicrohttpd has not finished sending */
 } srv;
 
 /* What a handler answers. Either a complete body or, for streams, a request to read from. */
