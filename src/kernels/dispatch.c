@@ -45,6 +45,16 @@ static int cpu_vnni_level(void)
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4))) return 1;
     return 0;
 }
+
+/* AVX-512F + VL, and the OS saves the AVX-512 state (XCR0 bits 5-7). */
+static bool cpu_has_avx512vl(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16)) || !(b & (1u << 31)))
+        return false;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xe6) == 0xe6;
+}
 #endif
 
 static void init(void)
@@ -54,6 +64,10 @@ static void init(void)
 #if defined(__x86_64__)
     if (cpu_has_avx2()) {
         kern_backend_init_avx2(&backends[n_backends]);
+        if (cpu_has_avx512vl())
+            kern_backend_add_attn_evex(&backends[n_backends]);
+        else
+            kern_backend_add_attn_avx2(&backends[n_backends]);
         int vnni = cpu_vnni_level();
         if (vnni == 2)
             kern_backend_add_vnni_evex(&backends[n_backends]);

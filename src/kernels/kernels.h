@@ -59,6 +59,11 @@ typedef struct kern_type_ops {
  * kernel subtracts 128·Σx). One load then feeds 8 rows, and the result of a block is a vector
  * of the 8 rows' sums: no horizontal reductions. */
 #define KERN_R8_BLOCK_BYTES 272
+/* Q4_0 and Q5_0 the same way, their quants unsigned as stored (offsets 8 and 16): 16 bytes of
+ * scales, then 128 bytes of nibbles (vectors 2c and 2c + 1 of the Q8_0 layout in the low and high
+ * nibbles of 32-byte chunk c), and for Q5_0 32 bytes of bit 4 (bit g for vector g). */
+#define KERN_R8_Q4_0_BYTES 144
+#define KERN_R8_Q5_0_BYTES 176
 /* Q4_K and Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
 #define KERN_R8_Q4K_BYTES 1184
 #define KERN_R8_Q6K_BYTES 1680
@@ -96,6 +101,20 @@ typedef struct kern_backend_t {
     float (*dot_q8)(const float *a, const void *b, int64_t n);
     void (*axpy_q8)(float *y, float a, const void *x, int64_t n);
     void (*scale_f32)(float *y, float a, int64_t n); /* y *= a */
+    /* The inner loops of kern_attention over a block of n_k cached rows of type t (F32, F16,
+     * BF16, Q8_0), rows k_stride / v_stride bytes apart, for n_h query heads at once:
+     *   attn_scores: s[h·ld_s + j] = q_h · k_j (q_h = q + h·q_stride, dk values), each summed in
+     *     the attention order: 8 partial sums (lane = element index mod 8) by fused multiply-add,
+     *     elements past dk counting as zeros, then (l0+l4, l1+l5, l2+l6, l3+l7) -> (a0+a2, a1+a3)
+     *     -> b0+b1;
+     *   attn_accum: o_h += Σ_j p[h·ld_p + j] · v_j, one fused multiply-add per element for
+     *     j = 0, 1, ..., n_k - 1 (o_h = o + h·o_stride, dv values).
+     * Cached Q8_0 values are d·q (one float product). Every backend gives the same bits however
+     * it tiles heads and rows, so results depend on neither the backend nor the batch. */
+    void (*attn_scores)(dtype t, const float *q, int64_t q_stride, int n_h, const void *k,
+                        size_t k_stride, int n_k, int dk, float *s, int ld_s);
+    void (*attn_accum)(dtype t, float *o, int64_t o_stride, int n_h, const float *p, int ld_p,
+                       const void *v, size_t v_stride, int n_k, int dv);
 } kern_backend_t;
 
 /* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
@@ -176,5 +195,13 @@ void kern_backend_init_avx2(kern_backend_t *b);
  * AVX-VNNI (VEX) or AVX512-VNNI+VL (EVEX, 32 registers). */
 void kern_backend_add_vnni_vex(kern_backend_t *b);
 void kern_backend_add_vnni_evex(kern_backend_t *b);
+/* Attention block kernels (x86/attn_avx2.c) with 16 registers, or with AVX-512VL's 32. */
+void kern_backend_add_attn_avx2(kern_backend_t *b);
+void kern_backend_add_attn_evex(kern_backend_t *b);
+/* The scalar attention block kernels (ref/attn_ref.c), the spec of the SIMD ones. */
+void kern_attn_scores_ref(dtype t, const float *q, int64_t q_stride, int n_h, const void *k,
+                          size_t k_stride, int n_k, int dk, float *s, int ld_s);
+void kern_attn_accum_ref(dtype t, float *o, int64_t o_stride, int n_h, const float *p, int ld_p,
+                         const void *v, size_t v_stride, int n_k, int dv);
 
 #endif

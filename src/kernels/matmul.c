@@ -162,7 +162,7 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
             q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
         plan[i] = (mm_plan){dst, row, NULL, w->r8 && be->gemm_r8[w->type]};
         used += row * (size_t)mm[i].n_tok;
-        if (plan[i].r8 && w->type == DTYPE_Q8_0) {
+        if (plan[i].r8 && ops->vec_dot_type == DTYPE_Q8_0) {
             /* the repacked kernel also needs each block's quant sum */
             size_t nb = (size_t)(w->n_cols / 32), need = nb * sizeof(int16_t) * mm[i].n_tok;
             used = (used + 1) & ~(size_t)1;
@@ -194,6 +194,10 @@ size_t kern_r8_mat_bytes(const wmat *w)
     if (w->n_rows % 8) return 0;
     if (w->type == DTYPE_Q8_0 && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
+    if (w->type == DTYPE_Q4_0 && w->n_cols % 32 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_Q4_0_BYTES;
+    if (w->type == DTYPE_Q5_0 && w->n_cols % 32 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_Q5_0_BYTES;
     if (w->type == DTYPE_Q4_K && w->n_cols % 256 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q4K_BYTES;
     if (w->type == DTYPE_Q6_K && w->n_cols % 256 == 0)
@@ -235,6 +239,40 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                     for (int k = 0; k < 8; k++) /* quants 4k..4k+3 of row r */
                         for (int j = 0; j < 4; j++)
                             out[16 + 32 * k + 4 * r + j] = (uint8_t)(blk->qs[4 * k + j] + 128);
+                }
+            }
+        return;
+    }
+    if (w->type == DTYPE_Q4_0 || w->type == DTYPE_Q5_0) {
+        bool five = w->type == DTYPE_Q5_0;
+        size_t bb = five ? KERN_R8_Q5_0_BYTES : KERN_R8_Q4_0_BYTES;
+        int64_t nb = w->n_cols / 32;
+        for (int64_t g = g0; g < g1; g++)
+            for (int64_t b = 0; b < nb; b++) {
+                uint8_t *out = dst + ((size_t)g * (size_t)nb + (size_t)b) * bb;
+                memset(out, 0, bb);
+                for (int r = 0; r < 8; r++) {
+                    const uint8_t *row = src + (size_t)(8 * g + r) * w->row_bytes;
+                    uint16_t d;
+                    const uint8_t *qs;
+                    uint32_t qh = 0;
+                    if (five) {
+                        const block_q5_0 *blk = (const block_q5_0 *)(const void *)row + b;
+                        d = blk->d;
+                        qs = blk->qs;
+                        qh = (uint32_t)blk->qh[0] | (uint32_t)blk->qh[1] << 8 |
+                             (uint32_t)blk->qh[2] << 16 | (uint32_t)blk->qh[3] << 24;
+                    } else {
+                        const block_q4_0 *blk = (const block_q4_0 *)(const void *)row + b;
+                        d = blk->d;
+                        qs = blk->qs;
+                    }
+                    memcpy(out + 2 * r, &d, 2);
+                    for (int e = 0; e < 32; e++) { /* quant e = 4·vg + j of row r */
+                        int q = e < 16 ? qs[e] & 15 : qs[e - 16] >> 4, vg = e / 4, j = e % 4;
+                        out[16 + 32 * (vg / 2) + 4 * r + j] |= (uint8_t)(q << (4 * (vg % 2)));
+                        if (five && (qh >> e & 1)) out[144 + 4 * r + j] |= (uint8_t)(1u << vg);
+                    }
                 }
             }
         return;

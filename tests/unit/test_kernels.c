@@ -4,9 +4,9 @@
  *   summation order (relative 1e-5), and the scalar kernel equals the fp32 dot over exactly
  *   dequantized values up to the 8-bit activation rounding (relative 3e-2 of |w|·|x|);
  * - kern_matmul: outputs NaN-poisoned first, all written, identical for 1 and 3 threads;
- * - repacked Q8_0, Q4_K and Q6_K (R8, VNNI): equal the scalar kernels up to float summation order
- *   (relative 1e-5 of Σ|w·x|), bit-identical whatever the number of tokens per call and the
- *   thread count, through kern_matmul too. */
+ * - repacked Q8_0, Q4_0, Q5_0, Q4_K and Q6_K (R8, VNNI): equal the scalar kernels up to float
+ * summation order (relative 1e-5 of Σ|w·x|), bit-identical whatever the number of tokens per call
+ * and the thread count, through kern_matmul too. */
 #include "base/rng.h"
 #include "kernels/kernels.h"
 #include "tensor/quant.h"
@@ -148,14 +148,14 @@ int main(void)
     }
     /* repacked Q8_0 and Q4_K: the backend's VNNI kernels on odd sizes */
     const kern_backend_t *be = kern_backend();
-    const dtype r8_types[3] = {DTYPE_Q8_0, DTYPE_Q4_K, DTYPE_Q6_K};
-    for (int ti = 0; ti < 3; ti++) {
+    const dtype r8_types[5] = {DTYPE_Q8_0, DTYPE_Q4_0, DTYPE_Q5_0, DTYPE_Q4_K, DTYPE_Q6_K};
+    for (int ti = 0; ti < 5; ti++) {
         dtype ty = r8_types[ti];
         if (!be->gemm_r8[ty]) {
             printf("no AVX-VNNI: repacked %s kernel not tested\n", dtype_get(ty)->name);
             continue;
         }
-        bool k = ty != DTYPE_Q8_0; /* K-quants: 256 blocks, Q8_K activations */
+        bool k = ty == DTYPE_Q4_K || ty == DTYPE_Q6_K; /* 256 blocks, Q8_K activations */
         int bsz = k ? 256 : 32;
         kern_quantize_fn quant = k ? scalar->quantize_q8_k : scalar->quantize_q8_0;
         size_t xblk = k ? 292 : 34;
@@ -246,6 +246,81 @@ int main(void)
             free(y1);
         }
     }
+    /* attention block kernels: every backend (and on x86 both register tilings) gives the
+     * reference's bits, for every cache type, head count, row count and width around the tile
+     * sizes; and the reference is the exact dot product / sum up to fp32 rounding */
+    {
+        kern_backend_t extra[2];
+        const kern_backend_t *abes[10];
+        int n_abe = 0;
+        for (int b = 0; b < n_be; b++) abes[n_abe++] = bes[b];
+#if defined(__x86_64__)
+        for (int b = 0; b < n_be; b++)
+            if (!strcmp(bes[b]->name, "avx2")) { /* the tiling this CPU does not pick, too */
+                extra[0] = *bes[b];
+                kern_backend_add_attn_avx2(&extra[0]);
+                abes[n_abe++] = &extra[0];
+                extra[1] = *bes[b];
+                if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) {
+                    kern_backend_add_attn_evex(&extra[1]);
+                    abes[n_abe++] = &extra[1];
+                }
+            }
+#endif
+        enum { NH = 7, NK = 11, DMAX = 160 };
+        static float aq[NH * DMAX], av[NK * DMAX], p[NH * 16], o_ref[NH * DMAX], o[NH * DMAX];
+        static float s_ref[NH * 16], s_b[NH * 16];
+        static uint8_t cache[NK * (DMAX * 4 + 64)];
+        const int dks[] = {5, 8, 13, 32, 64, 160};
+        const dtype kts[] = {DTYPE_F32, DTYPE_F16, DTYPE_BF16, DTYPE_Q8_0};
+        for (int ti = 0; ti < 4; ti++)
+            for (int di = 0; di < 6; di++) {
+                dtype t = kts[ti];
+                int d = dks[di];
+                if (t == DTYPE_Q8_0 && d % 32) continue;
+                size_t rb = dtype_row_bytes(t, d), stride = rb + 64; /* rows not packed */
+                fill(&g, aq, NH * d, 1.0f);
+                fill(&g, av, NK * d, 2.0f);
+                fill(&g, p, NH * 16, 1.0f);
+                for (int j = 0; j < NK; j++) {
+                    CHECK(quant_quantize_row(t, av + j * d, cache + j * stride, d));
+                    quant_dequantize_row(t, cache + j * stride, av + j * d, d); /* as cached */
+                }
+                for (int nh = 1; nh <= NH; nh += 2)
+                    for (int nk = 1; nk <= NK; nk += 3) {
+                        kern_attn_scores_ref(t, aq, d, nh, cache, stride, nk, d, s_ref, 16);
+                        for (int h = 0; h < nh; h++)
+                            for (int j = 0; j < nk; j++) {
+                                double e = 0, m = 0;
+                                for (int i = 0; i < d; i++) {
+                                    e += (double)aq[h * d + i] * av[j * d + i];
+                                    m += fabs((double)aq[h * d + i] * av[j * d + i]);
+                                }
+                                CHECKF(fabs(s_ref[h * 16 + j] - e) <= 1e-6 * m + 1e-30,
+                                       "attn score %s d=%d: %g vs %g", dtype_get(t)->name, d,
+                                       s_ref[h * 16 + j], e);
+                            }
+                        for (int i = 0; i < nh * d; i++) o_ref[i] = (float)(i % 7) - 3.0f;
+                        kern_attn_accum_ref(t, o_ref, d, nh, p, 16, cache, stride, nk, d);
+                        for (int b = 0; b < n_abe; b++) {
+                            for (int i = 0; i < NH * 16; i++) s_b[i] = NAN;
+                            abes[b]->attn_scores(t, aq, d, nh, cache, stride, nk, d, s_b, 16);
+                            int bad = 0;
+                            for (int h = 0; h < nh; h++)
+                                bad +=
+                                    memcmp(s_b + h * 16, s_ref + h * 16, nk * sizeof(float)) != 0;
+                            for (int i = 0; i < nh * d; i++) o[i] = (float)(i % 7) - 3.0f;
+                            abes[b]->attn_accum(t, o, d, nh, p, 16, cache, stride, nk, d);
+                            bad += memcmp(o, o_ref, (size_t)(nh * d) * sizeof(float)) != 0;
+                            CHECKF(!bad,
+                                   "attn blocks (%s #%d) %s d=%d heads=%d rows=%d differ from the "
+                                   "reference",
+                                   abes[b]->name, b, dtype_get(t)->name, d, nh, nk);
+                        }
+                    }
+            }
+    }
+
     /* fused attention vs a plain two-pass softmax in double, across block boundaries */
     for (int n_keys = 1; n_keys <= 200; n_keys += 13) {
         enum { H = 3, DK = 40, DV = 24, STRIDE = 48 };

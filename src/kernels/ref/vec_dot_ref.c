@@ -431,6 +431,8 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->dot_q8 = dot_q8_scalar;
     b->axpy_q8 = axpy_q8_scalar;
     b->scale_f32 = scale_f32_scalar;
+    b->attn_scores = kern_attn_scores_ref;
+    b->attn_accum = kern_attn_accum_ref;
 }
 
 void kern_backend_init_scalar(kern_backend_t *b)

@@ -1,5 +1,6 @@
-/* gemm_vnni.c — Q8_0 weights repacked 8 rows at a time (kernels.h, KERN_R8_BLOCK_BYTES) times
- * Q8_0 activations with AVX-VNNI (vpdpbusd on 256-bit registers, compiled with -mavxvnni).
+/* gemm_vnni.c — Q8_0 weights (and Q4_0, Q5_0, Q4_K, Q6_K below) repacked 8 rows at a time
+ * (kernels.h, KERN_R8_BLOCK_BYTES) times Q8_0 activations with AVX-VNNI (vpdpbusd on 256-bit
+ * registers, compiled with -mavxvnni).
  *
  * Per block of 32 columns: 8 loads of 32 bytes (4 quants of each of the 8 rows), each multiplied
  * with the token's 4 matching activation quants broadcast to all lanes, accumulate the 8 rows'
@@ -42,14 +43,37 @@ static inline __m256 scales8(const uint8_t *blk)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk));
 }
 
-/* n (1..4) tokens; each token's sequence of float operations does not depend on n (the int32
+/* Unsigned quants of vector g (quants 4g..4g+3 of the 8 rows) of a repacked 32-column block.
+ * kind 0: Q8_0 (stored +128); 1: Q4_0 (nibbles, 0..15: vectors 2c and 2c + 1 in the low and high
+ * nibbles of chunk c); 2: Q5_0 (those nibbles, plus bit g of 32 bytes of high bits as bit 4). */
+static inline __attribute__((always_inline)) __m256i r8_quants(const uint8_t *q, const int kind,
+                                                               const int g)
+{
+    if (kind == 0) return _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * g));
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (g / 2)));
+    __m256i u = g % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
+    if (kind == 1) return u;
+    __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(q + 128));
+    /* bit g of each byte to bit 4 (16-bit shifts: no other byte's bit lands on bit 4) */
+    hb = g < 4 ? _mm256_slli_epi16(hb, 4 - g) : _mm256_srli_epi16(hb, g - 4);
+    return _mm256_or_si256(u, _mm256_and_si256(hb, _mm256_set1_epi8(16)));
+}
+
+/* n (1..8) tokens; each token's sequence of float operations does not depend on n (the int32
  * block sums are exact, so splitting them over several accumulators changes nothing). Two or
  * four accumulators per token break vpdpbusd's dependency chain (latency ~4 cycles). */
-static inline __attribute__((always_inline)) void
-gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride,
-           const int16_t *xsum, size_t xsum_stride, const int n, float *y, int64_t ldy)
+static inline __attribute__((always_inline)) void gemm_group(const uint8_t *group, int64_t nb,
+                                                             const uint8_t *qx, size_t qx_stride,
+                                                             const int16_t *xsum,
+                                                             size_t xsum_stride, const int n,
+                                                             float *y, int64_t ldy, const int kind)
 {
     enum { A = 2 }; /* accumulators per token when n > 2; 4 when n <= 2 */
+    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 ? KERN_R8_Q4_0_BYTES
+                                  : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
     const block_q8_0 *x[Q8_TOKENS];
     const int16_t *xs[Q8_TOKENS];
 #pragma GCC unroll 8
@@ -62,8 +86,8 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = group + (size_t)b * KERN_R8_BLOCK_BYTES;
-        prefetch_ahead(blk + 8 * KERN_R8_BLOCK_BYTES, KERN_R8_BLOCK_BYTES);
+        const uint8_t *blk = group + (size_t)b * bb;
+        prefetch_ahead(blk + 8 * bb, (int)bb);
         const __m256 dw = scales8(blk);
         const uint8_t *q = blk + 16;
         __m256i s[Q8_TOKENS][4];
@@ -73,7 +97,7 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
             for (int a = 0; a < na; a++) s[k][a] = _mm256_setzero_si256();
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
-            __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * g));
+            __m256i w = r8_quants(q, kind, g);
 #pragma GCC unroll 8
             for (int k = 0; k < n; k++) {
                 int32_t x4;
@@ -86,7 +110,7 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
             __m256i t = s[k][0];
 #pragma GCC unroll 8
             for (int a = 1; a < na; a++) t = _mm256_add_epi32(t, s[k][a]);
-            __m256i c = _mm256_sub_epi32(t, _mm256_set1_epi32(128 * (int32_t)xs[k][b]));
+            __m256i c = _mm256_sub_epi32(t, _mm256_set1_epi32(offset * (int32_t)xs[k][b]));
             __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(_cvtsh_ss(x[k][b].d)));
             acc[k] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(c), acc[k]);
         }
@@ -95,38 +119,44 @@ gemm_group(const uint8_t *group, int64_t nb, const uint8_t *qx, size_t qx_stride
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
-static void gemm_q8_0_r8(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,
-                         const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
-                         int64_t ldy)
-{
-    int64_t nb = n_cols / 32;
-    for (int64_t t = 0; t < n_tok; t += Q8_TOKENS) {
-        int n = n_tok - t < Q8_TOKENS ? (int)(n_tok - t) : Q8_TOKENS;
-        const uint8_t *q = qx + (size_t)t * qx_stride;
-        const int16_t *xs = xsum + (size_t)t * xsum_stride;
-        float *yt = y + t * ldy;
-        /* a constant n unrolls the loops */
-        switch (n) {
-#define CASE(k)                                                                                    \
-    case k:                                                                                        \
-        gemm_group(group, nb, q, qx_stride, xs, xsum_stride, k, yt, ldy);                          \
-        break;
-            CASE(1)
-            CASE(2)
-            CASE(3)
+/* Entry points for the 32-column types: chunks of up to Q8_TOKENS tokens, each a constant n. */
 #if Q8_TOKENS > 4
-            CASE(5)
-            CASE(6)
-            CASE(7)
-            CASE(8)
+#define CASES_5_8(kind)                                                                            \
+    CASE(5, kind)                                                                                  \
+    CASE(6, kind)                                                                                  \
+    CASE(7, kind)                                                                                  \
+    CASE(8, kind)
+#else
+#define CASES_5_8(kind)
 #endif
-        default:
-            gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 4, yt, ldy);
-            break;
-#undef CASE
-        }
+#define CASE(k, kind)                                                                              \
+    case k:                                                                                        \
+        gemm_group(group, nb, q, qx_stride, xs, xsum_stride, k, yt, ldy, kind);                    \
+        break;
+#define DEFINE_GEMM_32(name, kind)                                                                 \
+    static void name(const uint8_t *group, int64_t n_cols, const uint8_t *qx, size_t qx_stride,    \
+                     const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,             \
+                     int64_t ldy)                                                                  \
+    {                                                                                              \
+        int64_t nb = n_cols / 32;                                                                  \
+        for (int64_t t = 0; t < n_tok; t += Q8_TOKENS) {                                           \
+            int n = n_tok - t < Q8_TOKENS ? (int)(n_tok - t) : Q8_TOKENS;                          \
+            const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
+            const int16_t *xs = xsum + (size_t)t * xsum_stride;                                    \
+            float *yt = y + t * ldy;                                                               \
+            switch (n) {                                                                           \
+                CASE(1, kind)                                                                      \
+                CASE(2, kind)                                                                      \
+                CASE(3, kind)                                                                      \
+                CASES_5_8(kind)                                                                    \
+            default:                                                                               \
+                gemm_group(group, nb, q, qx_stride, xs, xsum_stride, 4, yt, ldy, kind);            \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+DEFINE_GEMM_32(gemm_q8_0_r8, 0)
+DEFINE_GEMM_32(gemm_q4_0_r8, 1)
+DEFINE_GEMM_32(gemm_q5_0_r8, 2)
 
 /* ---- Q4_K ------------------------------------------------------------------------------------
  * Per 8 rows and super-block of 256 (KERN_R8_Q4K_BYTES): the 8 rows' d, then dmin (fp16), the
@@ -328,6 +358,8 @@ DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
 {
     b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
+    b->gemm_r8[DTYPE_Q4_0] = gemm_q4_0_r8;
+    b->gemm_r8[DTYPE_Q5_0] = gemm_q5_0_r8;
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
     b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
 }
