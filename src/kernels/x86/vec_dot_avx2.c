@@ -634,6 +634,43 @@ static void quantize_q8_0_avx2(const float *x, void *out, int64_t n)
     }
 }
 
+/* Bit-identical with the scalar quantize_q8_k: the same amax, d, 1/d, x·(1/d) rounded to nearest
+ * even, and the sums of each 16 quants. */
+static void quantize_q8_k_avx2(const float *x, void *out, int64_t n)
+{
+    block_q8_k *b = out;
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 mx = _mm256_setzero_ps();
+        for (int k = 0; k < QK_K / 8; k++)
+            mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * k)));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float amax = _mm_cvtss_f32(m), d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        b[i].d = d;
+        __m256 s = _mm256_set1_ps(id);
+        for (int g = 0; g < QK_K / 32; g++) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++)
+                q[k] = _mm256_cvtps_epi32(
+                    _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * g + 8 * k), s),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+            __m256i p = _mm256_packs_epi16(p01, p23);
+            p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i *)(void *)(b[i].qs + 32 * g), p);
+            /* lane j of s4 = quants 4j..4j+3; the two 16-sums are the two halves' totals */
+            __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p),
+                                           _mm256_set1_epi16(1));
+            __m128i h = _mm_hadd_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+            h = _mm_hadd_epi32(h, h);
+            b[i].bsums[2 * g] = (int16_t)_mm_cvtsi128_si32(h);
+            b[i].bsums[2 * g + 1] = (int16_t)_mm_extract_epi32(h, 1);
+        }
+    }
+}
+
 void kern_backend_init_avx2(kern_backend_t *b)
 {
     kern_backend_init_scalar(b);
@@ -648,6 +685,7 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->axpy_bf16 = axpy_bf16_avx2;
     b->scale_f32 = scale_f32_avx2;
     b->quantize_q8_0 = quantize_q8_0_avx2;
+    b->quantize_q8_k = quantize_q8_k_avx2;
     b->ops[DTYPE_Q8_0].vec_dot = vec_dot_q8_0;
     b->ops[DTYPE_Q8_0].vec_dot_x4 = vec_dot_q8_0_x4;
     b->ops[DTYPE_Q4_K].vec_dot_x4 = vec_dot_q4_k_x4;
