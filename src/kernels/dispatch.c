@@ -30,15 +30,16 @@ static bool cpu_has_avx2(void)
     return b & (1u << 5);
 }
 
-/* vpdpbusd on 256-bit registers: 2 = AVX512-VNNI + VL (EVEX; CPUID.(7,0):ECX bit 11, EBX bit 31,
- * and the OS saving the AVX-512 state, XCR0 bits 5-7), 1 = AVX-VNNI (VEX; CPUID.(7,1):EAX bit 4),
- * 0 = neither. R1_REPACK=0 turns the repacked path off (for comparisons). */
+/* vpdpbusd on 256-bit registers: 2 = AVX512-VNNI + VL + BW (EVEX; CPUID.(7,0):ECX bit 11, EBX bits
+ * 31, 30, and the OS saving the AVX-512 state, XCR0 bits 5-7), 1 = AVX-VNNI (VEX; CPUID.(7,1):EAX
+ * bit 4), 0 = neither. R1_REPACK=0 turns the repacked path off (for comparisons). */
 static int cpu_vnni_level(void)
 {
     const char *env = getenv("R1_REPACK");
     if (env && !strcmp(env, "0")) return 0;
     unsigned a, b, c, d, lo, hi;
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) && (b & (1u << 31))) {
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (c & (1u << 11)) && (b & (1u << 31)) &&
+        (b & (1u << 30))) {
         __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
         if ((lo & 0xe6) == 0xe6) return 2;
     }

@@ -74,6 +74,12 @@ typedef struct kern_type_ops {
 typedef void (*kern_gemm_r8_fn)(const uint8_t *group, int64_t n_cols, const uint8_t *qx,
                                 size_t qx_stride, const int16_t *xsum, size_t xsum_stride,
                                 int64_t n_tok, float *y, int64_t ldy);
+/* The same for two adjacent groups (16 rows; the second group_bytes after the first), y[t·ldy +
+ * i] for i < 16, bit-identical with two kern_gemm_r8_fn calls (AVX-512: one broadcast activation
+ * feeds 16 rows). */
+typedef void (*kern_gemm_r8x2_fn)(const uint8_t *group, size_t group_bytes, int64_t n_cols,
+                                  const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
+                                  size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy);
 
 /* Bytes of one repacked matrix of w, or 0 when w cannot be repacked (type without an R8 layout,
  * n_rows not a multiple of 8). */
@@ -84,9 +90,10 @@ void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst);
 void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, uint8_t *dst);
 
 typedef struct kern_backend_t {
-    const char *name;                     /* "ref", "scalar", "avx2" */
-    kern_type_ops ops[DTYPE_COUNT];       /* by weight type */
-    kern_gemm_r8_fn gemm_r8[DTYPE_COUNT]; /* by weight type; NULL: no repacked path */
+    const char *name;                         /* "ref", "scalar", "avx2" */
+    kern_type_ops ops[DTYPE_COUNT];           /* by weight type */
+    kern_gemm_r8_fn gemm_r8[DTYPE_COUNT];     /* by weight type; NULL: no repacked path */
+    kern_gemm_r8x2_fn gemm_r8x2[DTYPE_COUNT]; /* optional 16-row form of gemm_r8 */
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);

@@ -204,6 +204,15 @@ int main(void)
             CHECKF(!memcmp(yb, y1, T * (size_t)rows * sizeof *yb),
                    "R8 %s %lldx%lld: 9 tokens per call differ from one at a time",
                    dtype_get(ty)->name, (long long)rows, (long long)cols);
+            if (be->gemm_r8x2[ty] && rows >= 16) { /* 16 rows at once: the same bits */
+                for (int64_t i = 0; i < T * rows; i++) y1[i] = NAN;
+                be->gemm_r8x2[ty](r8, gb, cols, xq8, xrow, xs, (size_t)nb, T, y1, rows);
+                int bad = 0;
+                for (int t = 0; t < T; t++)
+                    bad += memcmp(y1 + t * rows, yb + t * rows, 16 * sizeof *yb) != 0;
+                CHECKF(!bad, "R8x2 %s %lldx%lld differs from two R8 calls", dtype_get(ty)->name,
+                       (long long)rows, (long long)cols);
+            }
             double worst = 0;
             for (int t = 0; t < T; t++)
                 for (int64_t r = 0; r < rows; r++) {

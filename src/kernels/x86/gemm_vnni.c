@@ -158,6 +158,128 @@ DEFINE_GEMM_32(gemm_q8_0_r8, 0)
 DEFINE_GEMM_32(gemm_q4_0_r8, 1)
 DEFINE_GEMM_32(gemm_q5_0_r8, 2)
 
+#if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
+/* Two adjacent groups (16 rows) at once in 512-bit registers: group A's vector in the low half,
+ * group B's in the high half, so each broadcast activation feeds 16 rows. Per (row, token) the
+ * same integer sums and float operations as gemm_group: bit-identical results. */
+static inline __attribute__((always_inline)) __m512i
+r16_quants(const uint8_t *qa, const uint8_t *qb, const int kind, const int g)
+{
+    if (kind == 0)
+        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(
+                                      (const __m256i *)(const void *)(qa + 32 * g))),
+                                  _mm256_loadu_si256((const __m256i *)(const void *)(qb + 32 * g)),
+                                  1);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512i v = _mm512_inserti64x4(
+        _mm512_castsi256_si512(
+            _mm256_loadu_si256((const __m256i *)(const void *)(qa + 32 * (g / 2)))),
+        _mm256_loadu_si256((const __m256i *)(const void *)(qb + 32 * (g / 2))), 1);
+    __m512i u = g % 2 ? _mm512_and_si512(_mm512_srli_epi16(v, 4), m4) : _mm512_and_si512(v, m4);
+    if (kind == 1) return u;
+    __m512i hb = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(qa + 128))),
+        _mm256_loadu_si256((const __m256i *)(const void *)(qb + 128)), 1);
+    hb = g < 4 ? _mm512_slli_epi16(hb, 4 - g) : _mm512_srli_epi16(hb, g - 4);
+    return _mm512_or_si512(u, _mm512_and_si512(hb, _mm512_set1_epi8(16)));
+}
+
+static inline __attribute__((always_inline)) void gemm_group2(const uint8_t *ga, const uint8_t *gb,
+                                                              int64_t nb, const uint8_t *qx,
+                                                              size_t qx_stride, const int16_t *xsum,
+                                                              size_t xsum_stride, const int n,
+                                                              float *y, int64_t ldy, const int kind)
+{
+    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 ? KERN_R8_Q4_0_BYTES
+                                  : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
+    const int na = n <= 2 ? 4 : 2;
+    const block_q8_0 *x[Q8_TOKENS];
+    const int16_t *xs[Q8_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) {
+        x[k] = (const block_q8_0 *)(const void *)(qx + (size_t)k * qx_stride);
+        xs[k] = xsum + (size_t)k * xsum_stride;
+    }
+    __m512 acc[Q8_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *ba = ga + (size_t)b * bb, *bbk = gb + (size_t)b * bb;
+        prefetch_ahead(ba + 8 * bb, (int)bb);
+        prefetch_ahead(bbk + 8 * bb, (int)bb);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)ba)),
+            _mm_loadu_si128((const __m128i *)(const void *)bbk), 1));
+        __m512i s[Q8_TOKENS][4];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+            for (int a = 0; a < na; a++) s[k][a] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i w = r16_quants(ba + 16, bbk + 16, kind, g);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) {
+                int32_t x4;
+                __builtin_memcpy(&x4, x[k][b].qs + 4 * g, 4);
+                s[k][g % na] = _mm512_dpbusd_epi32(s[k][g % na], w, _mm512_set1_epi32(x4));
+            }
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) {
+            __m512i t = s[k][0];
+#pragma GCC unroll 4
+            for (int a = 1; a < na; a++) t = _mm512_add_epi32(t, s[k][a]);
+            __m512i c = _mm512_sub_epi32(t, _mm512_set1_epi32(offset * (int32_t)xs[k][b]));
+            __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(x[k][b].d)));
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(c), acc[k]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) { /* rows 8g..8g+7 of A, then B's */
+        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
+        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+    }
+}
+
+#define CASE2(k, kind)                                                                             \
+    case k:                                                                                        \
+        gemm_group2(group, group + group_bytes, nb, q, qx_stride, xs, xsum_stride, k, yt, ldy,     \
+                    kind);                                                                         \
+        break;
+#define DEFINE_GEMM_32_X2(name, kind)                                                              \
+    static void name(const uint8_t *group, size_t group_bytes, int64_t n_cols, const uint8_t *qx,  \
+                     size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int64_t n_tok,     \
+                     float *y, int64_t ldy)                                                        \
+    {                                                                                              \
+        int64_t nb = n_cols / 32;                                                                  \
+        for (int64_t t = 0; t < n_tok; t += Q8_TOKENS) {                                           \
+            int n = n_tok - t < Q8_TOKENS ? (int)(n_tok - t) : Q8_TOKENS;                          \
+            const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
+            const int16_t *xs = xsum + (size_t)t * xsum_stride;                                    \
+            float *yt = y + t * ldy;                                                               \
+            switch (n) {                                                                           \
+                CASE2(1, kind)                                                                     \
+                CASE2(2, kind)                                                                     \
+                CASE2(3, kind)                                                                     \
+                CASE2(4, kind)                                                                     \
+                CASE2(5, kind)                                                                     \
+                CASE2(6, kind)                                                                     \
+                CASE2(7, kind)                                                                     \
+            default:                                                                               \
+                gemm_group2(group, group + group_bytes, nb, q, qx_stride, xs, xsum_stride, 8, yt,  \
+                            ldy, kind);                                                            \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DEFINE_GEMM_32_X2(gemm_q8_0_r8x2, 0)
+DEFINE_GEMM_32_X2(gemm_q4_0_r8x2, 1)
+DEFINE_GEMM_32_X2(gemm_q5_0_r8x2, 2)
+#endif
+
 /* ---- Q4_K ------------------------------------------------------------------------------------
  * Per 8 rows and super-block of 256 (KERN_R8_Q4K_BYTES): the 8 rows' d, then dmin (fp16), the
  * 6-bit scales [sub-block][row] and mins [sub-block][row] as bytes, then for each pair of
@@ -360,6 +482,13 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
     b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
     b->gemm_r8[DTYPE_Q4_0] = gemm_q4_0_r8;
     b->gemm_r8[DTYPE_Q5_0] = gemm_q5_0_r8;
+#if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512f")) {
+        b->gemm_r8x2[DTYPE_Q8_0] = gemm_q8_0_r8x2;
+        b->gemm_r8x2[DTYPE_Q4_0] = gemm_q4_0_r8x2;
+        b->gemm_r8x2[DTYPE_Q5_0] = gemm_q5_0_r8x2;
+    }
+#endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
     b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
 }
