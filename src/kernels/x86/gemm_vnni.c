@@ -477,6 +477,129 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
 DEFINE_K_GEMM(gemm_q4_k_r8, gemm_q4k_group, Q4K_TOKENS)
 DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
 
+#if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
+/* 16 rows of two adjacent groups, as gemm_q4k_group does 8: the same integer sums and float
+ * operations per (row, token). */
+static inline __attribute__((always_inline)) __m512i cat256(const uint8_t *a, const uint8_t *b)
+{
+    return _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)a)),
+        _mm256_loadu_si256((const __m256i *)(const void *)b), 1);
+}
+static inline __attribute__((always_inline)) __m512 scales16(const uint8_t *a, const uint8_t *b)
+{
+    return _mm512_cvtph_ps(
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                _mm_loadu_si128((const __m128i *)b), 1));
+}
+/* 8 bytes of each group, zero-extended to 16 int32 */
+static inline __attribute__((always_inline)) __m512i bytes16(const uint8_t *a, const uint8_t *b)
+{
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)a),
+                                   _mm_loadl_epi64((const __m128i *)(const void *)b));
+    return _mm512_cvtepu8_epi32(v);
+}
+
+static inline __attribute__((always_inline)) void
+gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                size_t qx_stride, const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q4K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i m4 = _mm512_set1_epi8(15);
+    __m512 acc[Q4K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q4K_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_Q4K_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
+        const __m512 d = scales16(ba, bq), dmin = scales16(ba + 16, bq + 16);
+        __m512i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            __m512i s[Q4K_TOKENS][4];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) s[k][a] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m512i v = cat256(ba + 160 + 32 * (8 * c + h), bq + 160 + 32 * (8 * c + h));
+                __m512i lo = _mm512_and_si512(v, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xl, xh;
+                    __builtin_memcpy(&xl, x[k][b].qs + 64 * c + 4 * h, 4);
+                    __builtin_memcpy(&xh, x[k][b].qs + 64 * c + 32 + 4 * h, 4);
+                    s[k][h & 1] = _mm512_dpbusd_epi32(s[k][h & 1], lo, _mm512_set1_epi32(xl));
+                    s[k][2 + (h & 1)] =
+                        _mm512_dpbusd_epi32(s[k][2 + (h & 1)], hi, _mm512_set1_epi32(xh));
+                }
+            }
+            __m512i sc_lo = bytes16(ba + 32 + 16 * c, bq + 32 + 16 * c);
+            __m512i sc_hi = bytes16(ba + 32 + 16 * c + 8, bq + 32 + 16 * c + 8);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) {
+                __m512i slo = _mm512_add_epi32(s[k][0], s[k][1]);
+                __m512i shi = _mm512_add_epi32(s[k][2], s[k][3]);
+                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(slo, sc_lo));
+                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(shi, sc_hi));
+            }
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; j++) {
+            __m512i m = bytes16(ba + 96 + 8 * j, bq + 96 + 8 * j);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) {
+                int32_t xs = x[k][b].bsums[2 * j] + x[k][b].bsums[2 * j + 1];
+                mins[k] = _mm512_add_epi32(mins[k], _mm512_mullo_epi32(m, _mm512_set1_epi32(xs)));
+            }
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) {
+            __m512 dx = _mm512_set1_ps(x[k][b].d);
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(tot[k]), acc[k]);
+            acc[k] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, dx), _mm512_cvtepi32_ps(mins[k]), acc[k]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) {
+        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
+        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+    }
+}
+
+static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
+                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
+                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+{
+    (void)xsum;
+    (void)xsum_stride;
+    int64_t nsb = n_cols / 256;
+    const uint8_t *gb = group + group_bytes;
+    for (int64_t t = 0; t < n_tok; t += Q4K_TOKENS) {
+        int n = n_tok - t < Q4K_TOKENS ? (int)(n_tok - t) : Q4K_TOKENS;
+        const uint8_t *q = qx + (size_t)t * qx_stride;
+        if (n == 1)
+            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 1, y + t * ldy, ldy);
+        else if (n == 2)
+            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 2, y + t * ldy, ldy);
+        else if (n == 3)
+            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 3, y + t * ldy, ldy);
+        else
+            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+    }
+}
+#endif
+
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
 {
     b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
@@ -487,6 +610,7 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
         b->gemm_r8x2[DTYPE_Q8_0] = gemm_q8_0_r8x2;
         b->gemm_r8x2[DTYPE_Q4_0] = gemm_q4_0_r8x2;
         b->gemm_r8x2[DTYPE_Q5_0] = gemm_q5_0_r8x2;
+        b->gemm_r8x2[DTYPE_Q4_K] = gemm_q4_k_r8x2;
     }
 #endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
