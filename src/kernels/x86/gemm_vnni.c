@@ -577,27 +577,118 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
     }
 }
 
-static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
-                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
-                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+/* 8 signed bytes of each group, sign-extended to 16 int32 */
+static inline __attribute__((always_inline)) __m512i sbytes16(const uint8_t *a, const uint8_t *b)
 {
-    (void)xsum;
-    (void)xsum_stride;
-    int64_t nsb = n_cols / 256;
-    const uint8_t *gb = group + group_bytes;
-    for (int64_t t = 0; t < n_tok; t += Q4K_TOKENS) {
-        int n = n_tok - t < Q4K_TOKENS ? (int)(n_tok - t) : Q4K_TOKENS;
-        const uint8_t *q = qx + (size_t)t * qx_stride;
-        if (n == 1)
-            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 1, y + t * ldy, ldy);
-        else if (n == 2)
-            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 2, y + t * ldy, ldy);
-        else if (n == 3)
-            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 3, y + t * ldy, ldy);
-        else
-            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 4, y + t * ldy, ldy);
+    __m128i v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)a),
+                                   _mm_loadl_epi64((const __m128i *)(const void *)b));
+    return _mm512_cvtepi8_epi32(v);
+}
+
+/* 16 rows of two adjacent groups, as gemm_q6k_group does 8. */
+static inline __attribute__((always_inline)) void
+gemm_q6k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                size_t qx_stride, const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    __m512 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q6K_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_Q6K_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_Q6K_BYTES, KERN_R8_Q6K_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_Q6K_BYTES, KERN_R8_Q6K_BYTES);
+        const __m512 d = scales16(ba, bq);
+        __m512i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            __m512i s[Q6K_TOKENS][4];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++) s[k][a] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m512i v = cat256(ba + 144 + 32 * (8 * p + h), bq + 144 + 32 * (8 * p + h));
+                __m512i hb =
+                    cat256(ba + 1168 + 32 * (8 * (p / 2) + h), bq + 1168 + 32 * (8 * (p / 2) + h));
+                hb = _mm512_srli_epi16(hb, 4 * (p % 2));
+                __m512i u0 = _mm512_or_si512(_mm512_and_si512(v, m4),
+                                             _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+                __m512i u1 = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t x0, x1;
+                    __builtin_memcpy(&x0, x[k][b].qs + 64 * p + 4 * h, 4);
+                    __builtin_memcpy(&x1, x[k][b].qs + 64 * p + 32 + 4 * h, 4);
+                    s[k][h / 4] = _mm512_dpbusd_epi32(s[k][h / 4], u0, _mm512_set1_epi32(x0));
+                    s[k][2 + h / 4] =
+                        _mm512_dpbusd_epi32(s[k][2 + h / 4], u1, _mm512_set1_epi32(x1));
+                }
+            }
+#pragma GCC unroll 4
+            for (int a = 0; a < 4; a++) {
+                __m512i scv = sbytes16(ba + 16 + 8 * (4 * p + a), bq + 16 + 8 * (4 * p + a));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k][a], scv));
+            }
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m512i scv = sbytes16(ba + 16 + 8 * j, bq + 16 + 8 * j);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                tot[k] = _mm512_sub_epi32(
+                    tot[k], _mm512_mullo_epi32(scv, _mm512_set1_epi32(32 * x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(x[k][b].d)),
+                                     _mm512_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) {
+        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
+        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
     }
 }
+
+#define DEFINE_K_GEMM_X2(name, group_fn, NT)                                                       \
+    static void name(const uint8_t *group, size_t group_bytes, int64_t n_cols, const uint8_t *qx,  \
+                     size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int64_t n_tok,     \
+                     float *y, int64_t ldy)                                                        \
+    {                                                                                              \
+        (void)xsum;                                                                                \
+        (void)xsum_stride;                                                                         \
+        int64_t nsb = n_cols / 256;                                                                \
+        const uint8_t *gb = group + group_bytes;                                                   \
+        for (int64_t t = 0; t < n_tok; t += NT) {                                                  \
+            int n = n_tok - t < NT ? (int)(n_tok - t) : NT;                                        \
+            const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
+            float *yt = y + t * ldy;                                                               \
+            if (n == 1)                                                                            \
+                group_fn(group, gb, nsb, q, qx_stride, 1, yt, ldy);                                \
+            else if (n == 2)                                                                       \
+                group_fn(group, gb, nsb, q, qx_stride, 2, yt, ldy);                                \
+            else if (n == 3)                                                                       \
+                group_fn(group, gb, nsb, q, qx_stride, 3, yt, ldy);                                \
+            else                                                                                   \
+                group_fn(group, gb, nsb, q, qx_stride, 4, yt, ldy);                                \
+        }                                                                                          \
+    }
+DEFINE_K_GEMM_X2(gemm_q4_k_r8x2, gemm_q4k_group2, Q4K_TOKENS)
+DEFINE_K_GEMM_X2(gemm_q6_k_r8x2, gemm_q6k_group2, Q6K_TOKENS)
 #endif
 
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
@@ -611,6 +702,7 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
         b->gemm_r8x2[DTYPE_Q4_0] = gemm_q4_0_r8x2;
         b->gemm_r8x2[DTYPE_Q5_0] = gemm_q5_0_r8x2;
         b->gemm_r8x2[DTYPE_Q4_K] = gemm_q4_k_r8x2;
+        b->gemm_r8x2[DTYPE_Q6_K] = gemm_q6_k_r8x2;
     }
 #endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
