@@ -21,6 +21,7 @@
 #define Q8_TOKENS 8 /* tokens per weight load */
 #define Q4K_TOKENS 4
 #define Q6K_TOKENS 4
+#define Q4K_X2_TOKENS 8 /* the 16-row Q4_K kernel (512-bit registers) */
 #define SUFFIX(f) f##_evex
 #else
 #define DPBUSD _mm256_dpbusd_avx_epi32
@@ -504,12 +505,12 @@ static inline __attribute__((always_inline)) void
 gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
                 size_t qx_stride, const int n, float *y, int64_t ldy)
 {
-    const block_q8_k *x[Q4K_TOKENS];
+    const block_q8_k *x[Q4K_X2_TOKENS];
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++)
         x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
     const __m512i m4 = _mm512_set1_epi8(15);
-    __m512 acc[Q4K_TOKENS];
+    __m512 acc[Q4K_X2_TOKENS];
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
@@ -518,16 +519,16 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
         prefetch_ahead(ba + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
         prefetch_ahead(bq + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
         const __m512 d = scales16(ba, bq), dmin = scales16(ba + 16, bq + 16);
-        __m512i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
+        /* per token: the pair of sub-blocks' sums (s), the scaled total; the mins come after
+         * the quants, when those registers are free */
+        __m512i tot[Q4K_X2_TOKENS], mins[Q4K_X2_TOKENS];
 #pragma GCC unroll 8
         for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int c = 0; c < 4; c++) {
-            __m512i s[Q4K_TOKENS][4];
+            __m512i s[Q4K_X2_TOKENS][2];
 #pragma GCC unroll 8
-            for (int k = 0; k < n; k++)
-#pragma GCC unroll 4
-                for (int a = 0; a < 4; a++) s[k][a] = _mm512_setzero_si512();
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int h = 0; h < 8; h++) {
                 __m512i v = cat256(ba + 160 + 32 * (8 * c + h), bq + 160 + 32 * (8 * c + h));
@@ -538,19 +539,16 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
                     int32_t xl, xh;
                     __builtin_memcpy(&xl, x[k][b].qs + 64 * c + 4 * h, 4);
                     __builtin_memcpy(&xh, x[k][b].qs + 64 * c + 32 + 4 * h, 4);
-                    s[k][h & 1] = _mm512_dpbusd_epi32(s[k][h & 1], lo, _mm512_set1_epi32(xl));
-                    s[k][2 + (h & 1)] =
-                        _mm512_dpbusd_epi32(s[k][2 + (h & 1)], hi, _mm512_set1_epi32(xh));
+                    s[k][0] = _mm512_dpbusd_epi32(s[k][0], lo, _mm512_set1_epi32(xl));
+                    s[k][1] = _mm512_dpbusd_epi32(s[k][1], hi, _mm512_set1_epi32(xh));
                 }
             }
             __m512i sc_lo = bytes16(ba + 32 + 16 * c, bq + 32 + 16 * c);
             __m512i sc_hi = bytes16(ba + 32 + 16 * c + 8, bq + 32 + 16 * c + 8);
 #pragma GCC unroll 8
             for (int k = 0; k < n; k++) {
-                __m512i slo = _mm512_add_epi32(s[k][0], s[k][1]);
-                __m512i shi = _mm512_add_epi32(s[k][2], s[k][3]);
-                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(slo, sc_lo));
-                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(shi, sc_hi));
+                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k][0], sc_lo));
+                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k][1], sc_hi));
             }
         }
 #pragma GCC unroll 8
@@ -687,7 +685,36 @@ gemm_q6k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
                 group_fn(group, gb, nsb, q, qx_stride, 4, yt, ldy);                                \
         }                                                                                          \
     }
-DEFINE_K_GEMM_X2(gemm_q4_k_r8x2, gemm_q4k_group2, Q4K_TOKENS)
+static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
+                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
+                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+{
+    (void)xsum;
+    (void)xsum_stride;
+    int64_t nsb = n_cols / 256;
+    const uint8_t *gb = group + group_bytes;
+    for (int64_t t = 0; t < n_tok; t += Q4K_X2_TOKENS) {
+        int n = n_tok - t < Q4K_X2_TOKENS ? (int)(n_tok - t) : Q4K_X2_TOKENS;
+        const uint8_t *q = qx + (size_t)t * qx_stride;
+        float *yt = y + t * ldy;
+        switch (n) { /* a constant n unrolls the loops */
+#define CASE_Q4K(k)                                                                                \
+    case k:                                                                                        \
+        gemm_q4k_group2(group, gb, nsb, q, qx_stride, k, yt, ldy);                                 \
+        break;
+            CASE_Q4K(1)
+            CASE_Q4K(2)
+            CASE_Q4K(3)
+            CASE_Q4K(4)
+            CASE_Q4K(5)
+            CASE_Q4K(6)
+            CASE_Q4K(7)
+#undef CASE_Q4K
+        default:
+            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 8, yt, ldy);
+        }
+    }
+}
 DEFINE_K_GEMM_X2(gemm_q6_k_r8x2, gemm_q6k_group2, Q6K_TOKENS)
 #endif
 
