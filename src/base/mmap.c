@@ -38,28 +38,35 @@ r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, cha
         m->data = p;
         m->is_mapped = true;
     } else {
-        uint8_t *buf = malloc(m->size);
+        /* anonymous pages of our own (page-aligned, so file_map_release can map file pages
+         * over parts of the copy) */
+        void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            size_t size = m->size;
+            free(m);
+            close(fd);
+            return err_set(err, R1_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
+        }
+        uint8_t *buf = p;
         size_t got = 0;
-        while (buf && got < m->size) {
+        while (got < m->size) {
             ssize_t r = read(fd, buf + got, m->size - got);
             if (r <= 0) {
                 if (r < 0 && errno == EINTR) continue;
-                free(buf);
+                munmap(p, m->size);
                 free(m);
                 close(fd);
                 return err_set(err, R1_ERR_IO, "%s: read failed", path);
             }
             got += (size_t)r;
         }
-        if (!buf) {
-            size_t size = m->size;
-            free(m);
-            close(fd);
-            return err_set(err, R1_ERR_NOMEM, "%s: cannot allocate %zu bytes", path, size);
-        }
         m->data = buf;
+        m->fd = fd;
+        *out_map = m;
+        return R1_OK;
     }
     close(fd);
+    m->fd = -1;
     *out_map = m;
     return R1_OK;
 }
@@ -67,17 +74,27 @@ r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, cha
 void file_map_close(file_map *m)
 {
     if (!m) return;
-    if (m->is_mapped)
-        munmap((void *)m->data, m->size);
-    else if (m->data != m)
-        free((void *)m->data);
+    if (m->data != m) munmap((void *)m->data, m->size);
+    if (m->fd >= 0) close(m->fd);
     free(m);
 }
 
 void file_map_release(const file_map *m, const void *p, size_t n)
 {
-    if (!m || !m->is_mapped || !n) return;
+    if (!m || !n || m->data == m) return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    if (hi <= lo) return;
+    if (m->is_mapped) {
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
+    /* a copy: map the same bytes of the file (data is page-aligned, so lo - data is a valid
+     * file offset), then move that mapping over the copy's pages in one step; if either step
+     * fails the copy simply stays */
+    off_t off = (off_t)(lo - (uintptr_t)m->data);
+    void *f = mmap(NULL, hi - lo, PROT_READ, MAP_PRIVATE, m->fd, off);
+    if (f == MAP_FAILED) return;
+    if (mremap(f, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED)
+        munmap(f, hi - lo);
 }

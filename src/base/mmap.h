@@ -10,13 +10,16 @@
 typedef struct file_map {
     const void *data;
     size_t size;
-    bool is_mapped; /* false: data is a malloc'd copy */
+    bool is_mapped; /* false: data is a copy in anonymous memory (page-aligned) */
+    int fd;         /* the file, kept open for file_map_release of a copy; -1 if none */
 } file_map;
 
 r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, char *err);
 void file_map_close(file_map *map);
-/* Tell the kernel that [p, p + n) of a mapped file will not be read soon: its whole pages leave
- * memory (a later read faults them back in from the file). No-op for a copy in memory. */
+/* [p, p + n) will not be read soon: its whole pages leave memory, and a later read faults them
+ * back in from the file. For a mapping that is a hint to the kernel; for a copy in memory the
+ * copy's pages are replaced by a lazy private mapping of the same bytes of the file (so repacked
+ * weights do not cost their memory twice with --no-mmap). */
 void file_map_release(const file_map *map, const void *p, size_t n);
 
 #endif
