@@ -36,9 +36,9 @@ static void mla_worker(void *p, int ith, int nth)
     int H = c->n_heads, R = c->kv_lora_rank, dk = R + c->qk_rope_head_dim;
     int hg = job->heads_per_task, groups = (H + hg - 1) / hg;
     float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
-    long b, e;
-    threadpool_split((long)job->n_tok * groups, ith, nth, &b, &e);
-    for (long task = b; task < e; task++) {
+    /* tasks dealt round-robin: in a prompt, later tokens attend to more keys, so contiguous
+     * ranges would give the last thread most of the work */
+    for (long task = ith; task < (long)job->n_tok * groups; task += nth) {
         int t = (int)(task / groups), h0 = (int)(task % groups) * hg;
         int nh = H - h0 < hg ? H - h0 : hg;
         const kv_cache *kv = job->ws->kvs[t];

@@ -22,9 +22,9 @@ static void gqa_worker(void *p, int ith, int nth)
     int H = c->n_heads, D = c->head_dim, KV = c->n_kv_heads, group = H / KV;
     int64_t kv_width = (int64_t)KV * D;
     float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
-    long b, e;
-    threadpool_split((long)job->n_tok * KV, ith, nth, &b, &e);
-    for (long task = b; task < e; task++) {
+    /* tasks dealt round-robin: in a prompt, later tokens attend to more keys, so contiguous
+     * ranges would give the last thread most of the work */
+    for (long task = ith; task < (long)job->n_tok * KV; task += nth) {
         int t = (int)(task / KV), kvh = (int)(task % KV);
         int64_t qoff = ((int64_t)t * H + (int64_t)kvh * group) * D;
         const kv_cache *kv = job->ws->kvs[t];
