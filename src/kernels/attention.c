@@ -61,10 +61,9 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
                 sum[h] *= c;
                 mx[h] = bmax;
             }
-            for (int j = 0; j < nb; j++) {
-                sh[j] = expf(sh[j] - mx[h]);
-                sum[h] += sh[j];
-            }
+            for (int j = 0; j < nb; j++) sh[j] -= mx[h];
+            be->exp_f32(sh, sh, nb);
+            for (int j = 0; j < nb; j++) sum[h] += sh[j];
         }
         be->attn_accum(kv_type, out, out_stride, n_heads, s, ATTN_BLOCK, v + (size_t)u0 * kv_stride,
                        kv_stride, nb, dv);

@@ -108,6 +108,9 @@ typedef struct kern_backend_t {
     float (*dot_q8)(const float *a, const void *b, int64_t n);
     void (*axpy_q8)(float *y, float a, const void *x, int64_t n);
     void (*scale_f32)(float *y, float a, int64_t n); /* y *= a */
+    /* y = e^x elementwise (y may be x), by the polynomial of kern_expf: within 2 ulp of expf,
+     * 0 below -87.3, e^88 above 88; the same bits in every backend */
+    void (*exp_f32)(float *y, const float *x, int64_t n);
     /* The inner loops of kern_attention over a block of n_k cached rows of type t (F32, F16,
      * BF16, Q8_0), rows k_stride / v_stride bytes apart, for n_h query heads at once:
      *   attn_scores: s[h·ld_s + j] = q_h · k_j (q_h = q + h·q_stride, dk values), each summed in
@@ -189,9 +192,32 @@ int64_t kern_attention_scratch_floats(int n_heads, int dv);
 /* In-place softmax over n values. */
 void kern_softmax(float *x, int64_t n);
 
-static inline float kern_silu(float x)
+/* g[i] = silu(g[i]) · u[i] = g / (1 + e^-g) · u, with the backend's exp_f32. */
+void kern_swiglu(float *g, const float *u, int64_t n);
+
+/* e^x in fp32 (Cephes' range reduction and polynomial, one fused multiply-add per step), written
+ * so that the SIMD versions (exp_f32) give the same bits: n = rint(x·log2 e), r = x − n·ln 2 in
+ * two steps, p(r) ≈ (e^r − 1 − r)/r², e^x = (p·r² + r + 1)·2^n. */
+#define KERN_EXP_HI 88.0f
+#define KERN_EXP_LO -87.33654f /* 2^-126: the smallest normal scale */
+static inline float kern_expf(float x)
 {
-    return x / (1.0f + __builtin_expf(-x));
+    float xc = x < KERN_EXP_HI ? x : KERN_EXP_HI;
+    float n = __builtin_rintf(xc * 1.44269504088896341f);
+    float r = __builtin_fmaf(n, -0.693359375f, xc);
+    r = __builtin_fmaf(n, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = __builtin_fmaf(p, r, 1.3981999507e-3f);
+    p = __builtin_fmaf(p, r, 8.3334519073e-3f);
+    p = __builtin_fmaf(p, r, 4.1665795894e-2f);
+    p = __builtin_fmaf(p, r, 1.6666665459e-1f);
+    p = __builtin_fmaf(p, r, 5.0000001201e-1f);
+    float y = __builtin_fmaf(p, r * r, r) + 1.0f;
+    union {
+        uint32_t u;
+        float f;
+    } e = {.u = (uint32_t)((int32_t)n + 127) << 23};
+    return x >= KERN_EXP_LO ? y * e.f : 0.0f; /* NaN: 0 too */
 }
 
 /* Backends (defined in ref/ and x86/). */

@@ -366,6 +366,18 @@ void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, fl
     for (int64_t i = 0; i < n; i++) dst[i] = x[i] * scale * weight[i];
 }
 
+void kern_swiglu(float *g, const float *u, int64_t n)
+{
+    const kern_backend_t *be = kern_backend();
+    float t[256];
+    for (int64_t i0 = 0; i0 < n; i0 += 256) {
+        int64_t m = n - i0 < 256 ? n - i0 : 256;
+        for (int64_t i = 0; i < m; i++) t[i] = -g[i0 + i];
+        be->exp_f32(t, t, m);
+        for (int64_t i = 0; i < m; i++) g[i0 + i] = g[i0 + i] / (1.0f + t[i]) * u[i0 + i];
+    }
+}
+
 void kern_softmax(float *x, int64_t n)
 {
     float mx = -INFINITY;

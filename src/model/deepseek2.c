@@ -207,7 +207,7 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
         mm[n_mm++] = (kern_mm){&ly->up_exps, e, xe + start * E, E, n - start, u + start * F, F};
     }
     kern_matmul_multi(&ws->kc, mm, n_mm);
-    for (int64_t i = 0; i < (int64_t)n * F; i++) g[i] = kern_silu(g[i]) * u[i];
+    kern_swiglu(g, u, (int64_t)n * F);
     int n_exp = n_mm / 2;
     for (int j = 0; j < n_exp; j++) {
         int64_t start = first[j], cnt = mm[2 * j].n_tok;

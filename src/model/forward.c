@@ -181,7 +181,7 @@ void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wm
     int64_t E = m->cfg.dim, F = gate->n_rows;
     kern_mm gu[2] = {{gate, 0, in, E, n_tok, g, F}, {up, 0, in, E, n_tok, u, F}};
     kern_matmul_multi(&ws->kc, gu, 2);
-    for (int64_t i = 0; i < (int64_t)n_tok * F; i++) g[i] = kern_silu(g[i]) * u[i];
+    kern_swiglu(g, u, (int64_t)n_tok * F);
     kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
 }
 

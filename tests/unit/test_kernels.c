@@ -255,6 +255,43 @@ int main(void)
             free(y1);
         }
     }
+    /* exp_f32: every backend gives kern_expf's bits; kern_expf is within 2 ulp of e^x where the
+     * result is normal, 0 below the range, e^88 above it */
+    {
+        enum { N = 20011 };
+        static float ex[N], ey[N];
+        for (int i = 0; i < N; i++) ex[i] = -100.0f + 200.0f * (float)i / (N - 1);
+        ex[0] = -INFINITY, ex[1] = INFINITY, ex[2] = NAN, ex[3] = 0.0f, ex[4] = -0.0f;
+        ex[5] = KERN_EXP_LO, ex[6] = KERN_EXP_HI, ex[7] = 1e-30f;
+        double worst = 0;
+        for (int i = 0; i < N; i++) {
+            float y = kern_expf(ex[i]);
+            double e = exp((double)ex[i]);
+            if (ex[i] >= KERN_EXP_LO && ex[i] <= KERN_EXP_HI) {
+                double ulp = ldexp(1.0, ilogb(e) - 23), err = fabs(y - e) / ulp;
+                worst = err > worst ? err : worst;
+            } else if (ex[i] < KERN_EXP_LO || isnan(ex[i])) {
+                CHECKF(y == 0.0f, "kern_expf(%g) = %g, want 0", ex[i], y);
+            } else {
+                CHECKF(y == kern_expf(KERN_EXP_HI), "kern_expf(%g) = %g", ex[i], y);
+            }
+        }
+        CHECKF(worst <= 2.0, "kern_expf is %.2f ulp from exp", worst);
+        for (int b = 0; b < n_be; b++) {
+            for (int n = 1; n <= N; n += n < 20 ? 1 : 4999) {
+                memset(ey, 0xAB, sizeof ey);
+                bes[b]->exp_f32(ey, ex, n);
+                int bad = 0;
+                for (int i = 0; i < n; i++) {
+                    float want = kern_expf(ex[i]);
+                    bad += memcmp(&ey[i], &want, 4) != 0;
+                }
+                CHECKF(!bad, "%s exp_f32 n=%d: %d values differ from kern_expf", bes[b]->name, n,
+                       bad);
+            }
+        }
+    }
+
     /* attention block kernels: every backend (and on x86 both register tilings) gives the
      * reference's bits, for every cache type, head count, row count and width around the tile
      * sizes; and the reference is the exact dot product / sum up to fp32 rounding */

@@ -415,6 +415,11 @@ static void scale_f32_scalar(float *y, float a, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] *= a;
 }
 
+static void exp_f32_scalar(float *y, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) y[i] = kern_expf(x[i]);
+}
+
 void kern_backend_init_ref(kern_backend_t *b)
 {
     memset(b, 0, sizeof *b);
@@ -431,6 +436,7 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->dot_q8 = dot_q8_scalar;
     b->axpy_q8 = axpy_q8_scalar;
     b->scale_f32 = scale_f32_scalar;
+    b->exp_f32 = exp_f32_scalar;
     b->attn_scores = kern_attn_scores_ref;
     b->attn_accum = kern_attn_accum_ref;
 }
