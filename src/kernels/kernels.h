@@ -202,7 +202,8 @@ void kern_swiglu(float *g, const float *u, int64_t n);
 #define KERN_EXP_LO -87.33654f /* 2^-126: the smallest normal scale */
 static inline float kern_expf(float x)
 {
-    float xc = x < KERN_EXP_HI ? x : KERN_EXP_HI;
+    float xc = x < KERN_EXP_HI ? x : KERN_EXP_HI; /* NaN: HI */
+    xc = xc > KERN_EXP_LO ? xc : KERN_EXP_LO;     /* so n always fits an int */
     float n = __builtin_rintf(xc * 1.44269504088896341f);
     float r = __builtin_fmaf(n, -0.693359375f, xc);
     r = __builtin_fmaf(n, 2.12194440e-4f, r);

@@ -641,6 +641,7 @@ static void exp_f32_avx2(float *y, const float *x, int64_t n)
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256 xc = _mm256_min_ps(v, _mm256_set1_ps(KERN_EXP_HI)); /* as x < HI ? x : HI */
+        xc = _mm256_max_ps(xc, _mm256_set1_ps(KERN_EXP_LO));
         __m256 nn = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         __m256 r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-0.693359375f), xc);
