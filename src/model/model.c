@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_LAYERS 1024
 #define MAX_DIM (1 << 17)
@@ -710,43 +711,70 @@ static r1_status repack_weights(loader *L)
     const kern_backend_t *be = kern_backend();
     int n_lay = m->cfg.n_layers + m->n_mtp;
     uint64_t bytes = 0;
-    for (int il = -1; il < n_lay; il++) {
-        model_layer *ly = il >= 0 ? &m->layers[il] : NULL;
-        wmat *list[] = {
-            ly ? &ly->wq : &m->output,
-            ly ? &ly->wk : &m->mtp.eh_proj,
-            ly ? &ly->wv : (m->mtp.head.data != m->output.data ? &m->mtp.head : NULL),
-            ly ? &ly->wo : NULL,
-            ly ? &ly->wq_a : NULL,
-            ly ? &ly->wq_b : NULL,
-            ly ? &ly->wkv_a : NULL,
-            ly ? &ly->k_b : NULL,
-            ly ? &ly->v_b : NULL,
-            ly ? &ly->ffn_gate : NULL,
-            ly ? &ly->ffn_up : NULL,
-            ly ? &ly->ffn_down : NULL,
-            ly ? &ly->gate_exps : NULL,
-            ly ? &ly->up_exps : NULL,
-            ly ? &ly->down_exps : NULL,
-            ly ? &ly->gate_shexp : NULL,
-            ly ? &ly->up_shexp : NULL,
-            ly ? &ly->down_shexp : NULL,
-        };
-        for (size_t k = 0; k < sizeof list / sizeof list[0]; k++) {
-            wmat *w = list[k];
-            size_t per = w && w->data && be->gemm_r8[w->type] ? kern_r8_mat_bytes(w) : 0;
-            if (!per) continue;
-            uint8_t *dst = own(m, per * (size_t)w->n_mats);
-            if (!dst) return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
-            repack_job job = {w, dst, per};
-            threadpool_run(m->pool, repack_worker, &job);
-            /* the mapped original is no longer read: let its pages go */
-            for (int64_t mat = 0; mat < w->n_mats; mat++)
-                file_map_release(L->f->map_handle, w->data + (size_t)mat * w->mat_bytes,
-                                 (size_t)w->n_rows * w->row_bytes);
-            w->r8 = dst;
-            w->r8_mat_bytes = per;
-            bytes += per * (size_t)w->n_mats;
+    /* two passes: size the arena, then fill it */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            if (!bytes) return R1_OK;
+            /* one mapping, in transparent huge pages when the kernel grants them: the decode
+             * kernels stream through all of it every token, and 4 KB pages would cost a TLB
+             * miss per 4 KB (and the load a page fault per 4 KB) */
+            size_t huge = (size_t)2 << 20, len = ((size_t)bytes + huge - 1) / huge * huge;
+            void *p =
+                mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED)
+                return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
+            uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1); /* 2 MB-aligned */
+            if (a > (uintptr_t)p) munmap(p, a - (uintptr_t)p);
+            size_t tail = (uintptr_t)p + len + huge - (a + len);
+            if (tail) munmap((void *)(a + len), tail);
+#ifdef MADV_HUGEPAGE
+            madvise((void *)a, len, MADV_HUGEPAGE);
+#endif
+            m->repacked = (uint8_t *)a;
+            m->repacked_bytes = len;
+            bytes = 0;
+        }
+        for (int il = -1; il < n_lay; il++) {
+            model_layer *ly = il >= 0 ? &m->layers[il] : NULL;
+            wmat *list[] = {
+                ly ? &ly->wq : &m->output,
+                ly ? &ly->wk : &m->mtp.eh_proj,
+                ly ? &ly->wv : (m->mtp.head.data != m->output.data ? &m->mtp.head : NULL),
+                ly ? &ly->wo : NULL,
+                ly ? &ly->wq_a : NULL,
+                ly ? &ly->wq_b : NULL,
+                ly ? &ly->wkv_a : NULL,
+                ly ? &ly->k_b : NULL,
+                ly ? &ly->v_b : NULL,
+                ly ? &ly->ffn_gate : NULL,
+                ly ? &ly->ffn_up : NULL,
+                ly ? &ly->ffn_down : NULL,
+                ly ? &ly->gate_exps : NULL,
+                ly ? &ly->up_exps : NULL,
+                ly ? &ly->down_exps : NULL,
+                ly ? &ly->gate_shexp : NULL,
+                ly ? &ly->up_shexp : NULL,
+                ly ? &ly->down_shexp : NULL,
+            };
+            for (size_t k = 0; k < sizeof list / sizeof list[0]; k++) {
+                wmat *w = list[k];
+                size_t per = w && w->data && be->gemm_r8[w->type] ? kern_r8_mat_bytes(w) : 0;
+                if (!per) continue;
+                if (pass == 0) {
+                    bytes += (per * (size_t)w->n_mats + 63) & ~(size_t)63;
+                    continue;
+                }
+                uint8_t *dst = m->repacked + bytes;
+                bytes += (per * (size_t)w->n_mats + 63) & ~(size_t)63;
+                repack_job job = {w, dst, per};
+                threadpool_run(m->pool, repack_worker, &job);
+                /* the mapped original is no longer read: let its pages go */
+                for (int64_t mat = 0; mat < w->n_mats; mat++)
+                    file_map_release(L->f->map_handle, w->data + (size_t)mat * w->mat_bytes,
+                                     (size_t)w->n_rows * w->row_bytes);
+                w->r8 = dst;
+                w->r8_mat_bytes = per;
+            }
         }
     }
     if (m->n_mtp && m->mtp.head.data == m->output.data) m->mtp.head = m->output; /* shared */
@@ -863,6 +891,7 @@ void r1_model_free(r1_model *m)
     if (m->pool) threadpool_free(m->pool);
     if (m->has_mutex) pthread_mutex_destroy(&m->forward_mu);
     if (m->tok) tokenizer_free(m->tok);
+    if (m->repacked) munmap(m->repacked, m->repacked_bytes);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     gguf_close(m->file);

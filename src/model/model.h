@@ -134,6 +134,9 @@ struct r1_model {
     /* memory owned by the model (converted vectors, transposed k_b) */
     void **owned;
     int n_owned, cap_owned;
+    /* the repacked weights: one anonymous mapping in 2 MB pages where the kernel allows */
+    uint8_t *repacked;
+    size_t repacked_bytes;
     threadpool *pool;
     pthread_mutex_t forward_mu; /* one forward pass at a time on the pool */
     bool has_mutex;
