@@ -101,3 +101,44 @@ void file_map_release(const file_map *m, const void *p, size_t n)
     if (mremap(f, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED)
         munmap(f, hi - lo);
 }
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define R1_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(R1_ASAN)
+/* AddressSanitizer builds keep heap memory, whose bounds it checks */
+void *mem_huge_alloc(size_t n)
+{
+    return n ? calloc(1, n) : NULL;
+}
+
+void mem_huge_free(void *p, size_t n)
+{
+    (void)n;
+    free(p);
+}
+#else
+void *mem_huge_alloc(size_t n)
+{
+    size_t huge = (size_t)2 << 20, len = (n + huge - 1) / huge * huge;
+    if (!n || len < n) return NULL;
+    void *p = mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1);
+    if (a > (uintptr_t)p) munmap(p, a - (uintptr_t)p);
+    size_t tail = (uintptr_t)p + len + huge - (a + len);
+    if (tail) munmap((void *)(a + len), tail);
+#ifdef MADV_HUGEPAGE
+    madvise((void *)a, len, MADV_HUGEPAGE);
+#endif
+    return (void *)a;
+}
+
+void mem_huge_free(void *p, size_t n)
+{
+    size_t huge = (size_t)2 << 20;
+    if (p) munmap(p, (n + huge - 1) / huge * huge);
+}
+#endif

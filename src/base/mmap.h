@@ -22,4 +22,10 @@ void file_map_close(file_map *map);
  * weights do not cost their memory twice with --no-mmap). */
 void file_map_release(const file_map *map, const void *p, size_t n);
 
+/* Zeroed anonymous memory of n bytes, 2 MB-aligned and advised into transparent huge pages
+ * (memory streamed every token — weights, KV caches — then costs no TLB miss per 4 KB), or NULL.
+ * Pages are committed when first touched. Free with mem_huge_free(p, n). */
+void *mem_huge_alloc(size_t n);
+void mem_huge_free(void *p, size_t n);
+
 #endif

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #define MAX_LAYERS 1024
 #define MAX_DIM (1 << 17)
@@ -715,23 +714,12 @@ static r1_status repack_weights(loader *L)
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1) {
             if (!bytes) return R1_OK;
-            /* one mapping, in transparent huge pages when the kernel grants them: the decode
-             * kernels stream through all of it every token, and 4 KB pages would cost a TLB
-             * miss per 4 KB (and the load a page fault per 4 KB) */
-            size_t huge = (size_t)2 << 20, len = ((size_t)bytes + huge - 1) / huge * huge;
-            void *p =
-                mmap(NULL, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (p == MAP_FAILED)
-                return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
-            uintptr_t a = ((uintptr_t)p + huge - 1) & ~(uintptr_t)(huge - 1); /* 2 MB-aligned */
-            if (a > (uintptr_t)p) munmap(p, a - (uintptr_t)p);
-            size_t tail = (uintptr_t)p + len + huge - (a + len);
-            if (tail) munmap((void *)(a + len), tail);
-#ifdef MADV_HUGEPAGE
-            madvise((void *)a, len, MADV_HUGEPAGE);
-#endif
-            m->repacked = (uint8_t *)a;
-            m->repacked_bytes = len;
+            /* one arena in huge pages: the decode kernels stream through all of it every
+             * token (and the load takes a page fault per 2 MB, not per 4 KB) */
+            void *a = mem_huge_alloc((size_t)bytes);
+            if (!a) return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
+            m->repacked = a;
+            m->repacked_bytes = (size_t)bytes;
             bytes = 0;
         }
         for (int il = -1; il < n_lay; il++) {
@@ -891,7 +879,7 @@ void r1_model_free(r1_model *m)
     if (m->pool) threadpool_free(m->pool);
     if (m->has_mutex) pthread_mutex_destroy(&m->forward_mu);
     if (m->tok) tokenizer_free(m->tok);
-    if (m->repacked) munmap(m->repacked, m->repacked_bytes);
+    mem_huge_free(m->repacked, m->repacked_bytes);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);
     gguf_close(m->file);

@@ -9,6 +9,7 @@
 #include "model/forward.h"
 
 #include "base/err.h"
+#include "base/mmap.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct r1_session {
     r1_model *model;
     r1_session_params params;
     kv_cache kv;
+    size_t kv_bytes; /* kv.data's size (mem_huge_alloc) */
     workspace ws;
     int n_past;
     float *logits; /* (n_batch or 1, n_vocab) */
@@ -81,7 +83,8 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     s->pending = -1;
     int n_cache_layers = c->n_layers + (s->mtp ? 1 : 0);
     size_t kv_bytes = (size_t)n_cache_layers * (size_t)p.n_ctx * s->kv.row_bytes;
-    s->kv.data = malloc(kv_bytes);
+    s->kv.data = mem_huge_alloc(kv_bytes); /* read whole every token: huge pages */
+    s->kv_bytes = kv_bytes;
     int rows = p.all_logits ? p.n_batch : 1;
     s->logits = malloc((size_t)rows * (size_t)c->n_vocab * sizeof(float));
     s->step_logits = malloc(2 * (size_t)c->n_vocab * sizeof(float));
@@ -100,7 +103,7 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     else
         st = workspace_init(&s->ws, model, p.n_batch, p.n_ctx, err);
     if (st) {
-        free(s->kv.data);
+        mem_huge_free(s->kv.data, kv_bytes);
         free(s->logits);
         free(s->step_logits);
         free(s->ids);
@@ -117,7 +120,7 @@ void r1_session_free(r1_session *s)
 {
     if (!s) return;
     workspace_free(&s->ws);
-    free(s->kv.data);
+    mem_huge_free(s->kv.data, s->kv_bytes);
     free(s->logits);
     free(s->batch_logits);
     free(s->hbuf);
