@@ -100,6 +100,8 @@ static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long 
     if (row != stackbuf) free(row);
 }
 
+#define R8_TOKEN_BLOCK 64
+
 static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long g0,
                     long g1)
 {
@@ -109,15 +111,25 @@ static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *
     /* 16 rows at once pays when several tokens share each broadcast (prefill: 1.47x on a Q8_0
      * model); one token is bound by memory, so decode keeps the single-group path */
     kern_gemm_r8x2_fn x2 = mm->n_tok > 1 ? be->gemm_r8x2[w->type] : NULL;
-    for (long g = g0; g < g1; g++) {
-        if (x2 && g + 1 < g1) {
-            x2(base + (size_t)g * group_bytes, group_bytes, w->n_cols, pl->qx, pl->qx_stride,
-               pl->xsum, (size_t)(w->n_cols / 32), mm->n_tok, mm->y + 8 * g, mm->ldy);
-            g++;
-            continue;
+    size_t nb = (size_t)(w->n_cols / 32);
+    /* tokens in blocks that stay in L2 while every row group passes over them (row-outer order
+     * would stream all the activations from L3 once per 16 rows); a (row, token) result does not
+     * depend on how tokens are chunked */
+    for (int64_t t0 = 0; t0 < mm->n_tok; t0 += R8_TOKEN_BLOCK) {
+        int64_t nt = mm->n_tok - t0 < R8_TOKEN_BLOCK ? mm->n_tok - t0 : R8_TOKEN_BLOCK;
+        const uint8_t *qx = pl->qx + (size_t)t0 * pl->qx_stride;
+        const int16_t *xs = pl->xsum ? pl->xsum + (size_t)t0 * nb : NULL;
+        float *y = mm->y + t0 * mm->ldy;
+        for (long g = g0; g < g1; g++) {
+            if (x2 && g + 1 < g1) {
+                x2(base + (size_t)g * group_bytes, group_bytes, w->n_cols, qx, pl->qx_stride, xs,
+                   nb, nt, y + 8 * g, mm->ldy);
+                g++;
+                continue;
+            }
+            be->gemm_r8[w->type](base + (size_t)g * group_bytes, w->n_cols, qx, pl->qx_stride, xs,
+                                 nb, nt, y + 8 * g, mm->ldy);
         }
-        be->gemm_r8[w->type](base + (size_t)g * group_bytes, w->n_cols, pl->qx, pl->qx_stride,
-                             pl->xsum, (size_t)(w->n_cols / 32), mm->n_tok, mm->y + 8 * g, mm->ldy);
     }
 }
 
