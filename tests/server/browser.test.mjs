@@ -52,17 +52,30 @@ test("the page loads from the binary, with the model's name", async () => {
 test("a message streams reasoning, then the answer; the reasoning collapses", async () => {
   override = { max_tokens: 120 };
   await page.fill("#input", "Why is the sky blue?");
+  // Watch in the page itself, every few ms from before the send until the answer starts: the
+  // reasoning's lengths and the label's texts. (Reading them from here raced the stream: the
+  // seed's reasoning is 23 tokens, ~0.35 s, and a loaded machine can miss all of it.)
+  const watched = page.evaluate(() => new Promise((resolve) => {
+    const lens = new Set(), labels = new Set();
+    const tick = () => {
+      const m = document.querySelector(".msg.assistant:last-child");
+      const t = m?.querySelector(".thoughts"), a = m?.querySelector(".answer");
+      const s = m?.querySelector("details.reasoning summary");
+      if (t) lens.add(t.textContent.length);
+      if (s) labels.add(s.textContent);
+      if (a && a.textContent.length > 0) resolve({ lens: [...lens], labels: [...labels] });
+      else setTimeout(tick, 2);
+    };
+    tick();
+  }));
   await page.keyboard.press("Enter");
   const summary = page.locator(".msg.assistant details.reasoning summary").last();
   await summary.waitFor();
-  assert.equal(await summary.textContent(), "Thinking…");
-  // the reasoning grows while we watch
-  const thoughts = page.locator(".msg.assistant .thoughts").last();
-  const len1 = (await thoughts.textContent()).length;
-  await page.waitForFunction((n) => document.querySelector(".msg.assistant:last-child .thoughts").textContent.length > n, len1);
   await page.screenshot({ path: join(OUT, "thinking.png") });
+  const seen = await watched;
+  assert.ok(seen.labels.includes("Thinking…"), "labelled Thinking… while it thought: " + seen.labels);
+  assert.ok(seen.lens.filter((n) => n > 0).length >= 2, "the reasoning grew while we watched: lengths " + seen.lens);
   // then the answer, and the label becomes "Thought for N s"
-  await page.waitForFunction(() => document.querySelector(".msg.assistant:last-child .answer").textContent.length > 0);
   await page.waitForFunction(() => /^Thought for [0-9.]+ s$/.test(document.querySelector(".msg.assistant:last-child summary").textContent));
   await page.locator("#send").waitFor({ state: "visible", timeout: 30000 });
   const details = page.locator(".msg.assistant details.reasoning").last();
