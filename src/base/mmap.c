@@ -95,11 +95,13 @@ void file_map_release(const file_map *m, const void *p, size_t n)
     /* a copy: map the same bytes of the file (data is page-aligned, so lo - data is a valid
      * file offset), then move that mapping over the copy's pages in one step; if either step
      * fails the copy simply stays */
+#ifdef MREMAP_FIXED /* Linux */
     off_t off = (off_t)(lo - (uintptr_t)m->data);
     void *f = mmap(NULL, hi - lo, PROT_READ, MAP_PRIVATE, m->fd, off);
     if (f == MAP_FAILED) return;
     if (mremap(f, hi - lo, hi - lo, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)lo) == MAP_FAILED)
         munmap(f, hi - lo);
+#endif
 }
 
 #if defined(__has_feature)
