@@ -258,9 +258,12 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                                                            (size_t)(8 * g + r) * w->row_bytes) +
                         b;
                     memcpy(out + 2 * r, &blk->d, 2);
-                    for (int k = 0; k < 8; k++) /* quants 4k..4k+3 of row r */
-                        for (int j = 0; j < 4; j++)
-                            out[16 + 32 * k + 4 * r + j] = (uint8_t)(blk->qs[4 * k + j] + 128);
+                    for (int k = 0; k < 8; k++) { /* quants 4k..4k+3 of row r, + 128 */
+                        uint32_t v;
+                        memcpy(&v, blk->qs + 4 * k, 4);
+                        v ^= 0x80808080u; /* q + 128 as unsigned = q with its top bit flipped */
+                        memcpy(out + 16 + 32 * k + 4 * r, &v, 4);
+                    }
                 }
             }
         return;
@@ -290,11 +293,29 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                         qs = blk->qs;
                     }
                     memcpy(out + 2 * r, &d, 2);
-                    for (int e = 0; e < 32; e++) { /* quant e = 4·vg + j of row r */
-                        int q = e < 16 ? qs[e] & 15 : qs[e - 16] >> 4, vg = e / 4, j = e % 4;
-                        out[16 + 32 * (vg / 2) + 4 * r + j] |= (uint8_t)(q << (4 * (vg % 2)));
-                        if (five && (qh >> e & 1)) out[144 + 4 * r + j] |= (uint8_t)(1u << vg);
+                    /* chunk c holds vectors 2c and 2c + 1: quants 8c + j (low nibbles) and
+                     * 8c + 4 + j (high), j < 4; quant e is the low nibble of qs[e] for e < 16,
+                     * the high nibble of qs[e - 16] after; four bytes at a time */
+                    for (int c = 0; c < 4; c++) {
+                        uint32_t a, b, v;
+                        if (c < 2) {
+                            memcpy(&a, qs + 8 * c, 4);
+                            memcpy(&b, qs + 8 * c + 4, 4);
+                            v = (a & 0x0F0F0F0Fu) | ((b << 4) & 0xF0F0F0F0u);
+                        } else {
+                            memcpy(&a, qs + 8 * c - 16, 4);
+                            memcpy(&b, qs + 8 * c - 12, 4);
+                            v = ((a >> 4) & 0x0F0F0F0Fu) | (b & 0xF0F0F0F0u);
+                        }
+                        memcpy(out + 16 + 32 * c + 4 * r, &v, 4);
                     }
+                    if (five) /* bit vg of byte j: bit 4 of quant 4·vg + j */
+                        for (int j = 0; j < 4; j++) {
+                            uint8_t hb = 0;
+                            for (int vg = 0; vg < 8; vg++)
+                                hb |= (uint8_t)(((qh >> (4 * vg + j)) & 1u) << vg);
+                            out[144 + 4 * r + j] = hb;
+                        }
                 }
             }
         return;
@@ -351,14 +372,11 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                 memcpy(out + 16 + 2 * r, &blk->dmin, 2);
                 for (int s = 0; s < 8; s++)
                     q4k_scale_min(blk->scales, s, &out[32 + 8 * s + r], &out[96 + 8 * s + r]);
+                /* elements 4h..4h+3 of sub-blocks 2c (low nibbles of qs[32c + 4h ..]) and 2c + 1
+                 * (high nibbles of the same bytes): whole 4-byte groups */
                 for (int c = 0; c < 4; c++)
                     for (int h = 0; h < 8; h++)
-                        for (int e = 0; e < 4; e++) {
-                            /* element 4h + e of sub-blocks 2c (low nibble of qs[32c + l]) and
-                             * 2c + 1 (high nibble of the same byte) */
-                            uint8_t byte = blk->qs[32 * c + 4 * h + e];
-                            out[160 + 32 * (8 * c + h) + 4 * r + e] = byte;
-                        }
+                        memcpy(out + 160 + 32 * (8 * c + h) + 4 * r, blk->qs + 32 * c + 4 * h, 4);
             }
         }
 }
