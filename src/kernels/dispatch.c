@@ -65,10 +65,13 @@ static void init(void)
 #if defined(__x86_64__)
     if (cpu_has_avx2()) {
         kern_backend_init_avx2(&backends[n_backends]);
-        if (cpu_has_avx512vl())
+        if (cpu_has_avx512vl()) {
             kern_backend_add_attn_evex(&backends[n_backends]);
-        else
+            kern_backend_add_gemm_float_avx512(&backends[n_backends]);
+        } else {
             kern_backend_add_attn_avx2(&backends[n_backends]);
+            kern_backend_add_gemm_float_avx2(&backends[n_backends]);
+        }
         int vnni = cpu_vnni_level();
         if (vnni == 2)
             kern_backend_add_vnni_evex(&backends[n_backends]);

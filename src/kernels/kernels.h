@@ -13,7 +13,8 @@
  * - quantized-activation backends ("scalar", "avx2"): activations are rounded to 8 bits per block
  *   (Q8_0 for 32-element weight blocks, Q8_K for 256-element ones) and dotted with integer
  *   arithmetic, as the GGUF ecosystem does; "scalar" is the spec every SIMD version matches.
- * Weights in F32/F16/BF16 always use the fp32 path.
+ * Weights in F32/F16/BF16 always use the fp32 path: fused multiply-add chains over the R16 layout
+ * (kern_gemm_r16_fn), the same bits in every backend.
  */
 #ifndef R1_KERNELS_H
 #define R1_KERNELS_H
@@ -30,8 +31,9 @@ typedef struct wmat {
     const uint8_t *data;
     int64_t n_rows, n_cols, n_mats;
     size_t row_bytes, mat_bytes;
-    /* The same weights repacked for the backend's gemm_r8[type] (see kern_repack_r8), or NULL;
-     * matrices r8_mat_bytes apart. Only matmuls read it; data stays the reference. */
+    /* The same weights repacked for the backend's gemm_r8[type] (quantized types, R8 layouts) or
+     * gemm_r16[type] (float types, R16), see kern_repack_r8; or NULL; matrices r8_mat_bytes
+     * apart. Only matmuls read it; data stays the reference. */
     const uint8_t *r8;
     size_t r8_mat_bytes;
 } wmat;
@@ -81,19 +83,36 @@ typedef void (*kern_gemm_r8x2_fn)(const uint8_t *group, size_t group_bytes, int6
                                   const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
                                   size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy);
 
-/* Bytes of one repacked matrix of w, or 0 when w cannot be repacked (type without an R8 layout,
- * n_rows not a multiple of 8). */
+/* Float weights (F32, F16, BF16) repacked 16 rows at a time ("R16"): per group of 16 rows, for
+ * each column k the 16 rows' values in their stored type (rows past n_rows are zeros). One vector
+ * load then feeds 16 rows and each output is a plain chain of fused multiply-adds:
+ *   y[t][r] = fma(w[r][n-1], x[t][n-1], ... fma(w[r][1], x[t][1], w[r][0]·x[t][0]))
+ * in column order, so every backend and every tiling of rows and tokens gives the same bits.
+ * kern_gemm_r16_fn: groups [0, n_groups) starting at `w` (group_bytes = 16·n_cols·element
+ * size apart) times n_tok fp32 activation rows (x + t·ldx): y[t·ldy + i] for the n_rows valid
+ * rows i < 16·n_groups (the last group may be partial). */
+#define KERN_R16_ROWS 16
+typedef void (*kern_gemm_r16_fn)(const uint8_t *w, int64_t n_cols, int64_t n_groups, int64_t n_rows,
+                                 const float *x, int64_t ldx, int64_t n_tok, float *y, int64_t ldy);
+
+/* Bytes of one repacked matrix of w, or 0 when w cannot be repacked (type without an R8 or R16
+ * layout, n_rows not a multiple of 8 for R8). */
 size_t kern_r8_mat_bytes(const wmat *w);
 /* Repack matrix `mat` of w into dst (kern_r8_mat_bytes(w) bytes); the _groups form only its
  * groups of 8 rows [g0, g1) (to split the work between threads). */
 void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst);
 void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, uint8_t *dst);
+/* Row groups of a repacked matrix of w: n_rows / 8 (R8), or n_rows / 16 rounded up (R16). */
+int64_t kern_repack_n_groups(const wmat *w);
+/* Whether w's type repacks as R16 (F32, F16, BF16). */
+bool kern_is_r16_type(dtype t);
 
 typedef struct kern_backend_t {
     const char *name;                         /* "ref", "scalar", "avx2" */
     kern_type_ops ops[DTYPE_COUNT];           /* by weight type */
     kern_gemm_r8_fn gemm_r8[DTYPE_COUNT];     /* by weight type; NULL: no repacked path */
     kern_gemm_r8x2_fn gemm_r8x2[DTYPE_COUNT]; /* optional 16-row form of gemm_r8 */
+    kern_gemm_r16_fn gemm_r16[DTYPE_COUNT];   /* F32, F16, BF16 (every backend) */
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);
@@ -232,6 +251,12 @@ void kern_backend_add_vnni_evex(kern_backend_t *b);
 /* Attention block kernels (x86/attn_avx2.c) with 16 registers, or with AVX-512VL's 32. */
 void kern_backend_add_attn_avx2(kern_backend_t *b);
 void kern_backend_add_attn_evex(kern_backend_t *b);
+/* The R16 float matmul spec (ref/gemm_r16_ref.c), set by kern_backend_init_ref. */
+void kern_backend_add_gemm_r16_ref(kern_backend_t *b);
+/* R16 float matmul kernels (x86/gemm_float.c): AVX2 (two 8-row vectors per group) or AVX-512F
+ * (one 16-row vector). */
+void kern_backend_add_gemm_float_avx2(kern_backend_t *b);
+void kern_backend_add_gemm_float_avx512(kern_backend_t *b);
 /* The scalar attention block kernels (ref/attn_ref.c), the spec of the SIMD ones. */
 void kern_attn_scores_ref(dtype t, const float *q, int64_t q_stride, int n_h, const void *k,
                           size_t k_stride, int n_k, int dk, float *s, int ld_s);

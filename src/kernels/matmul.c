@@ -100,6 +100,45 @@ static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long 
     if (row != stackbuf) free(row);
 }
 
+/* Float weights: groups of 16 rows [g0, g1) by the backend's R16 kernel, over the repacked
+ * matrix when there is one, else over each group transposed into a scratch R16 copy in fp32
+ * (exact for F16 / BF16, so the same bits). */
+static void rows_r16(const kern_backend_t *be, const kern_mm *mm, long g0, long g1)
+{
+    const wmat *w = mm->w;
+    int64_t K = w->n_cols;
+    if (w->r8) {
+        size_t group_bytes = (size_t)K * KERN_R16_ROWS * (w->type == DTYPE_F32 ? 4u : 2u);
+        const uint8_t *base = w->r8 + (size_t)mm->mat * w->r8_mat_bytes;
+        be->gemm_r16[w->type](base + (size_t)g0 * group_bytes, K, g1 - g0,
+                              w->n_rows - g0 * KERN_R16_ROWS, mm->x, mm->ldx, mm->n_tok,
+                              mm->y + g0 * KERN_R16_ROWS, mm->ldy);
+        return;
+    }
+    float stackbuf[4096];
+    size_t need = (size_t)K * KERN_R16_ROWS;
+    float *tmp = need <= 4096 ? stackbuf : malloc(need * sizeof(float));
+    float *row = malloc((size_t)K * sizeof(float));
+    if (!tmp || !row) { /* cannot happen for realistic widths; leaves rows untouched */
+        if (tmp != stackbuf) free(tmp);
+        free(row);
+        return;
+    }
+    for (long g = g0; g < g1; g++) {
+        int64_t nr = w->n_rows - g * KERN_R16_ROWS;
+        nr = nr < KERN_R16_ROWS ? nr : KERN_R16_ROWS;
+        memset(tmp, 0, need * sizeof(float));
+        for (int64_t i = 0; i < nr; i++) {
+            kern_get_row(w, mm->mat, g * KERN_R16_ROWS + i, row);
+            for (int64_t k = 0; k < K; k++) tmp[k * KERN_R16_ROWS + i] = row[k];
+        }
+        be->gemm_r16[DTYPE_F32]((const uint8_t *)tmp, K, 1, nr, mm->x, mm->ldx, mm->n_tok,
+                                mm->y + g * KERN_R16_ROWS, mm->ldy);
+    }
+    if (tmp != stackbuf) free(tmp);
+    free(row);
+}
+
 #define R8_TOKEN_BLOCK 64
 
 static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long g0,
@@ -140,6 +179,11 @@ static void multi_worker(void *p, int ith, int nth)
         const kern_mm *mm = &job->mm[i];
         if (mm->n_tok <= 0) continue;
         long r0, r1;
+        if (kern_is_r16_type(mm->w->type) && job->be->gemm_r16[mm->w->type]) {
+            threadpool_split((long)kern_repack_n_groups(mm->w), ith, nth, &r0, &r1);
+            if (r0 < r1) rows_r16(job->be, mm, r0, r1);
+            continue;
+        }
         if (job->plan[i].r8) { /* repacked: split whole groups of 8 rows */
             threadpool_split((long)mm->w->n_rows / 8, ith, nth, &r0, &r1);
             if (r0 < r1) rows_r8(job->be, mm, &job->plan[i], r0, r1);
@@ -205,14 +249,30 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         }
     }
     multi_job job = {be, mm, plan, n_mm};
-    if (work < 32768)
+    /* a pool wake-up and barrier cost about what 2^18 fp32 multiply-adds do (r1-tiny decodes
+     * 11% faster on 2 threads with this bound than with 2^15) */
+    if (work < 262144)
         multi_worker(&job, 0, 1); /* too small to be worth waking the pool */
     else
         threadpool_run(kc->pool, multi_worker, &job);
 }
 
+bool kern_is_r16_type(dtype t)
+{
+    return t == DTYPE_F32 || t == DTYPE_F16 || t == DTYPE_BF16;
+}
+
+int64_t kern_repack_n_groups(const wmat *w)
+{
+    return kern_is_r16_type(w->type) ? (w->n_rows + KERN_R16_ROWS - 1) / KERN_R16_ROWS
+                                     : w->n_rows / 8;
+}
+
 size_t kern_r8_mat_bytes(const wmat *w)
 {
+    if (kern_is_r16_type(w->type))
+        return (size_t)kern_repack_n_groups(w) * KERN_R16_ROWS * (size_t)w->n_cols *
+               (w->type == DTYPE_F32 ? 4u : 2u);
     if (w->n_rows % 8) return 0;
     if (w->type == DTYPE_Q8_0 && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
@@ -241,12 +301,31 @@ static void q4k_scale_min(const uint8_t *q, int s, uint8_t *sc, uint8_t *mn)
 
 void kern_repack_r8(const wmat *w, int64_t mat, uint8_t *dst)
 {
-    kern_repack_r8_groups(w, mat, 0, w->n_rows / 8, dst);
+    kern_repack_r8_groups(w, mat, 0, kern_repack_n_groups(w), dst);
 }
 
 void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, uint8_t *dst)
 {
     const uint8_t *src = w->data + (size_t)mat * w->mat_bytes;
+    if (kern_is_r16_type(w->type)) { /* column k of group g: its 16 rows' values, zero-padded */
+        size_t es = (w->type == DTYPE_F32 ? 4u : 2u), K = (size_t)w->n_cols;
+        for (int64_t g = g0; g < g1; g++) {
+            uint8_t *out = dst + (size_t)g * K * KERN_R16_ROWS * es;
+            int64_t nr = w->n_rows - g * KERN_R16_ROWS;
+            nr = nr < KERN_R16_ROWS ? nr : KERN_R16_ROWS;
+            if (nr < KERN_R16_ROWS) memset(out, 0, K * KERN_R16_ROWS * es);
+            for (int64_t i = 0; i < nr; i++) {
+                const uint8_t *row = src + (size_t)(g * KERN_R16_ROWS + i) * w->row_bytes;
+                if (es == 4)
+                    for (size_t k = 0; k < K; k++)
+                        memcpy(out + (k * KERN_R16_ROWS + (size_t)i) * 4, row + 4 * k, 4);
+                else
+                    for (size_t k = 0; k < K; k++)
+                        memcpy(out + (k * KERN_R16_ROWS + (size_t)i) * 2, row + 2 * k, 2);
+            }
+        }
+        return;
+    }
     if (w->type == DTYPE_Q8_0) {
         int64_t nb = w->n_cols / 32;
         for (int64_t g = g0; g < g1; g++)

@@ -680,10 +680,10 @@ static r1_status bind_tensors(loader *L)
     return R1_OK;
 }
 
-/* Repack the Q8_0 and Q4_K matrices for the backend's VNNI kernels (kernels.h,
- * KERN_R8_BLOCK_BYTES): a copy in memory, the mapped original kept for embedding lookups. Costs the
- * matrices' size in RAM and a pass over them at load; prompt processing and batched decoding gain
- * most. */
+/* Repack the matrices for the backend's kernels (kernels.h: the R8 layouts of the quantized types
+ * for the VNNI kernels, KERN_R8_BLOCK_BYTES, and R16 for F32/F16/BF16): a copy in memory, the
+ * mapped original kept for embedding lookups. Costs the matrices' size in RAM and a pass over them
+ * at load; prompt processing and batched decoding gain most. */
 typedef struct repack_job {
     const wmat *w;
     uint8_t *dst;
@@ -693,7 +693,7 @@ typedef struct repack_job {
 static void repack_worker(void *p, int ith, int nth)
 {
     const repack_job *j = p;
-    int64_t n_groups = j->w->n_rows / 8;
+    int64_t n_groups = kern_repack_n_groups(j->w);
     long u0, u1; /* units: (matrix, group) pairs */
     threadpool_split((long)(j->w->n_mats * n_groups), ith, nth, &u0, &u1);
     for (long u = u0; u < u1;) {
@@ -743,10 +743,12 @@ static r1_status repack_weights(loader *L)
                 ly ? &ly->gate_shexp : NULL,
                 ly ? &ly->up_shexp : NULL,
                 ly ? &ly->down_shexp : NULL,
+                ly ? &ly->gate_inp : NULL,
             };
             for (size_t k = 0; k < sizeof list / sizeof list[0]; k++) {
                 wmat *w = list[k];
-                size_t per = w && w->data && be->gemm_r8[w->type] ? kern_r8_mat_bytes(w) : 0;
+                bool has = w && w->data && (be->gemm_r8[w->type] || be->gemm_r16[w->type]);
+                size_t per = has ? kern_r8_mat_bytes(w) : 0;
                 if (!per) continue;
                 if (pass == 0) {
                     bytes += (per * (size_t)w->n_mats + 63) & ~(size_t)63;
@@ -767,7 +769,7 @@ static r1_status repack_weights(loader *L)
     }
     if (m->n_mtp && m->mtp.head.data == m->output.data) m->mtp.head = m->output; /* shared */
     if (bytes)
-        model_log(m, R1_LOG_INFO, "repacked %.1f MiB of weights for the VNNI kernels",
+        model_log(m, R1_LOG_INFO, "repacked %.1f MiB of weights for the matmul kernels",
                   bytes / 1048576.0);
     return R1_OK;
 }

@@ -6,7 +6,9 @@
  * - kern_matmul: outputs NaN-poisoned first, all written, identical for 1 and 3 threads;
  * - repacked Q8_0, Q4_0, Q5_0, Q4_K and Q6_K (R8, VNNI): equal the scalar kernels up to float
  * summation order (relative 1e-5 of Σ|w·x|), bit-identical whatever the number of tokens per call
- * and the thread count, through kern_matmul too. */
+ * and the thread count, through kern_matmul too;
+ * - R16 float matmul (F32, F16, BF16 weights): bit-identical with a plain fmaf chain in every
+ *   backend, vector width, tiling and thread count; within fp32 rounding of the exact product. */
 #include "base/rng.h"
 #include "kernels/kernels.h"
 #include "tensor/quant.h"
@@ -418,6 +420,114 @@ int main(void)
     threadpool *p1 = threadpool_new(1), *p3 = threadpool_new(3);
     kern_ctx c1, c3;
     CHECK(kern_ctx_init(&c1, p1, 5 * 512) && kern_ctx_init(&c3, p3, 5 * 512));
+
+    /* R16 float matmul (F32, F16, BF16 weights): every backend (and on x86 both vector widths)
+     * gives exactly the chain of fmaf in column order written out here, for row counts around
+     * the 16-row groups and the 8-group decode tile, token counts around the 6-token tile and the
+     * 64-token block; through kern_matmul too, with and without the repacked copy, 1 or 3
+     * threads. And that chain is the exact dot product up to fp32 rounding: |err| <= n_cols ·
+     * 2^-24 · Σ|w·x| (each of n_cols roundings at most half an ulp of a partial sum bounded by
+     * Σ|w·x|, times 2 for slack). */
+    {
+        kern_backend_t fx[2];
+        const kern_backend_t *fbes[10];
+        int n_fbe = 0;
+        for (int b = 0; b < n_be; b++) fbes[n_fbe++] = bes[b];
+#if defined(__x86_64__)
+        for (int b = 0; b < n_be; b++)
+            if (!strcmp(bes[b]->name, "avx2")) { /* the width this CPU does not pick, too */
+                fx[0] = *bes[b];
+                kern_backend_add_gemm_float_avx2(&fx[0]);
+                fbes[n_fbe++] = &fx[0];
+                if (__builtin_cpu_supports("avx512f")) {
+                    fx[1] = *bes[b];
+                    kern_backend_add_gemm_float_avx512(&fx[1]);
+                    fbes[n_fbe++] = &fx[1];
+                }
+            }
+#endif
+        enum { RMAX = 200, CMAX = 131, TMAX = 70 };
+        static float fw[RMAX * CMAX], fwv[RMAX * CMAX], fxs[TMAX * CMAX];
+        static float fy_ref[TMAX * RMAX], fy[TMAX * RMAX], fy2[TMAX * RMAX];
+        static uint8_t fwb[RMAX * CMAX * 4], fpack[(RMAX + 15) / 16 * 16 * CMAX * 4];
+        const int rows_l[] = {1, 15, 16, 17, 67, 130, 200}, cols_l[] = {1, 5, 64, 131};
+        const int toks_l[] = {1, 2, 3, 5, 7, 13, 70};
+        const dtype ftypes[] = {DTYPE_F32, DTYPE_F16, DTYPE_BF16};
+        threadpool *fp1 = threadpool_new(1), *fp3 = threadpool_new(3);
+        for (int ti = 0; ti < 3; ti++)
+            for (int ri = 0; ri < 7; ri++)
+                for (int ci = 0; ci < 4; ci++) {
+                    dtype t = ftypes[ti];
+                    int R = rows_l[ri], C = cols_l[ci];
+                    size_t es = t == DTYPE_F32 ? 4 : 2, rb = (size_t)C * es;
+                    fill(&g, fw, (int64_t)R * C, 1.0f);
+                    for (int i = 0; i < R * C; i++) {
+                        if (t == DTYPE_F32) {
+                            memcpy(fwb + 4 * (size_t)i, &fw[i], 4);
+                            fwv[i] = fw[i];
+                        } else {
+                            uint16_t h = t == DTYPE_F16 ? f32_to_fp16(fw[i]) : f32_to_bf16(fw[i]);
+                            memcpy(fwb + 2 * (size_t)i, &h, 2);
+                            fwv[i] = t == DTYPE_F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+                        }
+                    }
+                    wmat m = {.type = t,
+                              .data = fwb,
+                              .n_rows = R,
+                              .n_cols = C,
+                              .n_mats = 1,
+                              .row_bytes = rb,
+                              .mat_bytes = rb * (size_t)R};
+                    size_t pb = kern_r8_mat_bytes(&m);
+                    CHECKF(pb == (size_t)(R + 15) / 16 * 16 * rb && pb <= sizeof fpack,
+                           "R16 size %zu", pb);
+                    kern_repack_r8(&m, 0, fpack);
+                    for (int tj = 0; tj < 7; tj++) {
+                        int T = toks_l[tj];
+                        fill(&g, fxs, (int64_t)T * C, 1.0f);
+                        double worst = 0;
+                        for (int tt = 0; tt < T; tt++)
+                            for (int r = 0; r < R; r++) {
+                                float acc = 0;
+                                double exact = 0, mag = 0;
+                                for (int c = 0; c < C; c++) {
+                                    acc = fmaf(fwv[r * C + c], fxs[tt * C + c], acc);
+                                    exact += (double)fwv[r * C + c] * fxs[tt * C + c];
+                                    mag += fabs((double)fwv[r * C + c] * fxs[tt * C + c]);
+                                }
+                                fy_ref[tt * R + r] = acc;
+                                double e = fabs(acc - exact) / (C * 5.96e-8 * mag + 1e-30);
+                                worst = e > worst ? e : worst;
+                            }
+                        CHECKF(worst <= 1.0, "R16 spec vs exact: %.2f of the bound", worst);
+                        for (int b = 0; b < n_fbe; b++) {
+                            for (int i = 0; i < T * R; i++) fy[i] = NAN;
+                            fbes[b]->gemm_r16[t](fpack, C, (R + 15) / 16, R, fxs, C, T, fy, R);
+                            CHECKF(!memcmp(fy, fy_ref, sizeof(float) * (size_t)(T * R)),
+                                   "%s gemm_r16 %s rows=%d cols=%d tokens=%d", fbes[b]->name,
+                                   dtype_get(t)->name, R, C, T);
+                        }
+                        /* through kern_matmul (this process's backend): the repacked copy and
+                         * the transposing fallback, 1 and 3 threads */
+                        for (int rp = 0; rp < 2; rp++)
+                            for (int th = 0; th < 2; th++) {
+                                kern_ctx kc;
+                                CHECK(kern_ctx_init(&kc, th ? fp3 : fp1, TMAX * CMAX));
+                                m.r8 = rp ? fpack : NULL;
+                                m.r8_mat_bytes = rp ? pb : 0;
+                                for (int i = 0; i < T * R; i++) fy2[i] = NAN;
+                                kern_matmul(&kc, &m, 0, fxs, C, T, fy2, R);
+                                CHECKF(!memcmp(fy2, fy_ref, sizeof(float) * (size_t)(T * R)),
+                                       "kern_matmul %s rows=%d cols=%d tokens=%d repacked=%d "
+                                       "threads=%d",
+                                       dtype_get(t)->name, R, C, T, rp, th ? 3 : 1);
+                                kern_ctx_free(&kc);
+                            }
+                    }
+                }
+        threadpool_free(fp1);
+        threadpool_free(fp3);
+    }
     dtype types[] = {DTYPE_F32, DTYPE_Q8_0, DTYPE_Q4_K, DTYPE_Q6_K, DTYPE_Q5_0, DTYPE_IQ4_XS};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         int64_t rows = 67, cols = 512;
