@@ -66,7 +66,7 @@ static void init(void)
     if (cpu_has_avx2()) {
         kern_backend_init_avx2(&backends[n_backends]);
         if (cpu_has_avx512vl()) {
-            kern_backend_add_attn_evex(&backends[n_backends]);
+            kern_backend_add_attn_avx512(&backends[n_backends]);
             kern_backend_add_gemm_float_avx512(&backends[n_backends]);
         } else {
             kern_backend_add_attn_avx2(&backends[n_backends]);

@@ -251,6 +251,8 @@ void kern_backend_add_vnni_evex(kern_backend_t *b);
 /* Attention block kernels (x86/attn_avx2.c) with 16 registers, or with AVX-512VL's 32. */
 void kern_backend_add_attn_avx2(kern_backend_t *b);
 void kern_backend_add_attn_evex(kern_backend_t *b);
+/* The same with 512-bit registers where they pay (x86/attn_avx512.c), over the EVEX ones. */
+void kern_backend_add_attn_avx512(kern_backend_t *b);
 /* The R16 float matmul spec (ref/gemm_r16_ref.c), set by kern_backend_init_ref. */
 void kern_backend_add_gemm_r16_ref(kern_backend_t *b);
 /* R16 float matmul kernels (x86/gemm_float.c): AVX2 (two 8-row vectors per group) or AVX-512F
