@@ -162,7 +162,7 @@ int main(void)
         kern_quantize_fn quant = k ? scalar->quantize_q8_k : scalar->quantize_q8_0;
         size_t xblk = k ? 292 : 34;
         for (int shape = 0; shape < 6; shape++) {
-            enum { T = 9 };
+            enum { T = 70 }; /* past the 16-row kernels' 8-token tiles and 64-token calls */
             int64_t rows = shape % 2 ? 24 : 8, cols = bsz * (shape < 2 ? 1 : shape < 4 ? 3 : 7);
             int64_t nb = cols / 32, nbl = cols / bsz;
             size_t row_bytes = dtype_row_bytes(ty, cols), xrow = (size_t)nbl * xblk;
@@ -204,16 +204,20 @@ int main(void)
                                     (size_t)nb, 1, y1 + t * rows + 8 * gr, rows);
             }
             CHECKF(!memcmp(yb, y1, T * (size_t)rows * sizeof *yb),
-                   "R8 %s %lldx%lld: 9 tokens per call differ from one at a time",
+                   "R8 %s %lldx%lld: 70 tokens per call differ from one at a time",
                    dtype_get(ty)->name, (long long)rows, (long long)cols);
-            if (be->gemm_r8x2[ty] && rows >= 16) { /* 16 rows at once: the same bits */
+            /* 16 rows at once: the same bits, for batches of every size (the kernels switch
+             * loop orders at 16 tokens) */
+            const int x2_tokens[] = {1, 5, 9, 15, 16, 23, 64, T};
+            for (int xi = 0; xi < 8 && be->gemm_r8x2[ty] && rows >= 16; xi++) {
+                int nt = x2_tokens[xi];
                 for (int64_t i = 0; i < T * rows; i++) y1[i] = NAN;
-                be->gemm_r8x2[ty](r8, gb, cols, xq8, xrow, xs, (size_t)nb, T, y1, rows);
+                be->gemm_r8x2[ty](r8, gb, cols, xq8, xrow, xs, (size_t)nb, nt, y1, rows);
                 int bad = 0;
-                for (int t = 0; t < T; t++)
+                for (int t = 0; t < nt; t++)
                     bad += memcmp(y1 + t * rows, yb + t * rows, 16 * sizeof *yb) != 0;
-                CHECKF(!bad, "R8x2 %s %lldx%lld differs from two R8 calls", dtype_get(ty)->name,
-                       (long long)rows, (long long)cols);
+                CHECKF(!bad, "R8x2 %s %lldx%lld, %d tokens, differs from two R8 calls",
+                       dtype_get(ty)->name, (long long)rows, (long long)cols, nt);
             }
             double worst = 0;
             for (int t = 0; t < T; t++)
