@@ -247,6 +247,60 @@ static inline __attribute__((always_inline)) void gemm_group2(const uint8_t *ga,
     }
 }
 
+/* 16+ tokens: per block the 16 rows' 8 quant vectors are unpacked once into registers while
+ * every token of the call passes (gemm_group2 unpacks them once per 8 tokens); each token's
+ * float result lives in memory between blocks. Same integer sums and float steps: same bits. */
+#define Q8_MANY_MAX 64
+#ifndef Q8_MANY_MIN
+#define Q8_MANY_MIN 16
+#endif
+static inline __attribute__((always_inline)) void
+gemm_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nb, const uint8_t *qx,
+                 size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int n, float *y,
+                 int64_t ldy, const int kind)
+{
+    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 ? KERN_R8_Q4_0_BYTES
+                                  : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
+    __m512 acc[Q8_MANY_MAX];
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *ba = ga + (size_t)b * bb, *bbk = gb + (size_t)b * bb;
+        prefetch_ahead(ba + 8 * bb, (int)bb);
+        prefetch_ahead(bbk + 8 * bb, (int)bb);
+        const __m512 dw = _mm512_cvtph_ps(_mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)ba)),
+            _mm_loadu_si128((const __m128i *)(const void *)bbk), 1));
+        __m512i w[8];
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) w[g] = r16_quants(ba + 16, bbk + 16, kind, g);
+        const uint8_t *xb = qx + (size_t)b * sizeof(block_q8_0);
+        const int16_t *xs = xsum + b;
+        for (int k = 0; k < n; k++, xb += qx_stride, xs += xsum_stride) {
+            const block_q8_0 *xk = (const block_q8_0 *)(const void *)xb;
+            __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g += 2) {
+                int32_t x0, x1;
+                __builtin_memcpy(&x0, xk->qs + 4 * g, 4);
+                __builtin_memcpy(&x1, xk->qs + 4 * g + 4, 4);
+                s0 = _mm512_dpbusd_epi32(s0, w[g], _mm512_set1_epi32(x0));
+                s1 = _mm512_dpbusd_epi32(s1, w[g + 1], _mm512_set1_epi32(x1));
+            }
+            __m512i c = _mm512_sub_epi32(_mm512_add_epi32(s0, s1),
+                                         _mm512_set1_epi32(offset * (int32_t)*xs));
+            __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(_cvtsh_ss(xk->d)));
+            acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(c), acc[k]);
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
+        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+    }
+}
+
 #define CASE2(k, kind)                                                                             \
     case k:                                                                                        \
         gemm_group2(group, group + group_bytes, nb, q, qx_stride, xs, xsum_stride, k, yt, ldy,     \
@@ -258,6 +312,15 @@ static inline __attribute__((always_inline)) void gemm_group2(const uint8_t *ga,
                      float *y, int64_t ldy)                                                        \
     {                                                                                              \
         int64_t nb = n_cols / 32;                                                                  \
+        if (n_tok >= Q8_MANY_MIN) {                                                                \
+            for (int64_t t = 0; t < n_tok; t += Q8_MANY_MAX) {                                     \
+                int n = n_tok - t < Q8_MANY_MAX ? (int)(n_tok - t) : Q8_MANY_MAX;                  \
+                gemm_group2_many(group, group + group_bytes, nb, qx + (size_t)t * qx_stride,       \
+                                 qx_stride, xsum + (size_t)t * xsum_stride, xsum_stride, n,        \
+                                 y + t * ldy, ldy, kind);                                          \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t t = 0; t < n_tok; t += Q8_TOKENS) {                                           \
             int n = n_tok - t < Q8_TOKENS ? (int)(n_tok - t) : Q8_TOKENS;                          \
             const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
@@ -663,6 +726,85 @@ gemm_q6k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
     }
 }
 
+/* Q6_K for 16+ tokens, like gemm_q4k_group2_many: per 64 columns (chunk pair p) the 16 rows'
+ * codes of the four sub-blocks stay in registers while every token passes; the same integer
+ * sums and float steps as gemm_q6k_group2. */
+#define Q6K_MANY_MAX 64
+static void gemm_q6k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nsb,
+                                 const uint8_t *qx, size_t qx_stride, int n, float *y, int64_t ldy)
+{
+    const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
+    __m512 acc[Q6K_MANY_MAX];
+    __m512i tot[Q6K_MANY_MAX];
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q6K_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_Q6K_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_Q6K_BYTES, KERN_R8_Q6K_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_Q6K_BYTES, KERN_R8_Q6K_BYTES);
+        for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
+#pragma GCC unroll 1
+        for (int p = 0; p < 4; p++) {
+            __m512i u0[8], u1[8];
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m512i v = cat256(ba + 144 + 32 * (8 * p + h), bq + 144 + 32 * (8 * p + h));
+                __m512i hb =
+                    cat256(ba + 1168 + 32 * (8 * (p / 2) + h), bq + 1168 + 32 * (8 * (p / 2) + h));
+                hb = _mm512_srl_epi16(hb, _mm_cvtsi32_si128(4 * (p % 2)));
+                u0[h] = _mm512_or_si512(_mm512_and_si512(v, m4),
+                                        _mm512_slli_epi16(_mm512_and_si512(hb, m2), 4));
+                u1[h] = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, 2), m2), 4));
+            }
+            __m512i scv[4];
+#pragma GCC unroll 4
+            for (int a = 0; a < 4; a++)
+                scv[a] = sbytes16(ba + 16 + 8 * (4 * p + a), bq + 16 + 8 * (4 * p + a));
+            const uint8_t *xq =
+                qx + (size_t)b * sizeof(block_q8_k) + offsetof(block_q8_k, qs) + 64 * (size_t)p;
+            for (int k = 0; k < n; k++, xq += qx_stride) {
+                __m512i sa[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(),
+                                 _mm512_setzero_si512(), _mm512_setzero_si512()};
+#pragma GCC unroll 8
+                for (int h = 0; h < 8; h++) {
+                    int32_t x0, x1;
+                    __builtin_memcpy(&x0, xq + 4 * h, 4);
+                    __builtin_memcpy(&x1, xq + 32 + 4 * h, 4);
+                    sa[h / 4] = _mm512_dpbusd_epi32(sa[h / 4], u0[h], _mm512_set1_epi32(x0));
+                    sa[2 + h / 4] =
+                        _mm512_dpbusd_epi32(sa[2 + h / 4], u1[h], _mm512_set1_epi32(x1));
+                }
+                __m512i t = tot[k];
+#pragma GCC unroll 4
+                for (int a = 0; a < 4; a++)
+                    t = _mm512_add_epi32(t, _mm512_mullo_epi32(sa[a], scv[a]));
+                tot[k] = t;
+            }
+        }
+        const __m512 d = scales16(ba, bq);
+        for (int k = 0; k < n; k++) {
+            const block_q8_k *xk =
+                (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride) + b;
+            __m512i t = tot[k];
+#pragma GCC unroll 16
+            for (int j = 0; j < 16; j++) {
+                __m512i scj = sbytes16(ba + 16 + 8 * j, bq + 16 + 8 * j);
+                t = _mm512_sub_epi32(t,
+                                     _mm512_mullo_epi32(scj, _mm512_set1_epi32(32 * xk->bsums[j])));
+            }
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(xk->d)), _mm512_cvtepi32_ps(t),
+                                     acc[k]);
+        }
+    }
+    for (int k = 0; k < n; k++) {
+        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
+        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+    }
+}
+
 #define DEFINE_K_GEMM_X2(name, group_fn, NT)                                                       \
     static void name(const uint8_t *group, size_t group_bytes, int64_t n_cols, const uint8_t *qx,  \
                      size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int64_t n_tok,     \
@@ -672,6 +814,14 @@ gemm_q6k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
         (void)xsum_stride;                                                                         \
         int64_t nsb = n_cols / 256;                                                                \
         const uint8_t *gb = group + group_bytes;                                                   \
+        if (n_tok >= 16) {                                                                         \
+            for (int64_t t = 0; t < n_tok; t += Q6K_MANY_MAX) {                                    \
+                int n = n_tok - t < Q6K_MANY_MAX ? (int)(n_tok - t) : Q6K_MANY_MAX;                \
+                gemm_q6k_group2_many(group, gb, nsb, qx + (size_t)t * qx_stride, qx_stride, n,     \
+                                     y + t * ldy, ldy);                                            \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
         for (int64_t t = 0; t < n_tok; t += NT) {                                                  \
             int n = n_tok - t < NT ? (int)(n_tok - t) : NT;                                        \
             const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
