@@ -10,6 +10,9 @@
 #include <string.h>
 
 #define ATTN_BLOCK 32
+#ifndef ATTN_PREFETCH
+#define ATTN_PREFETCH 1 /* blocks ahead */
+#endif
 
 int64_t kern_attention_scratch_floats(int n_heads, int dv)
 {
@@ -45,8 +48,18 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
         mx[h] = -INFINITY;
         sum[h] = 0;
     }
+    size_t row_bytes = kv_type == DTYPE_Q8_0 ? (size_t)dk / 32 * sizeof(block_q8_0)
+                                             : (size_t)dk * (kv_type == DTYPE_F32 ? 4 : 2);
     for (int u0 = 0; u0 < n_keys; u0 += ATTN_BLOCK) {
         int nb = n_keys - u0 < ATTN_BLOCK ? n_keys - u0 : ATTN_BLOCK;
+        /* a long cache streams from memory, faster when the block after next is requested
+         * ahead (the hardware prefetcher alone left one core at ~15 GB/s) */
+        int pf0 = u0 + ATTN_PREFETCH * ATTN_BLOCK, pf1 = pf0 + ATTN_BLOCK;
+        pf1 = pf1 < n_keys ? pf1 : n_keys;
+        for (int u = pf0; u < pf1; u++) {
+            const uint8_t *row = k + (size_t)u * kv_stride;
+            for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(row + off, 0, 3);
+        }
         be->attn_scores(kv_type, q, q_stride, n_heads, k + (size_t)u0 * kv_stride, kv_stride, nb,
                         dk, s, ATTN_BLOCK);
         for (int h = 0; h < n_heads; h++) {
