@@ -52,7 +52,7 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
                                              : (size_t)dk * (kv_type == DTYPE_F32 ? 4 : 2);
     for (int u0 = 0; u0 < n_keys; u0 += ATTN_BLOCK) {
         int nb = n_keys - u0 < ATTN_BLOCK ? n_keys - u0 : ATTN_BLOCK;
-        /* a long cache streams from memory, faster when the block after next is requested
+        /* a long cache streams from memory, faster when the next block is requested
          * ahead (the hardware prefetcher alone left one core at ~15 GB/s) */
         int pf0 = u0 + ATTN_PREFETCH * ATTN_BLOCK, pf1 = pf0 + ATTN_BLOCK;
         pf1 = pf1 < n_keys ? pf1 : n_keys;
