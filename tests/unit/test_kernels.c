@@ -376,6 +376,39 @@ int main(void)
             }
     }
 
+    /* long contexts (many blocks, the cache past L2): the double-precision softmax within 1e-5 */
+    {
+        enum { H = 3, DK = 40, DV = 24, STRIDE = 48, NMAX = 17000 };
+        static float q[H * DK], kv[NMAX * STRIDE], out[H * DV], scratch[4096];
+        static double sc[NMAX];
+        CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
+        fill(&g, q, H * DK, 0.5f);
+        fill(&g, kv, NMAX * STRIDE, 1.0f);
+        const int lens[] = {1024, 1025, 3000, 17000};
+        for (int li = 0; li < 4; li++) {
+            int n_keys = lens[li];
+            kern_attention(q, H, DK, DK, kv, kv + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, out, DV,
+                           scratch);
+            double worst = 0;
+            for (int h = 0; h < H; h++) {
+                double mxd = -1e300, sumd = 0;
+                for (int u = 0; u < n_keys; u++) {
+                    double d = 0;
+                    for (int j = 0; j < DK; j++) d += (double)q[h * DK + j] * kv[u * STRIDE + j];
+                    sc[u] = 0.3 * d;
+                    mxd = fmax(mxd, sc[u]);
+                }
+                for (int u = 0; u < n_keys; u++) sumd += (sc[u] = exp(sc[u] - mxd));
+                for (int j = 0; j < DV; j++) {
+                    double o = 0;
+                    for (int u = 0; u < n_keys; u++) o += sc[u] / sumd * kv[u * STRIDE + 8 + j];
+                    worst = fmax(worst, fabs(o - out[h * DV + j]));
+                }
+            }
+            CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
+        }
+    }
+
     /* fused attention vs a plain two-pass softmax in double, across block boundaries */
     for (int n_keys = 1; n_keys <= 200; n_keys += 13) {
         enum { H = 3, DK = 40, DV = 24, STRIDE = 48 };
