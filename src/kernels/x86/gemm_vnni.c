@@ -870,15 +870,23 @@ static void gemm_q4k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
             const uint8_t *xq =
                 qx + (size_t)b * sizeof(block_q8_k) + offsetof(block_q8_k, qs) + 64 * (size_t)c;
             for (int k = 0; k < n; k++, xq += qx_stride) {
+                /* four short chains of 4 (not two of 8): the multiply-adds' latency hides */
                 __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+                __m512i s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
 #pragma GCC unroll 8
-                for (int h = 0; h < 8; h++) {
-                    int32_t xl, xh;
-                    __builtin_memcpy(&xl, xq + 4 * h, 4);
-                    __builtin_memcpy(&xh, xq + 32 + 4 * h, 4);
-                    s0 = _mm512_dpbusd_epi32(s0, lo[h], _mm512_set1_epi32(xl));
-                    s1 = _mm512_dpbusd_epi32(s1, hi[h], _mm512_set1_epi32(xh));
+                for (int h = 0; h < 8; h += 2) {
+                    int32_t xl0, xh0, xl1, xh1;
+                    __builtin_memcpy(&xl0, xq + 4 * h, 4);
+                    __builtin_memcpy(&xh0, xq + 32 + 4 * h, 4);
+                    __builtin_memcpy(&xl1, xq + 4 * h + 4, 4);
+                    __builtin_memcpy(&xh1, xq + 32 + 4 * h + 4, 4);
+                    s0 = _mm512_dpbusd_epi32(s0, lo[h], _mm512_set1_epi32(xl0));
+                    s1 = _mm512_dpbusd_epi32(s1, hi[h], _mm512_set1_epi32(xh0));
+                    s2 = _mm512_dpbusd_epi32(s2, lo[h + 1], _mm512_set1_epi32(xl1));
+                    s3 = _mm512_dpbusd_epi32(s3, hi[h + 1], _mm512_set1_epi32(xh1));
                 }
+                s0 = _mm512_add_epi32(s0, s2);
+                s1 = _mm512_add_epi32(s1, s3);
                 __m512i t = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s0, sc_lo));
                 tot[k] = _mm512_add_epi32(t, _mm512_mullo_epi32(s1, sc_hi));
             }
