@@ -19,6 +19,31 @@ static void fill(rng *g, float *x, int64_t n, float scale)
     for (int64_t i = 0; i < n; i++) x[i] = scale * (2.0f * rng_uniform(g) - 1.0f);
 }
 
+/* Largest |out − exact| of kern_attention's output against a plain two-pass softmax in double:
+ * H heads of q (dk values each, dk apart), n_keys rows of kv (stride floats apart: key at 0, value
+ * at 8), scale 0.3, outputs dv apart. sc: n_keys doubles of scratch. */
+static double attention_error(const float *q, int H, int dk, const float *kv, int stride,
+                              int n_keys, int dv, const float *out, double *sc)
+{
+    double worst = 0;
+    for (int h = 0; h < H; h++) {
+        double mx = -1e300, sum = 0;
+        for (int u = 0; u < n_keys; u++) {
+            double d = 0;
+            for (int j = 0; j < dk; j++) d += (double)q[h * dk + j] * kv[u * stride + j];
+            sc[u] = 0.3 * d;
+            mx = fmax(mx, sc[u]);
+        }
+        for (int u = 0; u < n_keys; u++) sum += (sc[u] = exp(sc[u] - mx));
+        for (int j = 0; j < dv; j++) {
+            double o = 0;
+            for (int u = 0; u < n_keys; u++) o += sc[u] / sum * kv[u * stride + 8 + j];
+            worst = fmax(worst, fabs(o - out[h * dv + j]));
+        }
+    }
+    return worst;
+}
+
 int main(void)
 {
     const kern_backend_t *bes[8];
@@ -389,22 +414,7 @@ int main(void)
             int n_keys = lens[li];
             kern_attention(q, H, DK, DK, kv, kv + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, out, DV,
                            scratch);
-            double worst = 0;
-            for (int h = 0; h < H; h++) {
-                double mxd = -1e300, sumd = 0;
-                for (int u = 0; u < n_keys; u++) {
-                    double d = 0;
-                    for (int j = 0; j < DK; j++) d += (double)q[h * DK + j] * kv[u * STRIDE + j];
-                    sc[u] = 0.3 * d;
-                    mxd = fmax(mxd, sc[u]);
-                }
-                for (int u = 0; u < n_keys; u++) sumd += (sc[u] = exp(sc[u] - mxd));
-                for (int j = 0; j < DV; j++) {
-                    double o = 0;
-                    for (int u = 0; u < n_keys; u++) o += sc[u] / sumd * kv[u * STRIDE + 8 + j];
-                    worst = fmax(worst, fabs(o - out[h * DV + j]));
-                }
-            }
+            double worst = attention_error(q, H, DK, kv, STRIDE, n_keys, DV, out, sc);
             CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
         }
     }
@@ -419,22 +429,8 @@ int main(void)
         kern_attention(q, H, DK, DK, kv, kv + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, out, DV,
                        scratch);
         CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
-        double worst = 0;
-        for (int h = 0; h < H; h++) {
-            double sc[200], mx = -1e300, sum = 0;
-            for (int u = 0; u < n_keys; u++) {
-                double d = 0;
-                for (int j = 0; j < DK; j++) d += (double)q[h * DK + j] * kv[u * STRIDE + j];
-                sc[u] = 0.3 * d;
-                mx = fmax(mx, sc[u]);
-            }
-            for (int u = 0; u < n_keys; u++) sum += (sc[u] = exp(sc[u] - mx));
-            for (int j = 0; j < DV; j++) {
-                double o = 0;
-                for (int u = 0; u < n_keys; u++) o += sc[u] / sum * kv[u * STRIDE + 8 + j];
-                worst = fmax(worst, fabs(o - out[h * DV + j]));
-            }
-        }
+        double sc[200];
+        double worst = attention_error(q, H, DK, kv, STRIDE, n_keys, DV, out, sc);
         CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
         /* fp16 / bf16 caches: the same attention over the rounded keys and values */
         for (int ti = 0; ti < 2; ti++) {

@@ -161,6 +161,13 @@ DEFINE_GEMM_32(gemm_q4_0_r8, 1)
 DEFINE_GEMM_32(gemm_q5_0_r8, 2)
 
 #if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
+/* The 16 outputs of two groups (rows 8g..8g+7 of A, then B's) for one token. */
+static inline __attribute__((always_inline)) void store16(float *y, __m512 v)
+{
+    _mm256_storeu_ps(y, _mm512_castps512_ps256(v));
+    _mm256_storeu_ps(y + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 /* Two adjacent groups (16 rows) at once in 512-bit registers: group A's vector in the low half,
  * group B's in the high half, so each broadcast activation feeds 16 rows. Per (row, token) the
  * same integer sums and float operations as gemm_group: bit-identical results. */
@@ -241,9 +248,7 @@ static inline __attribute__((always_inline)) void gemm_group2(const uint8_t *ga,
     }
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) { /* rows 8g..8g+7 of A, then B's */
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
@@ -295,9 +300,7 @@ gemm_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nb, const uint8_t
         }
     }
     for (int k = 0; k < n; k++) {
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
@@ -633,9 +636,7 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
     }
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) {
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
@@ -720,9 +721,7 @@ gemm_q6k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
     }
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) {
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
@@ -799,9 +798,7 @@ static void gemm_q6k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
         }
     }
     for (int k = 0; k < n; k++) {
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
@@ -910,9 +907,7 @@ static void gemm_q4k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
         }
     }
     for (int k = 0; k < n; k++) {
-        _mm256_storeu_ps(y + (size_t)k * ldy, _mm512_castps512_ps256(acc[k]));
-        _mm256_storeu_ps(y + (size_t)k * ldy + 8,
-                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[k]), 1)));
+        store16(y + (size_t)k * ldy, acc[k]);
     }
 }
 
