@@ -79,6 +79,8 @@ static void rows_quantized(const kern_backend_t *be, const kern_mm *mm, const mm
     }
 }
 
+/* Quantized weights without an integer kernel (the "ref" backend, or activations past the
+ * scratch): each row dequantized exactly, then fp32 dot products. */
 static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long r1)
 {
     const wmat *w = mm->w;
@@ -87,17 +89,17 @@ static void rows_f32(const kern_backend_t *be, const kern_mm *mm, long r0, long 
     float *row = w->n_cols <= 4096 ? stackbuf : malloc((size_t)w->n_cols * sizeof(float));
     if (!row) return; /* cannot happen for realistic widths; leaves rows untouched */
     for (long r = r0; r < r1; r++) {
-        const float *wr;
-        if (w->type == DTYPE_F32) {
-            wr = (const float *)(const void *)(base + (size_t)r * w->row_bytes);
-        } else {
-            quant_dequantize_row(w->type, base + (size_t)r * w->row_bytes, row, w->n_cols);
-            wr = row;
-        }
+        quant_dequantize_row(w->type, base + (size_t)r * w->row_bytes, row, w->n_cols);
         for (int64_t t = 0; t < mm->n_tok; t++)
-            mm->y[t * mm->ldy + r] = be->dot_f32(wr, mm->x + t * mm->ldx, w->n_cols);
+            mm->y[t * mm->ldy + r] = be->dot_f32(row, mm->x + t * mm->ldx, w->n_cols);
     }
     if (row != stackbuf) free(row);
+}
+
+/* Bytes per value of an R16 type (F32, F16, BF16). */
+static size_t r16_elem_bytes(dtype t)
+{
+    return t == DTYPE_F32 ? 4 : 2;
 }
 
 /* Float weights: groups of 16 rows [g0, g1) by the backend's R16 kernel, over the repacked
@@ -108,7 +110,7 @@ static void rows_r16(const kern_backend_t *be, const kern_mm *mm, long g0, long 
     const wmat *w = mm->w;
     int64_t K = w->n_cols;
     if (w->r8) {
-        size_t group_bytes = (size_t)K * KERN_R16_ROWS * (w->type == DTYPE_F32 ? 4u : 2u);
+        size_t group_bytes = (size_t)K * KERN_R16_ROWS * r16_elem_bytes(w->type);
         const uint8_t *base = w->r8 + (size_t)mm->mat * w->r8_mat_bytes;
         be->gemm_r16[w->type](base + (size_t)g0 * group_bytes, K, g1 - g0,
                               w->n_rows - g0 * KERN_R16_ROWS, mm->x, mm->ldx, mm->n_tok,
@@ -272,7 +274,7 @@ size_t kern_r8_mat_bytes(const wmat *w)
 {
     if (kern_is_r16_type(w->type))
         return (size_t)kern_repack_n_groups(w) * KERN_R16_ROWS * (size_t)w->n_cols *
-               (w->type == DTYPE_F32 ? 4u : 2u);
+               r16_elem_bytes(w->type);
     if (w->n_rows % 8) return 0;
     if (w->type == DTYPE_Q8_0 && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
@@ -308,7 +310,7 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
 {
     const uint8_t *src = w->data + (size_t)mat * w->mat_bytes;
     if (kern_is_r16_type(w->type)) { /* column k of group g: its 16 rows' values, zero-padded */
-        size_t es = (w->type == DTYPE_F32 ? 4u : 2u), K = (size_t)w->n_cols;
+        size_t es = r16_elem_bytes(w->type), K = (size_t)w->n_cols;
         for (int64_t g = g0; g < g1; g++) {
             uint8_t *out = dst + (size_t)g * K * KERN_R16_ROWS * es;
             int64_t nr = w->n_rows - g * KERN_R16_ROWS;
