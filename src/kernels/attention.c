@@ -7,16 +7,22 @@
 #include "tensor/blocks.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define ATTN_BLOCK 32
-/* A long cache streams from memory while the block before it is computed. The next rows are
- * requested a few at a time between the score tiles: one burst of prefetches per block (1152
- * lines for MLA) stalled issue until the core's miss buffers drained — perf put 80 % of this
- * function's time on the prefetch instruction — and the hardware prefetcher alone left one core
- * at ~13 GB/s. Non-temporal hint: the rows are read once more (values) and then not again. */
-#define ATTN_PF_ROWS 4   /* rows scored between two rounds of prefetches */
-#define ATTN_PF_AHEAD 16 /* how many rows ahead they are requested */
+/* A cache larger than ATTN_STREAM_BYTES (one core's L2) streams from memory while the block
+ * before it is computed: its rows are requested ATTN_PF_AHEAD rows ahead, ATTN_PF_ROWS at a time
+ * between the score tiles. One burst of prefetches per block (1152 lines for an MLA block) had
+ * stalled issue until the core's miss buffers drained — perf put 80 % of this function's time on
+ * the prefetch instruction. Non-temporal hint: a row is read once more (values), then not again.
+ * A smaller cache is already in cache: one score call per block and no prefetches run 10-20 %
+ * faster there (bench/attn_bench.c, 256 keys). */
+#define ATTN_PF_ROWS 4
+#define ATTN_PF_AHEAD 16
+#ifndef ATTN_STREAM_BYTES
+#define ATTN_STREAM_BYTES ((size_t)1 << 20)
+#endif
 
 static void prefetch_rows(const uint8_t *base, size_t stride, size_t row_bytes, int u0, int u1)
 {
@@ -63,13 +69,17 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
                                            : (size_t)dk * (kv_type == DTYPE_F32 ? 4 : 2),
            v_bytes = kv_type == DTYPE_Q8_0 ? (size_t)dv / 32 * sizeof(block_q8_0)
                                            : (size_t)dv * (kv_type == DTYPE_F32 ? 4 : 2);
+    bool stream = (k_bytes + (v != k ? v_bytes : 0)) * (size_t)n_keys > ATTN_STREAM_BYTES;
+    int step = stream ? ATTN_PF_ROWS : ATTN_BLOCK;
     for (int u0 = 0; u0 < n_keys; u0 += ATTN_BLOCK) {
         int nb = n_keys - u0 < ATTN_BLOCK ? n_keys - u0 : ATTN_BLOCK;
-        for (int j0 = 0; j0 < nb; j0 += ATTN_PF_ROWS) {
-            int n = nb - j0 < ATTN_PF_ROWS ? nb - j0 : ATTN_PF_ROWS;
+        for (int j0 = 0; j0 < nb; j0 += step) {
+            int n = nb - j0 < step ? nb - j0 : step;
             int pf0 = u0 + j0 + ATTN_PF_AHEAD, pf1 = pf0 + n < n_keys ? pf0 + n : n_keys;
-            prefetch_rows(k, kv_stride, k_bytes, pf0, pf1);
-            if (v != k) prefetch_rows(v, kv_stride, v_bytes, pf0, pf1);
+            if (stream) {
+                prefetch_rows(k, kv_stride, k_bytes, pf0, pf1);
+                if (v != k) prefetch_rows(v, kv_stride, v_bytes, pf0, pf1);
+            }
             be->attn_scores(kv_type, q, q_stride, n_heads, k + (size_t)(u0 + j0) * kv_stride,
                             kv_stride, n, dk, s + j0, ATTN_BLOCK);
         }
