@@ -1,13 +1,13 @@
 /* dispatch.c — choose the kernel backend once per process: the best one this CPU runs, unless
- * R1_KERNELS names one (ref, scalar, avx2). The chosen table is the only global state of libr1:
- * it is written once (pthread_once) and read-only afterwards. */
+ * R1_KERNELS names one (ref, scalar, avx2, neon). The chosen table is the only global state of
+ * libr1: it is written once (pthread_once) and read-only afterwards. */
 #include "kernels/kernels.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static kern_backend_t backends[3];
+static kern_backend_t backends[3]; /* ref, scalar, and the best this CPU runs */
 static int n_backends;
 static const kern_backend_t *chosen;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -79,6 +79,8 @@ static void init(void)
             kern_backend_add_vnni_vex(&backends[n_backends]);
         n_backends++;
     }
+#elif defined(__aarch64__)
+    kern_backend_init_neon(&backends[n_backends++]); /* Advanced SIMD: part of every AArch64 CPU */
 #endif
     chosen = &backends[n_backends - 1];
     const char *want = getenv("R1_KERNELS");

@@ -108,7 +108,7 @@ int64_t kern_repack_n_groups(const wmat *w);
 bool kern_is_r16_type(dtype t);
 
 typedef struct kern_backend_t {
-    const char *name;                         /* "ref", "scalar", "avx2" */
+    const char *name;                         /* "ref", "scalar", "avx2", "neon" */
     kern_type_ops ops[DTYPE_COUNT];           /* by weight type */
     kern_gemm_r8_fn gemm_r8[DTYPE_COUNT];     /* by weight type; NULL: no repacked path */
     kern_gemm_r8x2_fn gemm_r8x2[DTYPE_COUNT]; /* optional 16-row form of gemm_r8 */
@@ -244,6 +244,9 @@ static inline float kern_expf(float x)
 void kern_backend_init_ref(kern_backend_t *b);
 void kern_backend_init_scalar(kern_backend_t *b);
 void kern_backend_init_avx2(kern_backend_t *b);
+/* AArch64 (arm/neon.c): the scalar backend with NEON fp32 helpers, attention, R16 matmul, and
+ * Q8_0/Q4_0/Q4_K/Q6_K dot products, each with the scalar backend's bits. */
+void kern_backend_init_neon(kern_backend_t *b);
 /* VNNI additions to the avx2 backend (x86/gemm_vnni*.c): the repacked Q8_0 / Q4_K paths, with
  * AVX-VNNI (VEX) or AVX512-VNNI+VL (EVEX, 32 registers). */
 void kern_backend_add_vnni_vex(kern_backend_t *b);

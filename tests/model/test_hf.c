@@ -59,9 +59,10 @@ static float *logits_of(const char *path, const char *load_type, int *n_vocab)
 static double rel_diff(const float *a, const float *b, size_t n)
 {
     double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        md = fmax(md, fabs((double)a[i] - b[i]));
-        mb = fmax(mb, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) { /* a NaN anywhere makes the result NaN (and fails) */
+        double d = fabs((double)a[i] - b[i]), m = fabs((double)b[i]);
+        if (d > md || isnan(d)) md = d; /* once NaN, no comparison replaces it */
+        if (m > mb || isnan(m)) mb = m;
     }
     return md / (mb > 0 ? mb : 1);
 }

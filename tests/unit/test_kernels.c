@@ -327,11 +327,11 @@ int main(void)
      * reference's bits, for every cache type, head count, row count and width around the tile
      * sizes; and the reference is the exact dot product / sum up to fp32 rounding */
     {
-        kern_backend_t extra[3];
         const kern_backend_t *abes[10];
         int n_abe = 0;
         for (int b = 0; b < n_be; b++) abes[n_abe++] = bes[b];
 #if defined(__x86_64__)
+        kern_backend_t extra[3];
         for (int b = 0; b < n_be; b++)
             if (!strcmp(bes[b]->name, "avx2")) { /* the tiling this CPU does not pick, too */
                 extra[0] = *bes[b];
@@ -465,11 +465,11 @@ int main(void)
      * 2^-24 · Σ|w·x| (each of n_cols roundings at most half an ulp of a partial sum bounded by
      * Σ|w·x|, times 2 for slack). */
     {
-        kern_backend_t fx[2];
         const kern_backend_t *fbes[10];
         int n_fbe = 0;
         for (int b = 0; b < n_be; b++) fbes[n_fbe++] = bes[b];
 #if defined(__x86_64__)
+        kern_backend_t fx[2];
         for (int b = 0; b < n_be; b++)
             if (!strcmp(bes[b]->name, "avx2")) { /* the width this CPU does not pick, too */
                 fx[0] = *bes[b];
