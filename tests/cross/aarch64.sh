@@ -8,12 +8,17 @@
 # without binfmt_misc), and test_mtp and test_train_sft (10+ minutes each under emulation; the
 # kernels they use are covered above).
 #
-# Usage: tests/cross/aarch64.sh [BUILD_DIR]   (default build-aarch64)
+# Then the ARM r1 itself, under qemu: a greedy answer of the default model on 2 threads (tokenizer,
+# chat template, reasoning, MTP drafting) must be the native build's, byte for byte, when a native
+# r1 is given (.ci/run passes build/r1).
+#
+# Usage: tests/cross/aarch64.sh [BUILD_DIR [NATIVE_R1]]   (default build-aarch64, no native run)
 # As root on Debian it installs what it needs (the cross compiler, qemu-user and the arm64
 # multiarch -dev packages); otherwise it exits 77 (skipped) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-aarch64}
+native=${2:-}
 
 arm_pkgs="libutf8proc-dev:arm64 libcjson-dev:arm64 libedit-dev:arm64 libcurl4-openssl-dev:arm64
   libssl-dev:arm64 libmicrohttpd-dev:arm64"
@@ -38,3 +43,15 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" \
   -E '^(e2e_.*|test_mtp|test_train_sft|test_hf|test_quantize|test_convert_rss|test_chat_pty)$'
+
+if [ -n "$native" ]; then
+  args=(run -m models/r1-tiny.gguf -p "Compute 47*38." --temp 0 -t 2 -n 200)
+  want=$("$native" "${args[@]}" 2>/dev/null)
+  got=$(qemu-aarch64 -L / "$build/r1" "${args[@]}" 2>/dev/null)
+  if [ -z "$want" ] || [ "$got" != "$want" ]; then
+    echo "aarch64: r1 run differs from the native build" >&2
+    diff <(echo "$want") <(echo "$got") >&2 || true
+    exit 1
+  fi
+  echo "aarch64: r1 run under qemu gives the native answer ($(echo "$want" | tail -1))"
+fi
