@@ -14,7 +14,8 @@
 #
 # Usage: tests/cross/aarch64.sh [BUILD_DIR [NATIVE_R1]]   (default build-aarch64, no native run)
 # As root on Debian it installs what it needs (the cross compiler, qemu-user and the arm64
-# multiarch -dev packages); otherwise it exits 77 (skipped) when they are missing.
+# multiarch -dev packages); it exits 77 (skipped) when they are missing and cannot be installed.
+# Any build or test failure exits non-zero otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build-aarch64}
@@ -32,10 +33,12 @@ if ! have_all; then
     exit 77
   fi
   export DEBIAN_FRONTEND=noninteractive
-  dpkg --add-architecture arm64
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-    qemu-user $arm_pkgs >/dev/null
+  if ! { dpkg --add-architecture arm64 && apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu \
+      libc6-dev-arm64-cross qemu-user $arm_pkgs >/dev/null; }; then
+    echo "aarch64: SKIPPED — the cross toolchain or the arm64 packages could not be installed" >&2
+    exit 77
+  fi
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
