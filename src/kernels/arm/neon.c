@@ -7,9 +7,10 @@
  *   registers updated in element order; each output one fused multiply-add chain in row order;
  * - the R16 float matmul (ref/gemm_r16_ref.c): 16 rows in four registers, one chain per column;
  * - Q8_0, Q4_0, Q4_K and Q6_K dot products against 8-bit activations: the same integer sums
- *   (widening multiplies, pairwise adds: exact) combined by the same float expression;
+ *   (widening multiplies and pairwise adds, or `sdot` where the CPU has it: exact either way)
+ *   combined by the same float expression (neon_int8.inc);
  * - the Q8_0 activation quantizer: the same amax, scale and round-to-nearest-even.
- * Other weight types keep the scalar kernels. Built only for AArch64 (CMakeLists.txt). */
+ * Other weight types keep the scalar kernels. Compiles to nothing but on AArch64. */
 #include "kernels/kernels.h"
 
 #if defined(__aarch64__)
@@ -18,6 +19,10 @@
 
 #include <arm_neon.h>
 #include <string.h>
+#if defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -175,46 +180,7 @@ static void quantize_q8_0_neon(const float *x, void *out, int64_t n)
     }
 }
 
-/* ---- integer dot products (exact: products fit 16 bits, sums 32) ------------------------------
- */
-
-INLINE int32x4_t dot16_acc(int32x4_t acc, int8x16_t a, int8x16_t b)
-{
-    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
-    return vpadalq_s16(acc, vmull_s8(vget_high_s8(a), vget_high_s8(b)));
-}
-
-INLINE int dot32_s8(int8x16_t a0, int8x16_t a1, const int8_t *y)
-{
-    int32x4_t acc = dot16_acc(vdupq_n_s32(0), a0, vld1q_s8(y));
-    return vaddvq_s32(dot16_acc(acc, a1, vld1q_s8(y + 16)));
-}
-
-static float vec_dot_q8_0_neon(const void *w, const void *x, int64_t n)
-{
-    const block_q8_0 *a = w, *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n / 32; i++) {
-        int d = dot32_s8(vld1q_s8(a[i].qs), vld1q_s8(a[i].qs + 16), b[i].qs);
-        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)d;
-    }
-    return s;
-}
-
-static float vec_dot_q4_0_neon(const void *w, const void *x, int64_t n)
-{
-    const block_q4_0 *a = w;
-    const block_q8_0 *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n / 32; i++) {
-        uint8x16_t qs = vld1q_u8(a[i].qs);
-        int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(qs, vdupq_n_u8(15))), vdupq_n_s8(8));
-        int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(qs, 4)), vdupq_n_s8(8));
-        int d = dot32_s8(lo, hi, b[i].qs);
-        s += fp16_to_f32(a[i].d) * fp16_to_f32(b[i].d) * (float)d;
-    }
-    return s;
-}
+/* ---- integer dot products (exact: products fit 16 bits, sums 32) ---------------------------- */
 
 /* 6-bit scale and min of sub-block s of a Q4_K block (blocks.h) */
 INLINE void k4_scale_min(const uint8_t *sc, int s, int *scale, int *min)
@@ -228,66 +194,25 @@ INLINE void k4_scale_min(const uint8_t *sc, int s, int *scale, int *min)
     }
 }
 
-static float vec_dot_q4_k_neon(const void *w, const void *x, int64_t n)
-{
-    const block_q4_k *a = w;
-    const block_q8_k *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        int sumi = 0, summ = 0;
-        for (int c = 0; c < 4; c++) { /* 32 bytes: sub-block 2c (low nibbles), 2c + 1 (high) */
-            uint8x16_t q0 = vld1q_u8(a[i].qs + 32 * c), q1 = vld1q_u8(a[i].qs + 32 * c + 16);
-            const int8_t *y = b[i].qs + 64 * c;
-            int dlo = dot32_s8(vreinterpretq_s8_u8(vandq_u8(q0, vdupq_n_u8(15))),
-                               vreinterpretq_s8_u8(vandq_u8(q1, vdupq_n_u8(15))), y);
-            int dhi = dot32_s8(vreinterpretq_s8_u8(vshrq_n_u8(q0, 4)),
-                               vreinterpretq_s8_u8(vshrq_n_u8(q1, 4)), y + 32);
-            int sc, mn;
-            k4_scale_min(a[i].scales, 2 * c, &sc, &mn);
-            sumi += sc * dlo;
-            summ += mn * (b[i].bsums[4 * c] + b[i].bsums[4 * c + 1]);
-            k4_scale_min(a[i].scales, 2 * c + 1, &sc, &mn);
-            sumi += sc * dhi;
-            summ += mn * (b[i].bsums[4 * c + 2] + b[i].bsums[4 * c + 3]);
-        }
-        s += b[i].d * (fp16_to_f32(a[i].d) * (float)sumi - fp16_to_f32(a[i].dmin) * (float)summ);
-    }
-    return s;
-}
+/* plain NEON: 16-bit products, added pairwise into the 32-bit lanes */
+#define SUFFIXED(name) name##_neon
+#define INT8_ATTR
+#define DOT16_ACC(acc, a, b)                                                                       \
+    vpadalq_s16(vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b))),                        \
+                vmull_s8(vget_high_s8(a), vget_high_s8(b)))
+#include "neon_int8.inc"
+#undef SUFFIXED
+#undef INT8_ATTR
+#undef DOT16_ACC
 
-INLINE int dot16_s8(int8x16_t a, const int8_t *y)
-{
-    return vaddvq_s32(dot16_acc(vdupq_n_s32(0), a, vld1q_s8(y)));
-}
-
-static float vec_dot_q6_k_neon(const void *w, const void *x, int64_t n)
-{
-    const block_q6_k *a = w;
-    const block_q8_k *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        int sumi = 0;
-        for (int c = 0; c < 2; c++) /* 128 values: ql[64c..64c+63], qh[32c..32c+31] */
-            for (int half = 0; half < 2; half++) { /* l in [16·half, 16·half + 16) */
-                int l0 = 16 * half;
-                uint8x16_t l_a = vld1q_u8(a[i].ql + 64 * c + l0);
-                uint8x16_t l_b = vld1q_u8(a[i].ql + 64 * c + 32 + l0);
-                uint8x16_t h = vld1q_u8(a[i].qh + 32 * c + l0);
-                uint8x16_t low[4] = {vandq_u8(l_a, vdupq_n_u8(15)), vandq_u8(l_b, vdupq_n_u8(15)),
-                                     vshrq_n_u8(l_a, 4), vshrq_n_u8(l_b, 4)};
-                for (int g = 0; g < 4; g++) {
-                    uint8x16_t hi =
-                        vandq_u8(vshlq_u8(h, vdupq_n_s8((int8_t)(-2 * g))), vdupq_n_u8(3));
-                    int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(low[g], vshlq_n_u8(hi, 4))),
-                                           vdupq_n_s8(32));
-                    int e = 128 * c + 32 * g + l0; /* first element of these 16 */
-                    sumi += a[i].scales[e / 16] * dot16_s8(q, b[i].qs + e);
-                }
-            }
-        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
-    }
-    return s;
-}
+/* ARMv8.2 dot product: sdot adds four products into each 32-bit lane */
+#define SUFFIXED(name) name##_dotprod
+#define INT8_ATTR __attribute__((target("arch=armv8.2-a+dotprod")))
+#define DOT16_ACC(acc, a, b) vdotq_s32(acc, a, b)
+#include "neon_int8.inc"
+#undef SUFFIXED
+#undef INT8_ATTR
+#undef DOT16_ACC
 
 /* ---- attention block kernels ----------------------------------------------------------------- */
 
@@ -533,6 +458,18 @@ DEFINE_R16(f32, DTYPE_F32, 4)
 DEFINE_R16(f16, DTYPE_F16, 2)
 DEFINE_R16(bf16, DTYPE_BF16, 2)
 
+/* ARMv8.2's sdot: Apple M1 and later, Graviton2 and later, Cortex-A55/A76 and later */
+static bool cpu_has_dotprod(void)
+{
+#if defined(__linux__) && defined(HWCAP_ASIMDDP)
+    return getauxval(AT_HWCAP) & HWCAP_ASIMDDP;
+#elif defined(__APPLE__)
+    return true;
+#else
+    return false;
+#endif
+}
+
 void kern_backend_init_neon(kern_backend_t *b)
 {
     kern_backend_init_scalar(b);
@@ -548,10 +485,11 @@ void kern_backend_init_neon(kern_backend_t *b)
     b->scale_f32 = scale_f32_neon;
     b->exp_f32 = exp_f32_neon;
     b->quantize_q8_0 = quantize_q8_0_neon;
-    b->ops[DTYPE_Q8_0].vec_dot = vec_dot_q8_0_neon;
-    b->ops[DTYPE_Q4_0].vec_dot = vec_dot_q4_0_neon;
-    b->ops[DTYPE_Q4_K].vec_dot = vec_dot_q4_k_neon;
-    b->ops[DTYPE_Q6_K].vec_dot = vec_dot_q6_k_neon;
+    bool dotprod = cpu_has_dotprod();
+    b->ops[DTYPE_Q8_0].vec_dot = dotprod ? vec_dot_q8_0_dotprod : vec_dot_q8_0_neon;
+    b->ops[DTYPE_Q4_0].vec_dot = dotprod ? vec_dot_q4_0_dotprod : vec_dot_q4_0_neon;
+    b->ops[DTYPE_Q4_K].vec_dot = dotprod ? vec_dot_q4_k_dotprod : vec_dot_q4_k_neon;
+    b->ops[DTYPE_Q6_K].vec_dot = dotprod ? vec_dot_q6_k_dotprod : vec_dot_q6_k_neon;
     b->attn_scores = attn_scores_neon;
     b->attn_accum = attn_accum_neon;
     b->gemm_r16[DTYPE_F32] = gemm_r16_f32;
