@@ -5,7 +5,8 @@
  * Build (from the repository root, after building libr1 in build/):
  *   cc -O2 -D_GNU_SOURCE -Isrc -Iinclude bench/kernel_bench.c build/libr1.a -lm -lpthread \
  *      -o kernel_bench
- * Run: kernel_bench q8|q4|q6 T [ROWS]   (ROWS 8960: 14.6 MB of Q8_0, in L3; 71680: from RAM)
+ * Run: kernel_bench q8|q4|q6|f16|f32 T [ROWS]   (ROWS 8960: 14.6 MB of Q8_0, in L3; 71680: from
+ * RAM)
  */
 #include "base/rng.h"
 #include "kernels/kernels.h"
@@ -26,12 +27,14 @@ static double now(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: kernel_bench q8|q4|q6 T [ROWS]\n");
+        fprintf(stderr, "usage: kernel_bench q8|q4|q6|f16|f32 T [ROWS]\n");
         return 2;
     }
-    dtype ty = !strcmp(argv[1], "q8")   ? DTYPE_Q8_0
-               : !strcmp(argv[1], "q6") ? DTYPE_Q6_K
-                                        : DTYPE_Q4_K;
+    dtype ty = !strcmp(argv[1], "q8")    ? DTYPE_Q8_0
+               : !strcmp(argv[1], "q6")  ? DTYPE_Q6_K
+               : !strcmp(argv[1], "f16") ? DTYPE_F16
+               : !strcmp(argv[1], "f32") ? DTYPE_F32
+                                         : DTYPE_Q4_K;
     int T = atoi(argv[2]);
     int64_t rows = argc > 3 ? atoll(argv[3]) : 8960, cols = 1536;
     if (T < 1 || rows < 8 || rows % 8) return 2;
@@ -72,8 +75,10 @@ int main(int argc, char **argv)
         }
     printf("%s %lldx%lld T=%d: plain %.2f ms, repacked %.2f ms (%s), %.2fx; %.1f GMAC/s\n",
            dtype_get(ty)->name, (long long)rows, (long long)cols, T, best[0] * 1e3, best[1] * 1e3,
-           kern_backend()->gemm_r8[ty] ? "VNNI" : "no VNNI: same path", best[0] / best[1],
-           (double)rows * cols * T / best[1] / 1e9);
+           kern_backend()->gemm_r8[ty]    ? "VNNI"
+           : kern_backend()->gemm_r16[ty] ? "R16"
+                                          : "no repacked kernel: same path",
+           best[0] / best[1], (double)rows * cols * T / best[1] / 1e9);
     kern_ctx_free(&kc);
     threadpool_free(pool);
     return 0;

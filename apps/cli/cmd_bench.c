@@ -182,8 +182,9 @@ static void usage(FILE *f)
                "[--roofline] [--no-mmap]\n"
                "               [--cache-type f32|f16|bf16|q8_0] [--mtp [--prompt TEXT]]\n\n"
                "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
-               "tokens one at a time, after DEPTH context tokens when -d is given), as tokens/s\n"
-               "mean ± stddev over -r repetitions. --roofline also measures the memory bandwidth\n"
+               "tokens one at a time), both after DEPTH context tokens when -d is given\n"
+               "(ppP@dD, tgN@dD), as tokens/s mean ± stddev over -r repetitions. --roofline also "
+               "measures the memory bandwidth\n"
                "and shows decode's share of it. -p 0 or -n 0 skips that test. -b N decodes N\n"
                "sequences together (batched decoding, as the server does) and reports the\n"
                "aggregate tokens/s (tgN x B). --no-mmap reads the\n"
@@ -260,7 +261,7 @@ int cmd_bench(int argc, char **argv)
         threadpool_free(p);
     }
     double bw = roofline ? measure_bandwidth(threads) : 0;
-    int n_ctx = (n_prompt > depth + n_gen ? n_prompt : depth + n_gen) + 1;
+    int n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = n_ctx;
     sp.cache_type = cache_type;
@@ -298,10 +299,10 @@ int cmd_bench(int argc, char **argv)
         if (n == 0) continue;
         for (int r = 0; r < reps && rc == 0; r++) {
             r1_session_rewind(s, 0);
-            if (test == 1 && depth > 0 && r1_session_eval(s, toks, depth, err)) rc = 1;
+            if (depth > 0 && r1_session_eval(s, toks, depth, err)) rc = 1;
             double t0 = now_s();
             if (test == 0) {
-                if (r1_session_eval(s, toks, n, err)) rc = 1;
+                if (r1_session_eval(s, &toks[depth], n, err)) rc = 1;
             } else if (n_seq == 1) {
                 for (int i = 0; i < n && !rc; i++)
                     if (r1_session_eval(s, &toks[depth + i], 1, err)) rc = 1;
@@ -323,7 +324,9 @@ int cmd_bench(int argc, char **argv)
         double mean, sd;
         stats(v, reps, &mean, &sd);
         char tname[32];
-        if (test == 0)
+        if (test == 0 && depth)
+            snprintf(tname, sizeof tname, "pp%d@d%d", n, depth);
+        else if (test == 0)
             snprintf(tname, sizeof tname, "pp%d", n);
         else if (depth)
             snprintf(tname, sizeof tname, "tg%d@d%d", n, depth);

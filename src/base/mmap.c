@@ -85,6 +85,11 @@ void file_map_close(file_map *m)
 void file_map_release(const file_map *m, const void *p, size_t n)
 {
     if (!m || !n || m->data == m) return;
+    /* only the map's own bytes: weights converted or transposed at load live in owned heap
+     * memory, whose pages must neither be dropped nor replaced by file bytes */
+    uintptr_t base = (uintptr_t)m->data;
+    if ((uintptr_t)p < base || (uintptr_t)p - base > m->size || n > m->size - ((uintptr_t)p - base))
+        return;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
     if (hi <= lo) return;

@@ -19,7 +19,7 @@ void file_map_close(file_map *map);
 /* [p, p + n) will not be read soon: its whole pages leave memory, and a later read faults them
  * back in from the file. For a mapping that is a hint to the kernel; for a copy in memory the
  * copy's pages are replaced by a lazy private mapping of the same bytes of the file (so repacked
- * weights do not cost their memory twice with --no-mmap). */
+ * weights do not cost their memory twice with --no-mmap). A range outside the map is ignored. */
 void file_map_release(const file_map *map, const void *p, size_t n);
 
 /* Zeroed anonymous memory of n bytes, 2 MB-aligned and advised into transparent huge pages

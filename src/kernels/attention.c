@@ -105,3 +105,38 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
     for (int h = 0; h < n_heads; h++)
         if (sum[h] > 0) be->scale_f32(out + h * out_stride, 1.0f / sum[h], dv);
 }
+
+int64_t kern_attention_prefill_scratch_floats(int dk, int dv)
+{
+    return (int64_t)(dk + dv + KERN_PREFILL_Q + 2) * KERN_PREFILL_Q;
+}
+
+void kern_attention_prefill(const float *q, int n_q, int64_t q_stride, int dk, const float *k,
+                            const float *v, int64_t kv_stride, int n_keys, int dv, float scale,
+                            float *out, int64_t out_stride, float *scratch)
+{
+    enum { Q = KERN_PREFILL_Q };
+    const kern_backend_t *be = kern_backend();
+    /* the queries and outputs transposed (the block kernel works on one element of every query
+     * at once), the block's scores, each query's running max and sum */
+    float *qt = scratch, *ot = qt + (int64_t)dk * Q, *s = ot + (int64_t)dv * Q, *m = s + Q * Q,
+          *l = m + Q;
+    for (int d = 0; d < dk; d++)
+        for (int i = 0; i < Q; i++) qt[d * Q + i] = i < n_q ? q[i * q_stride + d] : 0.0f;
+    memset(ot, 0, (size_t)dv * Q * sizeof(float));
+    for (int i = 0; i < Q; i++) {
+        m[i] = -INFINITY;
+        l[i] = 0;
+    }
+    int vis0 = n_keys - n_q + 1; /* keys the first query sees */
+    for (int u0 = 0; u0 < n_keys; u0 += Q) {
+        int nb = n_keys - u0 < Q ? n_keys - u0 : Q;
+        be->attn_prefill_block(qt, n_q, dk, k + (int64_t)u0 * kv_stride,
+                               v + (int64_t)u0 * kv_stride, kv_stride, nb, dv, scale, vis0 - u0, m,
+                               l, ot, s);
+    }
+    for (int i = 0; i < n_q; i++) {
+        float r = l[i] > 0 ? 1.0f / l[i] : 0.0f, *o = out + i * out_stride;
+        for (int x = 0; x < dv; x++) o[x] = ot[x * Q + i] * r;
+    }
+}

@@ -68,9 +68,11 @@ static void init(void)
         if (cpu_has_avx512vl()) {
             kern_backend_add_attn_avx512(&backends[n_backends]);
             kern_backend_add_gemm_float_avx512(&backends[n_backends]);
+            kern_backend_add_prefill_avx512(&backends[n_backends]);
         } else {
             kern_backend_add_attn_avx2(&backends[n_backends]);
             kern_backend_add_gemm_float_avx2(&backends[n_backends]);
+            kern_backend_add_prefill_avx2(&backends[n_backends]);
         }
         int vnni = cpu_vnni_level();
         if (vnni == 2)

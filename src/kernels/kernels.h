@@ -144,6 +144,16 @@ typedef struct kern_backend_t {
                         size_t k_stride, int n_k, int dk, float *s, int ld_s);
     void (*attn_accum)(dtype t, float *o, int64_t o_stride, int n_h, const float *p, int ld_p,
                        const void *v, size_t v_stride, int n_k, int dv);
+    /* One block of kern_attention_prefill (spec: kern_attn_prefill_block_ref): n_q ≤
+     * KERN_PREFILL_Q queries of one head, transposed (query i's element d at
+     * qt[d·KERN_PREFILL_Q + i]), against n_k ≤ KERN_PREFILL_Q fp32 keys and values (key j at
+     * k + j·kv_stride, value j at v + j·kv_stride); query i sees key j when j < vis + i. Updates
+     * each query's running max m[i], sum l[i] and its outputs, transposed too (output x of query
+     * i at ot[x·KERN_PREFILL_Q + i], dv of them); s: KERN_PREFILL_Q² floats of scratch. Lanes
+     * i ≥ n_q of qt, m, l and ot may be computed on but mean nothing. */
+    void (*attn_prefill_block)(const float *qt, int n_q, int dk, const float *k, const float *v,
+                               int64_t kv_stride, int n_k, int dv, float scale, int vis, float *m,
+                               float *l, float *ot, float *s);
 } kern_backend_t;
 
 /* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
@@ -207,6 +217,18 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
                     const void *v, dtype kv_type, int64_t kv_stride, int n_keys, int dv,
                     float scale, float *out, int64_t out_stride, float *scratch);
 int64_t kern_attention_scratch_floats(int n_heads, int dv);
+/* Causal attention of n_q ≤ KERN_PREFILL_Q queries of one head at consecutive positions, each
+ * head with its own fp32 keys and values (MLA prefill in the decompressed form, deepseek2.c):
+ * query i sees keys [0, n_keys − n_q + 1 + i), the last one all n_keys. A tile of queries against
+ * a block of keys is a small matrix product, vectorized across the queries: each score is one
+ * chain of fused multiply-adds in element order (not kern_attention's 8 partial sums), and the
+ * online softmax runs as in kern_attention, one block of KERN_PREFILL_Q keys at a time. The same
+ * bits in every backend. Scratch: kern_attention_prefill_scratch_floats(dk) floats. */
+#define KERN_PREFILL_Q 32
+void kern_attention_prefill(const float *q, int n_q, int64_t q_stride, int dk, const float *k,
+                            const float *v, int64_t kv_stride, int n_keys, int dv, float scale,
+                            float *out, int64_t out_stride, float *scratch);
+int64_t kern_attention_prefill_scratch_floats(int dk, int dv);
 
 /* In-place softmax over n values. */
 void kern_softmax(float *x, int64_t n);
@@ -267,5 +289,11 @@ void kern_attn_scores_ref(dtype t, const float *q, int64_t q_stride, int n_h, co
                           size_t k_stride, int n_k, int dk, float *s, int ld_s);
 void kern_attn_accum_ref(dtype t, float *o, int64_t o_stride, int n_h, const float *p, int ld_p,
                          const void *v, size_t v_stride, int n_k, int dv);
+void kern_attn_prefill_block_ref(const float *qt, int n_q, int dk, const float *k, const float *v,
+                                 int64_t kv_stride, int n_k, int dv, float scale, int vis, float *m,
+                                 float *l, float *ot, float *s);
+/* AVX2 / AVX-512 forms of attn_prefill_block (x86/attn_prefill.c, x86/attn_prefill512.c). */
+void kern_backend_add_prefill_avx2(kern_backend_t *b);
+void kern_backend_add_prefill_avx512(kern_backend_t *b);
 
 #endif

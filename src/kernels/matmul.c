@@ -211,7 +211,11 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
             kern_matmul_multi(kc, mm + i, n_mm - i < MAX_MM ? n_mm - i : MAX_MM);
         return;
     }
-    /* quantize each matmul's activations into its own region of the scratch */
+    /* quantize each matmul's activations into its own region of the scratch, once per distinct
+     * input: matmuls of one input (q/k/v, gate/up, every head's MLA up-projections of the same
+     * latent rows) share the quantized copy; the few most recent inputs are remembered */
+    enum { N_SEEN = 8 };
+    int seen[N_SEEN], n_seen = 0;
     size_t used = 0;
     int64_t work = 0;
     for (int i = 0; i < n_mm; i++) {
@@ -220,6 +224,20 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         plan[i] = (mm_plan){NULL, 0, NULL, false};
         work += mm[i].n_tok * w->n_rows * w->n_cols;
         if (!ops->vec_dot || mm[i].n_tok <= 0) continue;
+        bool want_r8 = w->r8 && be->gemm_r8[w->type];
+        bool shared = false;
+        for (int k = 0; k < n_seen && !shared; k++) {
+            const kern_mm *o = &mm[seen[k]];
+            const mm_plan *op = &plan[seen[k]];
+            if (o->x == mm[i].x && o->ldx == mm[i].ldx && o->n_tok == mm[i].n_tok &&
+                o->w->n_cols == w->n_cols &&
+                be->ops[o->w->type].vec_dot_type == ops->vec_dot_type &&
+                (!want_r8 || ops->vec_dot_type != DTYPE_Q8_0 || op->xsum)) {
+                plan[i] = (mm_plan){op->qx, op->qx_stride, op->xsum, want_r8};
+                shared = true;
+            }
+        }
+        if (shared) continue;
         size_t row = ops->vec_dot_type == DTYPE_Q8_K ? (size_t)(w->n_cols / 256) * 292
                                                      : (size_t)(w->n_cols / 32) * 34;
         if (used + row * (size_t)mm[i].n_tok > kc->qx_cap) continue; /* fp32 path */
@@ -228,8 +246,12 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         uint8_t *dst = kc->qx + used;
         for (int64_t t = 0; t < mm[i].n_tok; t++)
             q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
-        plan[i] = (mm_plan){dst, row, NULL, w->r8 && be->gemm_r8[w->type]};
+        plan[i] = (mm_plan){dst, row, NULL, want_r8};
         used += row * (size_t)mm[i].n_tok;
+        if (n_seen < N_SEEN)
+            seen[n_seen++] = i;
+        else
+            seen[i % N_SEEN] = i;
         if (plan[i].r8 && ops->vec_dot_type == DTYPE_Q8_0) {
             /* the repacked kernel also needs each block's quant sum */
             size_t nb = (size_t)(w->n_cols / 32), need = nb * sizeof(int16_t) * mm[i].n_tok;

@@ -17,6 +17,8 @@
  */
 #include "model/forward.h"
 
+#include "tensor/quant.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -47,6 +49,176 @@ static void mla_worker(void *p, int ith, int nth)
                        kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
                        job->o_lat + ((int64_t)t * H + h0) * R, R, scratch);
     }
+}
+
+/* ---- prefill in the decompressed form ----------------------------------------------------------
+ * The absorbed form costs (kv_lora + rope) + kv_lora multiply-adds per (query, key, head): 1088
+ * with R1's dims. Decompressing each key's latent row into that head's key and value first,
+ *   k[u,h] = [k_pe[u] | k_up[h] · c[u]],  v[u,h] = v_b[h] · c[u]   ((nope + v) · kv_lora = 131072
+ * multiply-adds per key and head, a matmul over all keys that the integer kernels run fast),
+ * leaves (rope + nope) + v = 320 per pair. A batch of n tokens of one sequence after n_past cached
+ * ones has n·n_past + n(n+1)/2 pairs; its own n keys cost the absorbed form as much (q_abs and
+ * V_b · o_lat per query), so the decompressed form pays once the pairs' saving exceeds
+ * decompressing the n_past earlier keys again. Same mathematics, other rounding: the forms agree
+ * to float error (tests/model/test_mla_forms.c). */
+typedef struct mla_dec_job {
+    const r1_model *m;
+    workspace *ws;
+    int n_tok, n_keys, h0, n_h; /* heads [h0, h0 + n_h) of this group */
+    const float *qd;            /* (n_tok, H, rope + nope): [roped q_pe | q_nope] */
+    float *o;                   /* (n_tok, H, v) */
+} mla_dec_job;
+
+/* One task = one head × KERN_PREFILL_Q consecutive queries; dealt round-robin (later tiles see more
+ * keys), neighbouring tasks on one head so its keys are shared in cache. */
+static void mla_dec_worker(void *p, int ith, int nth)
+{
+    const mla_dec_job *job = p;
+    const model_config *c = &job->m->cfg;
+    int64_t H = c->n_heads, rope = c->qk_rope_head_dim, nope = c->qk_nope_head_dim,
+            V = c->v_head_dim, dk = rope + nope, per_key = dk + V;
+    int n_past = job->n_keys - job->n_tok,
+        tiles = (job->n_tok + KERN_PREFILL_Q - 1) / KERN_PREFILL_Q;
+    float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
+    for (long task = ith; task < (long)job->n_h * tiles; task += nth) {
+        int hl = (int)(task / tiles), t0 = (int)(task % tiles) * KERN_PREFILL_Q;
+        int nq = job->n_tok - t0 < KERN_PREFILL_Q ? job->n_tok - t0 : KERN_PREFILL_Q;
+        int64_t h = job->h0 + hl;
+        const float *kv = job->ws->mla_kv + (int64_t)hl * job->n_keys * per_key;
+        kern_attention_prefill(job->qd + ((int64_t)t0 * H + h) * dk, nq, H * dk, (int)dk, kv,
+                               kv + dk, per_key, n_past + t0 + nq, (int)V, c->kq_scale,
+                               job->o + ((int64_t)t0 * H + h) * V, H * V, scratch);
+    }
+}
+
+typedef struct kpe_job {
+    const float *lat;
+    int64_t ld, rope_off, rope, n, n_h, dst_stride, per_key;
+    float *dst; /* head hl's row i at dst + hl·dst_stride + i·per_key */
+} kpe_job;
+
+static void kpe_worker(void *p, int ith, int nth)
+{
+    const kpe_job *j = p;
+    long r0, r1;
+    threadpool_split((long)(j->n_h * j->n), ith, nth, &r0, &r1);
+    for (long r = r0; r < r1; r++) {
+        int64_t hl = r / j->n, i = r % j->n;
+        memcpy(j->dst + hl * j->dst_stride + i * j->per_key, j->lat + i * j->ld + j->rope_off,
+               (size_t)j->rope * sizeof(float));
+    }
+}
+
+/* Whether this batch takes the decompressed form: one sequence at consecutive positions, and
+ * cheaper by the count above (a decompression multiply-add weighed at half an attention one: the
+ * integer matmul kernels run 2-4x faster per multiply-add than attention's fp32 ones). */
+static bool use_decompressed(const r1_model *m, const workspace *ws, int n_tok)
+{
+    const model_config *c = &m->cfg;
+    if (!ws->mla_kv || ws->mla_mode == MLA_ABSORBED) return false;
+    for (int t = 1; t < n_tok; t++)
+        if (ws->kvs[t] != ws->kvs[0] || ws->positions[t] != ws->positions[0] + t) return false;
+    int64_t per_key = c->qk_rope_head_dim + c->qk_nope_head_dim + c->v_head_dim;
+    if ((int64_t)(ws->positions[0] + n_tok) * per_key > ws->mla_kv_floats) return false;
+    if (ws->mla_mode == MLA_DECOMPRESSED) return true;
+    if (n_tok < MLA_DECOMPRESS_MIN_TOKENS) return false;
+    double n = n_tok, past = ws->positions[0], pairs = n * past + n * (n + 1) / 2;
+    double absorbed = 2.0 * c->kv_lora_rank + c->qk_rope_head_dim, decompressed = (double)per_key;
+    double per_key_up = (double)(c->qk_nope_head_dim + c->v_head_dim) * c->kv_lora_rank;
+    return pairs * (absorbed - decompressed) > 0.5 * past * per_key_up;
+}
+
+/* Attention of the batch in the decompressed form: o (n_tok, H, v) from the roped q. */
+static void mla_decompressed(const r1_model *m, int il, workspace *ws, int n_tok, const float *q,
+                             float *o)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim,
+            rope = c->qk_rope_head_dim, qh = nope + rope, per_key = rope + nope + c->v_head_dim;
+    const kv_cache *kv = ws->kvs[0];
+    int n_keys = ws->positions[0] + n_tok;
+
+    float *qd = ws->buf[2]; /* reorder each head's query as its keys are laid out */
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *src = q + t * H * qh + h * qh;
+            float *dst = qd + (t * H + h) * qh;
+            memcpy(dst, src + nope, (size_t)rope * sizeof(float));
+            memcpy(dst + rope, src, (size_t)nope * sizeof(float));
+        }
+
+    /* heads in groups whose keys fit the buffer: at most 16 MB, or one head */
+    int64_t hg = ws->mla_kv_floats / ((int64_t)n_keys * per_key);
+    hg = hg < 1 ? 1 : hg > H ? H : hg;
+    int64_t groups = (H + hg - 1) / hg;
+    hg = (H + groups - 1) / groups;
+    kern_mm *mm = ws->mm;
+    for (int64_t h0 = 0; h0 < H; h0 += hg) {
+        int64_t nh = H - h0 < hg ? H - h0 : hg;
+        for (int u0 = 0; u0 < n_keys; u0 += ws->n_batch) {
+            int n = n_keys - u0 < ws->n_batch ? n_keys - u0 : ws->n_batch;
+            const float *lat = ws->mla_lat;
+            int64_t ld = R + rope;
+            if (kv->type == DTYPE_F32) {
+                lat = kv_cache_row(kv, il, u0);
+                ld = kv->row_floats;
+            } else {
+                for (int i = 0; i < n; i++)
+                    quant_dequantize_row(kv->type, kv_cache_row(kv, il, u0 + i),
+                                         ws->mla_lat + i * ld, ld);
+            }
+            for (int64_t h = 0; h < nh; h++) {
+                float *dst = ws->mla_kv + (h * n_keys + u0) * per_key;
+                mm[2 * h] = (kern_mm){&ly->k_up, h0 + h, lat, ld, n, dst + rope, per_key};
+                mm[2 * h + 1] = (kern_mm){&ly->v_b, h0 + h, lat, ld, n, dst + rope + nope, per_key};
+            }
+            kern_matmul_multi(&ws->kc, mm, (int)(2 * nh));
+            kpe_job kj = {lat,
+                          ld,
+                          R,
+                          rope,
+                          n,
+                          nh,
+                          (int64_t)n_keys * per_key,
+                          per_key,
+                          ws->mla_kv + (int64_t)u0 * per_key};
+            threadpool_run(m->pool, kpe_worker, &kj);
+        }
+        mla_dec_job job = {m, ws, n_tok, n_keys, (int)h0, (int)nh, qd, o};
+        threadpool_run(m->pool, mla_dec_worker, &job);
+    }
+}
+
+/* Attention of the batch in the absorbed form over the latent cache: o (n_tok, H, v). */
+static void mla_absorbed(const r1_model *m, int il, workspace *ws, int n_tok, const float *q,
+                         float *o_lat, float *qcat, float *o)
+{
+    const model_config *c = &m->cfg;
+    const model_layer *ly = &m->layers[il];
+    int64_t H = c->n_heads, R = c->kv_lora_rank, nope = c->qk_nope_head_dim,
+            rope = c->qk_rope_head_dim, qw = H * (nope + rope), V = c->v_head_dim;
+    /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped
+     * q_pe so that a score is one dot product with a cache row [c | k_pe] */
+    int64_t dk = R + rope;
+    kern_mm *heads = ws->mm;
+    for (int64_t h = 0; h < H; h++)
+        heads[h] = (kern_mm){&ly->k_b, h, q + h * (nope + rope), qw, n_tok, qcat + h * dk, H * dk};
+    kern_matmul_multi(&ws->kc, heads, (int)H);
+    for (int t = 0; t < n_tok; t++)
+        for (int64_t h = 0; h < H; h++)
+            memcpy(qcat + (t * H + h) * dk + R, q + t * qw + h * (nope + rope) + nope,
+                   (size_t)rope * sizeof(float));
+
+    int nth = threadpool_n_threads(m->pool);
+    int hg = n_tok >= nth ? (int)H : (int)((H + nth - 1) / nth);
+    mla_job job = {m, ws, il, n_tok, hg, qcat, o_lat};
+    threadpool_run(m->pool, mla_worker, &job);
+
+    /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
+    for (int64_t h = 0; h < H; h++)
+        heads[h] = (kern_mm){&ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V};
+    kern_matmul_multi(&ws->kc, heads, (int)H);
 }
 
 void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
@@ -83,27 +255,11 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
         kv_cache_store(ws->kvs[t], il, ws->positions[t], 0, row, kvw);
     }
 
-    /* absorb K_b into the query: q_abs[t,h] = K_b[h] · q_nope[t,h], written next to the roped
-     * q_pe so that a score is one dot product with a cache row [c | k_pe] */
-    int64_t dk = R + rope;
-    kern_mm *heads = ws->mm;
-    for (int64_t h = 0; h < H; h++)
-        heads[h] = (kern_mm){&ly->k_b, h, q + h * (nope + rope), qw, n_tok, qcat + h * dk, H * dk};
-    kern_matmul_multi(&ws->kc, heads, (int)H);
-    for (int t = 0; t < n_tok; t++)
-        for (int64_t h = 0; h < H; h++)
-            memcpy(qcat + (t * H + h) * dk + R, q + t * qw + h * (nope + rope) + nope,
-                   (size_t)rope * sizeof(float));
-
-    int nth = threadpool_n_threads(m->pool);
-    int hg = n_tok >= nth ? (int)H : (int)((H + nth - 1) / nth);
-    mla_job job = {m, ws, il, n_tok, hg, qcat, o_lat};
-    threadpool_run(m->pool, mla_worker, &job);
-
-    /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
-    for (int64_t h = 0; h < H; h++)
-        heads[h] = (kern_mm){&ly->v_b, h, o_lat + h * R, H * R, n_tok, o + h * V, H * V};
-    kern_matmul_multi(&ws->kc, heads, (int)H);
+    if (use_decompressed(m, ws, n_tok)) {
+        mla_decompressed(m, il, ws, n_tok, q, o);
+    } else {
+        mla_absorbed(m, il, ws, n_tok, q, o_lat, qcat, o);
+    }
     kern_matmul(&ws->kc, &ly->wo, 0, o, H * V, n_tok, tmp, E);
     for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += tmp[i];
 }

@@ -66,13 +66,17 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     int attn_heads = c->n_heads,
         attn_dv = c->arch == ARCH_DEEPSEEK2 ? c->kv_lora_rank : c->head_dim;
     ws->scores_per_thread = kern_attention_scratch_floats(attn_heads, attn_dv);
+    if (c->arch == ARCH_DEEPSEEK2) /* the decompressed form's tiles */
+        ws->scores_per_thread = max64(
+            ws->scores_per_thread, kern_attention_prefill_scratch_floats(
+                                       c->qk_rope_head_dim + c->qk_nope_head_dim, c->v_head_dim));
     ok = ok && (ws->scores =
                     malloc((size_t)ws->n_threads * (size_t)ws->scores_per_thread * sizeof(float)));
     ok = ok && (ws->rope_cos = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->rope_sin = malloc(nb * (size_t)half * sizeof(float)));
     ok = ok && (ws->positions = malloc(nb * sizeof(int)));
     ok = ok && (ws->kvs = malloc(nb * sizeof(kv_cache *)));
-    int64_t n_mm = max64(max64(c->n_heads, 2 * (int64_t)c->n_routed_experts), 4);
+    int64_t n_mm = max64(max64(2 * (int64_t)c->n_heads, 2 * (int64_t)c->n_routed_experts), 4);
     ok = ok && (ws->mm = malloc((size_t)n_mm * sizeof *ws->mm));
     ok = ok && (ws->moe_first = malloc((size_t)(c->n_routed_experts + 1) * sizeof(int64_t)));
     ok = ok && (ws->moe_ids = malloc(nb * (size_t)k * sizeof(int)));
@@ -88,6 +92,23 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     per_tok = max64(per_tok, 2 * (int64_t)c->inter_dim);
     per_tok = max64(per_tok, w);
     ok = ok && kern_ctx_init(&ws->kc, m->pool, per_tok * n_batch);
+    if (ok && c->arch == ARCH_DEEPSEEK2) {
+        /* R1_MLA_PREFILL=absorbed|decompressed forces a form (tests, A/B benchmarks) */
+        const char *env = getenv("R1_MLA_PREFILL");
+        ws->mla_mode = !env                           ? MLA_AUTO
+                       : !strcmp(env, "absorbed")     ? MLA_ABSORBED
+                       : !strcmp(env, "decompressed") ? MLA_DECOMPRESSED
+                                                      : MLA_AUTO;
+        if (ws->mla_mode == MLA_DECOMPRESSED || n_batch >= MLA_DECOMPRESS_MIN_TOKENS) {
+            /* room for one head's keys over the whole context, or more heads at once up to
+             * 16 MB; pages are touched only by long prompts */
+            int64_t per_key = c->qk_rope_head_dim + c->qk_nope_head_dim + c->v_head_dim;
+            ws->mla_kv_floats = max64((int64_t)n_ctx * per_key, (int64_t)4 << 20);
+            ok = (ws->mla_kv = malloc((size_t)ws->mla_kv_floats * sizeof(float))) &&
+                 (ws->mla_lat =
+                      malloc(nb * (size_t)(c->kv_lora_rank + c->qk_rope_head_dim) * sizeof(float)));
+        }
+    }
     if (!ok) {
         workspace_free(ws);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
@@ -113,6 +134,8 @@ void workspace_free(workspace *ws)
     free(ws->moe_tok);
     free(ws->moe_tw);
     free(ws->router);
+    free(ws->mla_kv);
+    free(ws->mla_lat);
     kern_ctx_free(&ws->kc);
     memset(ws, 0, sizeof *ws);
 }

@@ -53,12 +53,19 @@ typedef struct workspace {
     float *moe_tw;              /* (n_batch·K) routing weight of each gathered row */
     float *router;              /* (n_routed_experts) per-token scratch, thread 0 only */
     kern_ctx kc;
-    kern_mm *mm; /* (max(n_heads, 2·n_routed_experts)) matmul groups */
-    int64_t *moe_first;
-    /* (n_routed_experts) first gathered row of each active expert */ /* matmul scratch
-                                                                         (quantized activations)
-                                                                       */
+    kern_mm *mm;        /* (max(n_heads, 2·n_routed_experts)) matmul groups */
+    int64_t *moe_first; /* (n_routed_experts) first gathered row of each active expert */
+    /* deepseek2 prefill in the decompressed form (deepseek2.c), NULL when n_batch is too small
+     * for it: per head of a group and key, [k_pe | k_nope | v]; latent rows as fp32 */
+    float *mla_kv;
+    int64_t mla_kv_floats;
+    float *mla_lat; /* (n_batch, kv_lora_rank + rope) */
+    int mla_mode;   /* R1_MLA_PREFILL: MLA_AUTO, MLA_ABSORBED or MLA_DECOMPRESSED */
 } workspace;
+
+enum { MLA_AUTO, MLA_ABSORBED, MLA_DECOMPRESSED };
+/* A batch of one sequence with at least this many tokens may use the decompressed form */
+#define MLA_DECOMPRESS_MIN_TOKENS 32
 
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);
 void workspace_free(workspace *ws);

@@ -463,6 +463,64 @@ static r1_status bind_legacy_kv_b(loader *L, model_layer *ly, int il)
                      .n_mats = H,
                      .row_bytes = kv_b.row_bytes,
                      .mat_bytes = (size_t)(nope + v) * kv_b.row_bytes};
+    ly->k_up = kv_b; /* the K rows of each head, in place */
+    ly->k_up.n_rows = nope;
+    ly->k_up.n_mats = H;
+    ly->k_up.mat_bytes = (size_t)(nope + v) * kv_b.row_bytes;
+    return R1_OK;
+}
+
+/* New-style files store only k_b = W_UK^T per head; the decompressed form needs W_UK itself
+ * (nope rows of kv_lora_rank). Float weights are transposed exactly, in their own type. Quantized
+ * ones are dequantized and, for the quantized-activation backends, requantized to Q8_0 (the
+ * integer kernels; these backends already round the latent rows they multiply to 8 bits), or kept
+ * in fp32 for the "ref" backend, whose contract is fp32 arithmetic over exact weights. */
+static r1_status build_k_up(loader *L, model_layer *ly)
+{
+    const wmat *kb = &ly->k_b;
+    int64_t H = kb->n_mats, r = kb->n_rows, nope = kb->n_cols;
+    bool is_float = kb->type == DTYPE_F32 || kb->type == DTYPE_F16 || kb->type == DTYPE_BF16;
+    dtype t = is_float                                         ? kb->type
+              : !strcmp(kern_backend()->name, "ref") || r % 32 ? DTYPE_F32
+                                                               : DTYPE_Q8_0;
+    size_t row_bytes = dtype_row_bytes(t, r), mat_bytes = row_bytes * (size_t)nope;
+    uint8_t *dst = own(L->m, mat_bytes * (size_t)H);
+    float *rows = malloc((size_t)(r * nope) * sizeof(float)),
+          *col = malloc((size_t)r * sizeof(float));
+    if (!dst || !rows || !col) {
+        free(rows);
+        free(col);
+        return err_set(L->err, R1_ERR_NOMEM, "%s: out of memory", L->f->path);
+    }
+    size_t esz = kb->type == DTYPE_F32 ? 4 : 2;
+    for (int64_t h = 0; h < H; h++) {
+        uint8_t *m = dst + (size_t)h * mat_bytes;
+        if (is_float) { /* element (j, d) of k_b[h] to (d, j) */
+            const uint8_t *src = kb->data + (size_t)h * kb->mat_bytes;
+            for (int64_t j = 0; j < r; j++)
+                for (int64_t d = 0; d < nope; d++)
+                    memcpy(m + (size_t)d * row_bytes + (size_t)j * esz,
+                           src + (size_t)j * kb->row_bytes + (size_t)d * esz, esz);
+            continue;
+        }
+        for (int64_t j = 0; j < r; j++) kern_get_row(kb, h, j, rows + j * nope);
+        for (int64_t d = 0; d < nope; d++) {
+            for (int64_t j = 0; j < r; j++) col[j] = rows[j * nope + d];
+            if (t == DTYPE_F32)
+                memcpy(m + (size_t)d * row_bytes, col, (size_t)r * sizeof(float));
+            else
+                quant_quantize_row(t, col, m + (size_t)d * row_bytes, r);
+        }
+    }
+    free(rows);
+    free(col);
+    ly->k_up = (wmat){.type = t,
+                      .data = dst,
+                      .n_rows = nope,
+                      .n_cols = r,
+                      .n_mats = H,
+                      .row_bytes = row_bytes,
+                      .mat_bytes = mat_bytes};
     return R1_OK;
 }
 
@@ -494,7 +552,8 @@ static r1_status bind_layer_deepseek2(loader *L, model_layer *ly, int il)
         return st;
     if (c->is_mla_split) {
         if ((st = bind_mat(L, &ly->k_b, true, nope, kvr, H, "blk.%d.attn_k_b.weight", il)) ||
-            (st = bind_mat(L, &ly->v_b, true, kvr, v, H, "blk.%d.attn_v_b.weight", il)))
+            (st = bind_mat(L, &ly->v_b, true, kvr, v, H, "blk.%d.attn_v_b.weight", il)) ||
+            (st = build_k_up(L, ly)))
             return st;
     } else if ((st = bind_legacy_kv_b(L, ly, il))) {
         return st;
@@ -734,6 +793,7 @@ static r1_status repack_weights(loader *L)
                 ly ? &ly->wkv_a : NULL,
                 ly ? &ly->k_b : NULL,
                 ly ? &ly->v_b : NULL,
+                ly ? &ly->k_up : NULL,
                 ly ? &ly->ffn_gate : NULL,
                 ly ? &ly->ffn_up : NULL,
                 ly ? &ly->ffn_down : NULL,

@@ -88,6 +88,8 @@ typedef struct model_layer {
     const float *kv_a_norm; /* (kv_lora_rank) */
     wmat k_b;               /* n_heads × (kv_lora_rank, nope): q_abs = k_b[h] · q_nope */
     wmat v_b;               /* n_heads × (v_head_dim, kv_lora_rank): o = v_b[h] · o_latent */
+    wmat k_up; /* n_heads × (nope, kv_lora_rank): k_nope = k_up[h] · c, k_b[h] transposed (the
+                * decompressed form of long prompts, deepseek2.c) */
     /* FFN: dense (gate/up/down) or MoE */
     bool is_moe;
     wmat ffn_gate, ffn_up, ffn_down; /* (inter, dim), (inter, dim), (dim, inter) */

@@ -22,8 +22,17 @@ static void fill(rng *g, float *x, int64_t n, float scale)
 /* Largest |out − exact| of kern_attention's output against a plain two-pass softmax in double:
  * H heads of q (dk values each, dk apart), n_keys rows of kv (stride floats apart: key at 0, value
  * at 8), scale 0.3, outputs dv apart. sc: n_keys doubles of scratch. */
+static double attention_error_at(const float *q, int H, int dk, const float *kv, int stride,
+                                 int v_off, int n_keys, int dv, const float *out, double *sc);
 static double attention_error(const float *q, int H, int dk, const float *kv, int stride,
                               int n_keys, int dv, const float *out, double *sc)
+{
+    return attention_error_at(q, H, dk, kv, stride, 8, n_keys, dv, out, sc);
+}
+
+/* The same with values at v_off floats after each key. */
+static double attention_error_at(const float *q, int H, int dk, const float *kv, int stride,
+                                 int v_off, int n_keys, int dv, const float *out, double *sc)
 {
     double worst = 0;
     for (int h = 0; h < H; h++) {
@@ -37,7 +46,7 @@ static double attention_error(const float *q, int H, int dk, const float *kv, in
         for (int u = 0; u < n_keys; u++) sum += (sc[u] = exp(sc[u] - mx));
         for (int j = 0; j < dv; j++) {
             double o = 0;
-            for (int u = 0; u < n_keys; u++) o += sc[u] / sum * kv[u * stride + 8 + j];
+            for (int u = 0; u < n_keys; u++) o += sc[u] / sum * kv[u * stride + v_off + j];
             worst = fmax(worst, fabs(o - out[h * dv + j]));
         }
     }
@@ -450,6 +459,109 @@ int main(void)
                    "the same rounded values",
                    ti ? "bf16" : "f16", n_keys);
         }
+    }
+
+    /* prefill attention (MLA's decompressed form): every backend's block kernel (and on x86
+     * the AVX2 one where the CPU picks AVX-512) gives the reference's bits for query counts,
+     * key counts, widths and visibility around the 16-lane vectors and tiles, from a fresh or
+     * a running softmax state; and kern_attention_prefill is the causal softmax attention within
+     * 1e-5 (double-precision reference over each query's own keys) */
+    {
+        enum { Q = KERN_PREFILL_Q, DKM = 200, DVM = 136, ST = 352 };
+        const kern_backend_t *pbes[10];
+        int n_pbe = 0;
+        for (int b = 0; b < n_be; b++) pbes[n_pbe++] = bes[b];
+#if defined(__x86_64__)
+        kern_backend_t pextra[1];
+        for (int b = 0; b < n_be; b++)
+            if (!strcmp(bes[b]->name, "avx2") &&
+                bes[b]->attn_prefill_block != kern_attn_prefill_block_ref) {
+                pextra[0] = *bes[b];
+                kern_backend_add_prefill_avx2(&pextra[0]);
+                if (pextra[0].attn_prefill_block != bes[b]->attn_prefill_block)
+                    pbes[n_pbe++] = &pextra[0];
+            }
+#endif
+        static float qt[DKM * Q], kv[Q * ST], o_ref[DVM * Q], o_b[DVM * Q], ob[DVM * Q],
+            s_ref[Q * Q], s_b[Q * Q];
+        float m0[Q], l0[Q], m_ref[Q], l_ref[Q], m_b[Q], l_b[Q];
+        const int nqs[] = {1, 5, 16, 17, 31, 32}, nks[] = {1, 7, 16, 32},
+                  dks[] = {1, 7, 16, 40, 192}, dvs[] = {1, 15, 16, 33, 128},
+                  viss[] = {-40, 0, 1, 9, 32};
+        int n_cases = 0;
+        for (int a = 0; a < 6; a++)
+            for (int b2 = 0; b2 < 4; b2++)
+                for (int c2 = 0; c2 < 5; c2++)
+                    for (int e = 0; e < 5; e++)
+                        for (int f = 0; f < 5; f++)
+                            for (int fresh = 0; fresh < 2; fresh++) {
+                                int n_q = nqs[a], n_k = nks[b2], dk = dks[c2], dv = dvs[e],
+                                    vis = viss[f];
+                                if ((a + b2 + c2 + e + f + fresh) % 3) continue; /* a third */
+                                n_cases++;
+                                fill(&g, qt, DKM * Q, 1.0f);
+                                fill(&g, kv, Q * ST, 1.0f);
+                                fill(&g, o_ref, DVM * Q, 1.0f);
+                                for (int i = 0; i < Q; i++) {
+                                    m0[i] = fresh ? -INFINITY : 2.0f * rng_uniform(&g) - 0.5f;
+                                    l0[i] = fresh ? 0.0f : 1.0f + rng_uniform(&g);
+                                }
+                                memcpy(o_b, o_ref, sizeof o_b);
+                                memcpy(m_ref, m0, sizeof m0);
+                                memcpy(l_ref, l0, sizeof l0);
+                                kern_attn_prefill_block_ref(qt, n_q, dk, kv, kv + dk, ST, n_k, dv,
+                                                            0.3f, vis, m_ref, l_ref, o_ref, s_ref);
+                                for (int b = 0; b < n_pbe; b++) {
+                                    memcpy(ob, o_b, sizeof ob);
+                                    memcpy(m_b, m0, sizeof m0);
+                                    memcpy(l_b, l0, sizeof l0);
+                                    pbes[b]->attn_prefill_block(qt, n_q, dk, kv, kv + dk, ST, n_k,
+                                                                dv, 0.3f, vis, m_b, l_b, ob, s_b);
+                                    int bad = 0;
+                                    for (int i = 0; i < n_q; i++) {
+                                        bad += memcmp(&m_b[i], &m_ref[i], 4) != 0;
+                                        bad += memcmp(&l_b[i], &l_ref[i], 4) != 0;
+                                        for (int x = 0; x < dv; x++)
+                                            bad +=
+                                                memcmp(&ob[x * Q + i], &o_ref[x * Q + i], 4) != 0;
+                                    }
+                                    /* outputs past dv untouched */
+                                    bad += memcmp(ob + dv * Q, o_b + dv * Q,
+                                                  (size_t)(DVM - dv) * Q * 4) != 0;
+                                    CHECKF(!bad,
+                                           "prefill block (%s #%d) n_q=%d n_k=%d dk=%d dv=%d "
+                                           "vis=%d %s: %d differ from the reference",
+                                           pbes[b]->name, b, n_q, n_k, dk, dv, vis,
+                                           fresh ? "fresh" : "running", bad);
+                                }
+                            }
+        CHECK(n_cases > 100);
+
+        enum { NMAX = 300, DK = 40, DV = 24, STRIDE = 64 };
+        static float q[Q * DK], kvl[NMAX * STRIDE], out[Q * DV];
+        static float scratch[(DK + DV + Q + 2) * Q];
+        double sc[NMAX];
+        CHECK(kern_attention_prefill_scratch_floats(DK, DV) <= (int64_t)(sizeof scratch / 4));
+        fill(&g, q, Q * DK, 1.0f);
+        fill(&g, kvl, NMAX * STRIDE, 1.0f);
+        const int pq[] = {1, 5, 31, 32}, pk[] = {1, 20, 32, 33, 64, 69, 300};
+        for (int a = 0; a < 4; a++)
+            for (int b = 0; b < 7; b++) {
+                int n_q = pq[a], n_keys = pk[b];
+                if (n_q > n_keys) continue;
+                for (int i = 0; i < Q * DV; i++) out[i] = NAN;
+                kern_attention_prefill(q, n_q, DK, DK, kvl, kvl + DK, STRIDE, n_keys, DV, 0.3f, out,
+                                       DV, scratch);
+                double worst = 0;
+                for (int i = 0; i < n_q; i++) {
+                    int own = n_keys - n_q + 1 + i; /* the keys query i sees */
+                    double w = attention_error_at(q + i * DK, 1, DK, kvl, STRIDE, DK, own, DV,
+                                                  out + i * DV, sc);
+                    worst = w > worst ? w : worst;
+                }
+                CHECKF(worst < 1e-5, "prefill attention n_q=%d n_keys=%d differs by %.3e", n_q,
+                       n_keys, worst);
+            }
     }
 
     /* matmul: every output written, thread count does not matter */

@@ -6,6 +6,8 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Is the page at p mapped from a file whose path ends in `name`? */
@@ -49,6 +51,22 @@ int main(void)
         file_map_release(m, d + 10, page / 2);
         file_map_release(m, d + page + 77, 40 * page);
         CHECKF(!memcmp(m->data, want, size), "contents after release (mmap %d)", use_mmap);
+        /* memory that is not the map's (weights converted at load) is left alone */
+        size_t own_n = 8 * page;
+        uint8_t *own = aligned_alloc(page, own_n);
+        CHECK(own != NULL);
+        if (own) {
+            memset(own, 0x5a, own_n);
+            file_map_release(m, own, own_n);
+            file_map_release(m, d + size - page, 2 * page); /* runs past the map's end */
+            size_t bad = 0;
+            for (size_t i = 0; i < own_n; i++) bad += own[i] != 0x5a;
+            CHECKF(bad == 0, "release of memory outside the map changed %zu bytes (mmap %d)", bad,
+                   use_mmap);
+            CHECKF(!memcmp(m->data, want, size), "contents after outside releases (mmap %d)",
+                   use_mmap);
+            free(own);
+        }
         if (!use_mmap && maps_file_at(d, name) >= 0) { /* Linux: /proc/self/maps */
             CHECKF(maps_file_at(d + 2 * page, name) == 1,
                    "released pages of the copy map the file");

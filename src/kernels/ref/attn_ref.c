@@ -51,3 +51,38 @@ void kern_attn_accum_ref(dtype t, float *o, int64_t o_stride, int n_h, const flo
             for (int i = 0; i < dv; i++) oh[i] = fmaf(pj, kv_elem(t, vj, i), oh[i]);
         }
 }
+
+/* The prefill block, written plainly. Scores: one fmaf chain per (query, key) in element order,
+ * then × scale; a key the query does not see scores -inf. Per query: the block max, the new
+ * running max mn = max(m, block max), c = e^(m − mn) (0 on the first block, where m = -inf; 1
+ * when the max did not grow), l = l·c + Σ_j p_j in key order with p_j = e^(s_j − mn), and each
+ * output o = o·c, then one fmaf per key in key order. */
+void kern_attn_prefill_block_ref(const float *qt, int n_q, int dk, const float *k, const float *v,
+                                 int64_t kv_stride, int n_k, int dv, float scale, int vis, float *m,
+                                 float *l, float *ot, float *s)
+{
+    enum { Q = KERN_PREFILL_Q };
+    for (int j = 0; j < n_k; j++)
+        for (int i = 0; i < n_q; i++) {
+            float a = 0;
+            for (int d = 0; d < dk; d++) a = fmaf(qt[d * Q + i], k[j * kv_stride + d], a);
+            s[j * Q + i] = j < vis + i ? a * scale : -INFINITY;
+        }
+    for (int i = 0; i < n_q; i++) {
+        float bmax = -INFINITY;
+        for (int j = 0; j < n_k; j++) bmax = s[j * Q + i] > bmax ? s[j * Q + i] : bmax;
+        float mn = bmax > m[i] ? bmax : m[i], c = kern_expf(m[i] - mn), li = l[i] * c;
+        for (int j = 0; j < n_k; j++) {
+            float p = kern_expf(s[j * Q + i] - mn);
+            s[j * Q + i] = p;
+            li += p;
+        }
+        m[i] = mn;
+        l[i] = li;
+        for (int x = 0; x < dv; x++) {
+            float acc = ot[x * Q + i] * c;
+            for (int j = 0; j < n_k; j++) acc = fmaf(s[j * Q + i], v[j * kv_stride + x], acc);
+            ot[x * Q + i] = acc;
+        }
+    }
+}

@@ -6,6 +6,7 @@
  * Core step: for signed bytes q and y, Σ q·y over 32 lanes = maddubs(|q|, sign(y, q)) (u8 × s8
  * pairs to s16, no overflow for |q| ≤ 64), then madd with a scale or with 1 to s32. */
 #include "kernels/kernels.h"
+#include "kernels/x86/exp_simd.h"
 
 #if defined(__x86_64__)
 
@@ -638,27 +639,7 @@ static void quantize_q8_0_avx2(const float *x, void *out, int64_t n)
 static void exp_f32_avx2(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 xc = _mm256_min_ps(v, _mm256_set1_ps(KERN_EXP_HI)); /* as x < HI ? x : HI */
-        xc = _mm256_max_ps(xc, _mm256_set1_ps(KERN_EXP_LO));
-        __m256 nn = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m256 r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-0.693359375f), xc);
-        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(2.12194440e-4f), r);
-        __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-        __m256 e = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-        __m256i k =
-            _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(nn), _mm256_set1_epi32(127)), 23);
-        e = _mm256_mul_ps(e, _mm256_castsi256_ps(k));
-        __m256 ok = _mm256_cmp_ps(v, _mm256_set1_ps(KERN_EXP_LO), _CMP_GE_OQ);
-        _mm256_storeu_ps(y + i, _mm256_and_ps(e, ok));
-    }
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp8_kern(_mm256_loadu_ps(x + i)));
     for (; i < n; i++) y[i] = kern_expf(x[i]);
 }
 
