@@ -295,5 +295,7 @@ void kern_attn_prefill_block_ref(const float *qt, int n_q, int dk, const float *
 /* AVX2 / AVX-512 forms of attn_prefill_block (x86/attn_prefill.c, x86/attn_prefill512.c). */
 void kern_backend_add_prefill_avx2(kern_backend_t *b);
 void kern_backend_add_prefill_avx512(kern_backend_t *b);
+/* And with NEON (arm/attn_prefill_neon.c), part of the neon backend. */
+void kern_backend_add_prefill_neon(kern_backend_t *b);
 
 #endif

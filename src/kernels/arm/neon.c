@@ -9,13 +9,16 @@
  * - Q8_0, Q4_0, Q4_K and Q6_K dot products against 8-bit activations: the same integer sums
  *   (widening multiplies and pairwise adds, or `sdot` where the CPU has it: exact either way)
  *   combined by the same float expression (neon_int8.inc);
- * - the Q8_0 activation quantizer: the same amax, scale and round-to-nearest-even.
+ * - the Q8_0 activation quantizer: the same amax, scale and round-to-nearest-even;
+ * - the prefill attention block, in attn_prefill_neon.c.
  * Other weight types keep the scalar kernels. Compiles to nothing but on AArch64. */
 #include "kernels/kernels.h"
 
 #if defined(__aarch64__)
 #include "tensor/blocks.h"
 #include "tensor/quant.h"
+
+#include "kernels/arm/exp_neon.h"
 
 #include <arm_neon.h>
 #include <string.h>
@@ -130,31 +133,10 @@ static void scale_f32_neon(float *y, float a, int64_t n)
     for (; i < n; i++) y[i] *= a;
 }
 
-/* kern_expf, four at a time: the same clamps, rounding (to nearest even), fused steps and scale */
 static void exp_f32_neon(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float32x4_t v = vld1q_f32(x + i);
-        /* as x < HI ? x : HI (NaN: HI), then xc > LO ? xc : LO */
-        float32x4_t xc =
-            vbslq_f32(vcltq_f32(v, vdupq_n_f32(KERN_EXP_HI)), v, vdupq_n_f32(KERN_EXP_HI));
-        xc = vbslq_f32(vcgtq_f32(xc, vdupq_n_f32(KERN_EXP_LO)), xc, vdupq_n_f32(KERN_EXP_LO));
-        float32x4_t nn = vrndnq_f32(vmulq_f32(xc, vdupq_n_f32(1.44269504088896341f)));
-        float32x4_t r = vfmaq_f32(xc, nn, vdupq_n_f32(-0.693359375f));
-        r = vfmaq_f32(r, nn, vdupq_n_f32(2.12194440e-4f));
-        float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-        p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-        p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-        p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-        p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-        p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
-        float32x4_t e = vaddq_f32(vfmaq_f32(r, p, vmulq_f32(r, r)), vdupq_n_f32(1.0f));
-        int32x4_t k = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(nn), vdupq_n_s32(127)), 23);
-        e = vmulq_f32(e, vreinterpretq_f32_s32(k));
-        uint32x4_t ok = vcgeq_f32(v, vdupq_n_f32(KERN_EXP_LO)); /* NaN: 0 */
-        vst1q_f32(y + i, vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(e), ok)));
-    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, exp4_kern(vld1q_f32(x + i)));
     for (; i < n; i++) y[i] = kern_expf(x[i]);
 }
 
@@ -492,6 +474,7 @@ void kern_backend_init_neon(kern_backend_t *b)
     b->ops[DTYPE_Q6_K].vec_dot = dotprod ? vec_dot_q6_k_dotprod : vec_dot_q6_k_neon;
     b->attn_scores = attn_scores_neon;
     b->attn_accum = attn_accum_neon;
+    kern_backend_add_prefill_neon(b);
     b->gemm_r16[DTYPE_F32] = gemm_r16_f32;
     b->gemm_r16[DTYPE_F16] = gemm_r16_f16;
     b->gemm_r16[DTYPE_BF16] = gemm_r16_bf16;

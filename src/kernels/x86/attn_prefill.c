@@ -31,7 +31,7 @@ static inline __attribute__((always_inline)) __m256 vmasked(__m256 x, int base, 
     return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, seen);
 }
 
-#include "attn_prefill.inc"
+#include "kernels/attn_prefill.inc"
 
 void kern_backend_add_prefill_avx2(kern_backend_t *b)
 {

@@ -31,7 +31,7 @@ static inline __attribute__((always_inline)) __m512 vmasked(__m512 x, int base, 
     return _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), seen, x);
 }
 
-#include "attn_prefill.inc"
+#include "kernels/attn_prefill.inc"
 
 void kern_backend_add_prefill_avx512(kern_backend_t *b)
 {
