@@ -6,15 +6,17 @@
 #   bench/compare_peers.sh R1_BIN LLAMA_BENCH [IK_LLAMA_BENCH|-] MODEL.gguf [ROUNDS] [THREADS]
 #
 # The peers are built outside this repository from their public sources (docs/PERFORMANCE.md).
-# Tests: pp512 and tg128 (llama-bench -p 512 -n 128), one repetition per round, ROUNDS rounds.
+# Tests: pp512 and tg128 (llama-bench -p 512 -n 128), one repetition per round, ROUNDS rounds;
+# other sizes with P=... N=... in the environment (N=0: prefill only).
 set -euo pipefail
 r1=$1; llama=$2; ik=$3; model=$4; rounds=${5:-5}; threads=${6:-2}
+P=${P:-512}; N=${N:-128}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-run_r1() { "$r1" bench -m "$model" -t "$threads" -p 512 -n 128 -r 1 --no-mmap 2>/dev/null |
-  awk -F'|' '/ pp512 | tg128 /{gsub(/ /,"",$6); gsub(/ /,"",$7); split($7,a,"±"); print $6, a[1]}'; }
+run_r1() { "$r1" bench -m "$model" -t "$threads" -p "$P" -n "$N" -r 1 --no-mmap 2>/dev/null |
+  awk -F'|' '/ pp[0-9]+ | tg[0-9]+ /{gsub(/ /,"",$6); gsub(/ /,"",$7); split($7,a,"±"); print $6, a[1]}'; }
 run_llama() { # CSV with quoted fields that may hold commas (ik_llama.cpp's tensor_split "-1,0")
-  "$1" -m "$model" -t "$threads" -p 512 -n 128 -r 1 -mmp 0 -o csv 2>/dev/null | python3 -c '
+  "$1" -m "$model" -t "$threads" -p "$P" -n "$N" -r 1 -mmp 0 -o csv 2>/dev/null | python3 -c '
 import csv, sys
 for d in csv.DictReader(sys.stdin):
     if d.get("n_prompt") and d.get("avg_ts"):  # ik_llama.cpp prints warnings into the CSV
@@ -27,7 +29,8 @@ for ((r = 0; r < rounds; r++)); do
 done
 median() { sort -g | awk '{v[NR]=$1} END{print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 echo "model: $model, threads: $threads, rounds: $rounds (medians, tokens/s)"
-for test in pp512 tg128; do
+tests="pp$P"; [ "$N" != 0 ] && tests="$tests tg$N"
+for test in $tests; do
   r=$(awk -v t=$test '$1=="r1" && $2==t {print $3}' "$tmp/all" | median)
   line="$test: r1 $r"
   for peer in llama.cpp ik_llama.cpp; do
