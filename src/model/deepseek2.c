@@ -115,13 +115,12 @@ static void kpe_worker(void *p, int ith, int nth)
 static bool use_decompressed(const r1_model *m, const workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
-    if (!ws->mla_kv || ws->mla_mode == MLA_ABSORBED) return false;
-    for (int t = 1; t < n_tok; t++)
-        if (ws->kvs[t] != ws->kvs[0] || ws->positions[t] != ws->positions[0] + t) return false;
+    if (!ws->mla_kv || ws->attn_mode == ATTN_TOKENWISE || !ws_is_one_sequence(ws, n_tok))
+        return false;
     int64_t per_key = c->qk_rope_head_dim + c->qk_nope_head_dim + c->v_head_dim;
     if ((int64_t)(ws->positions[0] + n_tok) * per_key > ws->mla_kv_floats) return false;
-    if (ws->mla_mode == MLA_DECOMPRESSED) return true;
-    if (n_tok < MLA_DECOMPRESS_MIN_TOKENS) return false;
+    if (ws->attn_mode == ATTN_TILED) return true;
+    if (n_tok < ATTN_TILED_MIN_TOKENS) return false;
     double n = n_tok, past = ws->positions[0], pairs = n * past + n * (n + 1) / 2;
     double absorbed = 2.0 * c->kv_lora_rank + c->qk_rope_head_dim, decompressed = (double)per_key;
     double per_key_up = (double)(c->qk_nope_head_dim + c->v_head_dim) * c->kv_lora_rank;

@@ -66,10 +66,12 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     int attn_heads = c->n_heads,
         attn_dv = c->arch == ARCH_DEEPSEEK2 ? c->kv_lora_rank : c->head_dim;
     ws->scores_per_thread = kern_attention_scratch_floats(attn_heads, attn_dv);
-    if (c->arch == ARCH_DEEPSEEK2) /* the decompressed form's tiles */
-        ws->scores_per_thread = max64(
-            ws->scores_per_thread, kern_attention_prefill_scratch_floats(
-                                       c->qk_rope_head_dim + c->qk_nope_head_dim, c->v_head_dim));
+    /* and the prefill kernel's tiles */
+    int dk_tile =
+            c->arch == ARCH_DEEPSEEK2 ? c->qk_rope_head_dim + c->qk_nope_head_dim : c->head_dim,
+        dv_tile = c->arch == ARCH_DEEPSEEK2 ? c->v_head_dim : c->head_dim;
+    ws->scores_per_thread =
+        max64(ws->scores_per_thread, kern_attention_prefill_scratch_floats(dk_tile, dv_tile));
     ok = ok && (ws->scores =
                     malloc((size_t)ws->n_threads * (size_t)ws->scores_per_thread * sizeof(float)));
     ok = ok && (ws->rope_cos = malloc(nb * (size_t)half * sizeof(float)));
@@ -92,14 +94,13 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     per_tok = max64(per_tok, 2 * (int64_t)c->inter_dim);
     per_tok = max64(per_tok, w);
     ok = ok && kern_ctx_init(&ws->kc, m->pool, per_tok * n_batch);
+    const char *env = getenv("R1_PREFILL_ATTN");
+    ws->attn_mode = !env                        ? ATTN_AUTO
+                    : !strcmp(env, "tokenwise") ? ATTN_TOKENWISE
+                    : !strcmp(env, "tiled")     ? ATTN_TILED
+                                                : ATTN_AUTO;
     if (ok && c->arch == ARCH_DEEPSEEK2) {
-        /* R1_MLA_PREFILL=absorbed|decompressed forces a form (tests, A/B benchmarks) */
-        const char *env = getenv("R1_MLA_PREFILL");
-        ws->mla_mode = !env                           ? MLA_AUTO
-                       : !strcmp(env, "absorbed")     ? MLA_ABSORBED
-                       : !strcmp(env, "decompressed") ? MLA_DECOMPRESSED
-                                                      : MLA_AUTO;
-        if (ws->mla_mode == MLA_DECOMPRESSED || n_batch >= MLA_DECOMPRESS_MIN_TOKENS) {
+        if (ws->attn_mode == ATTN_TILED || n_batch >= ATTN_TILED_MIN_TOKENS) {
             /* room for one head's keys over the whole context, or more heads at once up to
              * 16 MB; pages are touched only by long prompts */
             int64_t per_key = c->qk_rope_head_dim + c->qk_nope_head_dim + c->v_head_dim;

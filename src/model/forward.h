@@ -55,17 +55,29 @@ typedef struct workspace {
     kern_ctx kc;
     kern_mm *mm;        /* (max(n_heads, 2·n_routed_experts)) matmul groups */
     int64_t *moe_first; /* (n_routed_experts) first gathered row of each active expert */
-    /* deepseek2 prefill in the decompressed form (deepseek2.c), NULL when n_batch is too small
-     * for it: per head of a group and key, [k_pe | k_nope | v]; latent rows as fp32 */
+    /* How a batch of one sequence attends: ATTN_AUTO (by size, see deepseek2.c and llama.c),
+     * or forced by R1_PREFILL_ATTN=tokenwise|tiled (tests, A/B benchmarks): token by token with
+     * the decode kernel (MLA: the absorbed form), or in tiles of queries with the prefill kernel
+     * (MLA: the decompressed form; GQA: an fp32 cache only) */
+    int attn_mode;
+    /* deepseek2's decompressed form, NULL when n_batch is too small for it: per head of a group
+     * and key, [k_pe | k_nope | v]; latent rows as fp32 */
     float *mla_kv;
     int64_t mla_kv_floats;
     float *mla_lat; /* (n_batch, kv_lora_rank + rope) */
-    int mla_mode;   /* R1_MLA_PREFILL: MLA_AUTO, MLA_ABSORBED or MLA_DECOMPRESSED */
 } workspace;
 
-enum { MLA_AUTO, MLA_ABSORBED, MLA_DECOMPRESSED };
-/* A batch of one sequence with at least this many tokens may use the decompressed form */
-#define MLA_DECOMPRESS_MIN_TOKENS 32
+enum { ATTN_AUTO, ATTN_TOKENWISE, ATTN_TILED };
+/* A batch of one sequence with at least this many tokens may attend in tiles */
+#define ATTN_TILED_MIN_TOKENS 32
+
+/* Whether the batch is one sequence at consecutive positions (a prompt chunk). */
+static inline bool ws_is_one_sequence(const workspace *ws, int n_tok)
+{
+    for (int t = 1; t < n_tok; t++)
+        if (ws->kvs[t] != ws->kvs[0] || ws->positions[t] != ws->positions[0] + t) return false;
+    return true;
+}
 
 r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ctx, char *err);
 void workspace_free(workspace *ws);

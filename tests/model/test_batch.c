@@ -75,17 +75,18 @@ static void check_model(const char *name, r1_cache_type cache)
 }
 
 /* A long context (2100 cached keys): decoding on 3 threads gives a 1-thread model's logits, and
- * those of the same positions evaluated as one batch, bit for bit when both take one form of
- * MLA attention (form: R1_MLA_PREFILL, or NULL for the default, where the prompt's chunks take
- * the decompressed form and single tokens the absorbed one: then within 1e-4 of the largest
- * logit, fp32 rounding of a different summation order through 4 layers). The decompressed form
- * reads the latent rows back from the cache: with an fp16 cache too. */
+ * those of the same positions evaluated as one batch, bit for bit when both attend the same way
+ * (form: R1_PREFILL_ATTN=tokenwise, the decode kernel and MLA's absorbed form, or tiled, the
+ * prefill kernel and MLA's decompressed form; or NULL for the default, where the prompt's chunks
+ * attend in tiles and single tokens token by token: then within 1e-4 of the largest logit, fp32
+ * rounding of a different summation order through 4 layers). The decompressed form reads the
+ * latent rows back from the cache: with an fp16 cache too. */
 static void check_long_context(const char *name, const char *form, r1_cache_type cache)
 {
     if (form)
-        setenv("R1_MLA_PREFILL", form, 1);
+        setenv("R1_PREFILL_ATTN", form, 1);
     else
-        unsetenv("R1_MLA_PREFILL");
+        unsetenv("R1_PREFILL_ATTN");
     char path[512], err[R1_ERR_MAX];
     snprintf(path, sizeof path, "%s/models/%s.gguf", R1_TEST_DATA, name);
     enum { N_PROMPT = 2100, N_DEC = 3 };
@@ -133,7 +134,7 @@ static void check_long_context(const char *name, const char *form, r1_cache_type
                N_PROMPT + N_DEC, d / mx);
         CHECKF(d <= 1e-4 * mx, "%s: batch and decode differ by %.3e of max|logit|", name, d / mx);
     }
-    unsetenv("R1_MLA_PREFILL");
+    unsetenv("R1_PREFILL_ATTN");
     r1_session_free(whole);
     r1_session_free(dec1);
     r1_session_free(dec3);
@@ -144,10 +145,12 @@ static void check_long_context(const char *name, const char *form, r1_cache_type
 int main(void)
 {
     /* fp32 weights: a one-ulp change shows in the logits */
-    check_long_context("ds3-new-f32", "absorbed", R1_CACHE_F32);
-    check_long_context("ds3-new-f32", "decompressed", R1_CACHE_F32);
-    check_long_context("ds3-new-f32", "decompressed", R1_CACHE_F16);
+    check_long_context("ds3-new-f32", "tokenwise", R1_CACHE_F32);
+    check_long_context("ds3-new-f32", "tiled", R1_CACHE_F32);
+    check_long_context("ds3-new-f32", "tiled", R1_CACHE_F16);
     check_long_context("ds3-new-f32", NULL, R1_CACHE_F32);
+    check_long_context("qwen2-q4_k_m", "tokenwise", R1_CACHE_F32);
+    check_long_context("qwen2-q4_k_m", "tiled", R1_CACHE_F32);
     check_long_context("qwen2-q4_k_m", NULL, R1_CACHE_F32);
     const char *models[] = {"ds3-new-q4_k_m", "ds3-old-f32", "v2lite-q8_0", "qwen2-q4_k_m",
                             "llama3-q8_0"};

@@ -292,15 +292,15 @@ int main(void)
     }
 
     /* thread count does not change results; token-by-token decode equals the batched prompt,
-     * in either form of MLA attention (a 32-token prompt takes the decompressed form, one token
-     * the absorbed one: across forms the results agree to rounding only, which the golden
-     * comparisons above bound) */
+     * attending either way (R1_PREFILL_ATTN; by default a 32-token prompt attends in tiles, with
+     * MLA's decompressed form, and one token alone: across the two the results agree to
+     * rounding only, which the golden comparisons above bound) */
     const char *names[] = {"ds3-new-q4_k_m", "qwen2-q4_k_m", "v2lite-q8_0"};
-    const char *forms[] = {"absorbed", "decompressed"};
-    const char *env = getenv("R1_MLA_PREFILL");
+    const char *forms[] = {"tokenwise", "tiled"};
+    const char *env = getenv("R1_PREFILL_ATTN");
     char *saved = env ? strdup(env) : NULL;
     for (int k = 0; k < 6; k++) {
-        setenv("R1_MLA_PREFILL", forms[k % 2], 1);
+        setenv("R1_PREFILL_ATTN", forms[k % 2], 1);
         const fixture *f = by_name(fx, n, names[k / 2]);
         CHECK(f != NULL);
         if (!f) continue;
@@ -357,9 +357,9 @@ int main(void)
         free(t3);
     }
     if (saved)
-        setenv("R1_MLA_PREFILL", saved, 1);
+        setenv("R1_PREFILL_ATTN", saved, 1);
     else
-        unsetenv("R1_MLA_PREFILL");
+        unsetenv("R1_PREFILL_ATTN");
     free(saved);
     return test_finish();
 }
