@@ -60,7 +60,7 @@ static void mla_worker(void *p, int ith, int nth)
  * ones has n·n_past + n(n+1)/2 pairs; its own n keys cost the absorbed form as much (q_abs and
  * V_b · o_lat per query), so the decompressed form pays once the pairs' saving exceeds
  * decompressing the n_past earlier keys again. Same mathematics, other rounding: the forms agree
- * to float error (tests/model/test_mla_forms.c). */
+ * to float error (test_batch; test_fixtures_tiled compares every fixture with llama.cpp). */
 typedef struct mla_dec_job {
     const r1_model *m;
     workspace *ws;
@@ -147,7 +147,8 @@ static void mla_decompressed(const r1_model *m, int il, workspace *ws, int n_tok
             memcpy(dst + rope, src, (size_t)nope * sizeof(float));
         }
 
-    /* heads in groups whose keys fit the buffer: at most 16 MB, or one head */
+    /* heads in groups whose keys fit the buffer (16 MB, or one head's keys over the whole
+     * context); a quantized cache's latent rows are read back once per group */
     int64_t hg = ws->mla_kv_floats / ((int64_t)n_keys * per_key);
     hg = hg < 1 ? 1 : hg > H ? H : hg;
     int64_t groups = (H + hg - 1) / hg;
@@ -173,15 +174,15 @@ static void mla_decompressed(const r1_model *m, int il, workspace *ws, int n_tok
                 mm[2 * h + 1] = (kern_mm){&ly->v_b, h0 + h, lat, ld, n, dst + rope + nope, per_key};
             }
             kern_matmul_multi(&ws->kc, mm, (int)(2 * nh));
-            kpe_job kj = {lat,
-                          ld,
-                          R,
-                          rope,
-                          n,
-                          nh,
-                          (int64_t)n_keys * per_key,
-                          per_key,
-                          ws->mla_kv + (int64_t)u0 * per_key};
+            kpe_job kj = {.lat = lat,
+                          .ld = ld,
+                          .rope_off = R,
+                          .rope = rope,
+                          .n = n,
+                          .n_h = nh,
+                          .dst_stride = (int64_t)n_keys * per_key,
+                          .per_key = per_key,
+                          .dst = ws->mla_kv + (int64_t)u0 * per_key};
             threadpool_run(m->pool, kpe_worker, &kj);
         }
         mla_dec_job job = {m, ws, n_tok, n_keys, (int)h0, (int)nh, qd, o};
