@@ -217,13 +217,14 @@ void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const
                     const void *v, dtype kv_type, int64_t kv_stride, int n_keys, int dv,
                     float scale, float *out, int64_t out_stride, float *scratch);
 int64_t kern_attention_scratch_floats(int n_heads, int dv);
-/* Causal attention of n_q ≤ KERN_PREFILL_Q queries of one head at consecutive positions, each
- * head with its own fp32 keys and values (MLA prefill in the decompressed form, deepseek2.c):
- * query i sees keys [0, n_keys − n_q + 1 + i), the last one all n_keys. A tile of queries against
+/* Causal attention of n_q ≤ KERN_PREFILL_Q queries of one head at consecutive positions over fp32
+ * keys and values (key u at k + u·kv_stride, value u at v + u·kv_stride; prompt chunks: MLA's
+ * decompressed form in deepseek2.c, a KV head's cached rows in llama.c): query i sees keys
+ * [0, n_keys − n_q + 1 + i), the last one all n_keys; out: n_q rows of dv, out_stride apart. A tile of queries against
  * a block of keys is a small matrix product, vectorized across the queries: each score is one
  * chain of fused multiply-adds in element order (not kern_attention's 8 partial sums), and the
  * online softmax runs as in kern_attention, one block of KERN_PREFILL_Q keys at a time. The same
- * bits in every backend. Scratch: kern_attention_prefill_scratch_floats(dk) floats. */
+ * bits in every backend. Scratch: kern_attention_prefill_scratch_floats(dk, dv) floats. */
 #define KERN_PREFILL_Q 32
 void kern_attention_prefill(const float *q, int n_q, int64_t q_stride, int dk, const float *k,
                             const float *v, int64_t kv_stride, int n_keys, int dv, float scale,
