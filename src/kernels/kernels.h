@@ -66,8 +66,9 @@ typedef struct kern_type_ops {
  * nibbles of 32-byte chunk c), and for Q5_0 32 bytes of bit 4 (bit g for vector g). */
 #define KERN_R8_Q4_0_BYTES 144
 #define KERN_R8_Q5_0_BYTES 176
-/* Q4_K and Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
+/* Q4_K, Q5_K and Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
 #define KERN_R8_Q4K_BYTES 1184
+#define KERN_R8_Q5K_BYTES 1440 /* Q4_K's layout + the fifth bits (x86/gemm_vnni.c) */
 #define KERN_R8_Q6K_BYTES 1680
 /* Rows [8g, 8g + 8) of a repacked matrix (group = its first byte) times n_tok activation rows
  * quantized to the type's vec_dot_type (qx + t·qx_stride; Q8_0 also with its per-block quant sums
@@ -220,11 +221,11 @@ int64_t kern_attention_scratch_floats(int n_heads, int dv);
 /* Causal attention of n_q ≤ KERN_PREFILL_Q queries of one head at consecutive positions over fp32
  * keys and values (key u at k + u·kv_stride, value u at v + u·kv_stride; prompt chunks: MLA's
  * decompressed form in deepseek2.c, a KV head's cached rows in llama.c): query i sees keys
- * [0, n_keys − n_q + 1 + i), the last one all n_keys; out: n_q rows of dv, out_stride apart. A tile of queries against
- * a block of keys is a small matrix product, vectorized across the queries: each score is one
- * chain of fused multiply-adds in element order (not kern_attention's 8 partial sums), and the
- * online softmax runs as in kern_attention, one block of KERN_PREFILL_Q keys at a time. The same
- * bits in every backend. Scratch: kern_attention_prefill_scratch_floats(dk, dv) floats. */
+ * [0, n_keys − n_q + 1 + i), the last one all n_keys; out: n_q rows of dv, out_stride apart. A tile
+ * of queries against a block of keys is a small matrix product, vectorized across the queries: each
+ * score is one chain of fused multiply-adds in element order (not kern_attention's 8 partial sums),
+ * and the online softmax runs as in kern_attention, one block of KERN_PREFILL_Q keys at a time. The
+ * same bits in every backend. Scratch: kern_attention_prefill_scratch_floats(dk, dv) floats. */
 #define KERN_PREFILL_Q 32
 void kern_attention_prefill(const float *q, int n_q, int64_t q_stride, int dk, const float *k,
                             const float *v, int64_t kv_stride, int n_keys, int dv, float scale,

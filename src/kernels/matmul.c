@@ -311,6 +311,8 @@ size_t kern_r8_mat_bytes(const wmat *w)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_Q5_0_BYTES;
     if (w->type == DTYPE_Q4_K && w->n_cols % 256 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q4K_BYTES;
+    if (w->type == DTYPE_Q5_K && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q5K_BYTES;
     if (w->type == DTYPE_Q6_K && w->n_cols % 256 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q6K_BYTES;
     return 0;
@@ -468,14 +470,19 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
             }
         return;
     }
-    /* Q4_K (layout: x86/gemm_vnni.c) */
+    /* Q4_K and Q5_K (layouts: x86/gemm_vnni.c); a Q5_K block is Q4_K's fields with qh[32]
+     * before qs */
+    bool q5 = w->type == DTYPE_Q5_K;
+    size_t blk_bytes = q5 ? sizeof(block_q5_k) : sizeof(block_q4_k);
+    size_t out_bytes = q5 ? KERN_R8_Q5K_BYTES : KERN_R8_Q4K_BYTES;
     for (int64_t g = g0; g < g1; g++)
         for (int64_t b = 0; b < nsb; b++) {
-            uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_Q4K_BYTES;
+            uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * out_bytes;
             for (int r = 0; r < 8; r++) {
-                const block_q4_k *blk =
-                    (const block_q4_k *)(const void *)(src + (size_t)(8 * g + r) * w->row_bytes) +
-                    b;
+                const uint8_t *raw =
+                    src + (size_t)(8 * g + r) * w->row_bytes + (size_t)b * blk_bytes;
+                const block_q4_k *blk = (const block_q4_k *)(const void *)raw; /* d, dmin, scales */
+                const uint8_t *qs = q5 ? ((const block_q5_k *)(const void *)raw)->qs : blk->qs;
                 memcpy(out + 2 * r, &blk->d, 2);
                 memcpy(out + 16 + 2 * r, &blk->dmin, 2);
                 for (int s = 0; s < 8; s++)
@@ -484,7 +491,11 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                  * (high nibbles of the same bytes): whole 4-byte groups */
                 for (int c = 0; c < 4; c++)
                     for (int h = 0; h < 8; h++)
-                        memcpy(out + 160 + 32 * (8 * c + h) + 4 * r, blk->qs + 32 * c + 4 * h, 4);
+                        memcpy(out + 160 + 32 * (8 * c + h) + 4 * r, qs + 32 * c + 4 * h, 4);
+                /* Q5_K: the fifth bits of elements 4h..4h+3 of every sub-block, qh[4h ..] */
+                for (int h = 0; q5 && h < 8; h++)
+                    memcpy(out + KERN_R8_Q4K_BYTES + 32 * h + 4 * r,
+                           ((const block_q5_k *)(const void *)raw)->qh + 4 * h, 4);
             }
         }
 }

@@ -4,7 +4,7 @@
  *   summation order (relative 1e-5), and the scalar kernel equals the fp32 dot over exactly
  *   dequantized values up to the 8-bit activation rounding (relative 3e-2 of |w|·|x|);
  * - kern_matmul: outputs NaN-poisoned first, all written, identical for 1 and 3 threads;
- * - repacked Q8_0, Q4_0, Q5_0, Q4_K and Q6_K (R8, VNNI): equal the scalar kernels up to float
+ * - repacked Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K (R8, VNNI): equal the scalar kernels up to float
  * summation order (relative 1e-5 of Σ|w·x|), bit-identical whatever the number of tokens per call
  * and the thread count, through kern_matmul too;
  * - R16 float matmul (F32, F16, BF16 weights): bit-identical with a plain fmaf chain in every
@@ -184,14 +184,15 @@ int main(void)
     }
     /* repacked Q8_0 and Q4_K: the backend's VNNI kernels on odd sizes */
     const kern_backend_t *be = kern_backend();
-    const dtype r8_types[5] = {DTYPE_Q8_0, DTYPE_Q4_0, DTYPE_Q5_0, DTYPE_Q4_K, DTYPE_Q6_K};
-    for (int ti = 0; ti < 5; ti++) {
+    const dtype r8_types[6] = {DTYPE_Q8_0, DTYPE_Q4_0, DTYPE_Q5_0,
+                               DTYPE_Q4_K, DTYPE_Q5_K, DTYPE_Q6_K};
+    for (int ti = 0; ti < 6; ti++) {
         dtype ty = r8_types[ti];
         if (!be->gemm_r8[ty]) {
             printf("no AVX-VNNI: repacked %s kernel not tested\n", dtype_get(ty)->name);
             continue;
         }
-        bool k = ty == DTYPE_Q4_K || ty == DTYPE_Q6_K; /* 256 blocks, Q8_K activations */
+        bool k = ty == DTYPE_Q4_K || ty == DTYPE_Q5_K || ty == DTYPE_Q6_K; /* Q8_K activations */
         int bsz = k ? 256 : 32;
         kern_quantize_fn quant = k ? scalar->quantize_q8_k : scalar->quantize_q8_0;
         size_t xblk = k ? 292 : 34;

@@ -355,11 +355,14 @@ DEFINE_GEMM_32_X2(gemm_q5_0_r8x2, 2)
  * in the low nibbles, of sub-block 2c + 1 in the high nibbles. Quants are 0..15, unsigned as
  * vpdpbusd wants them. Per row: d·dx·Σ_j sc_j·S_j − dmin·dx·Σ_j mn_j·X_j (S_j: Σ q·x of
  * sub-block j, X_j: Σ x, from the Q8_K bsums) — integer up to the two float multiply-adds. */
-static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *group, int64_t nsb,
-                                                                 const uint8_t *qx,
-                                                                 size_t qx_stride, const int n,
-                                                                 float *y, int64_t ldy)
+/* ---- Q5_K: Q4_K's layout, then (KERN_R8_Q5K_BYTES − KERN_R8_Q4K_BYTES = 256 bytes) for each
+ * group h of 4 elements 32 bytes: row r's qh[4h .. 4h + 3] (bit 2c: the fifth bit of that element
+ * of sub-block 2c, bit 2c + 1: of sub-block 2c + 1). The kernel is Q4_K's with quants 0..31. */
+static inline __attribute__((always_inline)) void
+gemm_q45k_group(const uint8_t *group, int64_t nsb, const uint8_t *qx, size_t qx_stride, const int n,
+                float *y, int64_t ldy, const bool five)
 {
+    const size_t blk_bytes = five ? KERN_R8_Q5K_BYTES : KERN_R8_Q4K_BYTES;
     const block_q8_k *x[Q4K_TOKENS];
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++)
@@ -369,10 +372,10 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
-        const uint8_t *blk = group + (size_t)b * KERN_R8_Q4K_BYTES;
-        prefetch_ahead(blk + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
+        const uint8_t *blk = group + (size_t)b * blk_bytes;
+        prefetch_ahead(blk + 2 * blk_bytes, blk_bytes);
         const __m256 d = scales8(blk), dmin = scales8(blk + 16);
-        const uint8_t *sc = blk + 32, *mn = blk + 96, *q = blk + 160;
+        const uint8_t *sc = blk + 32, *mn = blk + 96, *q = blk + 160, *qh = blk + KERN_R8_Q4K_BYTES;
         __m256i tot[Q4K_TOKENS], mins[Q4K_TOKENS];
 #pragma GCC unroll 8
         for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm256_setzero_si256();
@@ -389,6 +392,14 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
                     _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (8 * c + h)));
                 __m256i lo = _mm256_and_si256(v, m4);
                 __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (five) {
+                    const __m256i one = _mm256_set1_epi8(1);
+                    __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(qh + 32 * h));
+                    __m256i b0 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c), one);
+                    __m256i b1 = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * c + 1), one);
+                    lo = _mm256_or_si256(lo, _mm256_slli_epi16(b0, 4));
+                    hi = _mm256_or_si256(hi, _mm256_slli_epi16(b1, 4));
+                }
 #pragma GCC unroll 8
                 for (int k = 0; k < n; k++) {
                     int32_t xl, xh;
@@ -429,6 +440,21 @@ static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *
     }
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
+static inline __attribute__((always_inline)) void gemm_q4k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
+{
+    gemm_q45k_group(group, nsb, qx, qx_stride, n, y, ldy, false);
+}
+static inline __attribute__((always_inline)) void gemm_q5k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
+{
+    gemm_q45k_group(group, nsb, qx, qx_stride, n, y, ldy, true);
 }
 
 /* ---- Q6_K ------------------------------------------------------------------------------------
@@ -543,6 +569,7 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
         }                                                                                          \
     }
 DEFINE_K_GEMM(gemm_q4_k_r8, gemm_q4k_group, Q4K_TOKENS)
+DEFINE_K_GEMM(gemm_q5_k_r8, gemm_q5k_group, Q4K_TOKENS)
 DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
 
 #if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
@@ -967,5 +994,6 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
     }
 #endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
+    b->gemm_r8[DTYPE_Q5_K] = gemm_q5_k_r8;
     b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
 }
