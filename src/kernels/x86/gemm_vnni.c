@@ -595,10 +595,24 @@ static inline __attribute__((always_inline)) __m512i bytes16(const uint8_t *a, c
     return _mm512_cvtepu8_epi32(v);
 }
 
+/* Q5_K: OR the fifth bits of sub-blocks 2c (into lo) and 2c + 1 (into hi), group h, both groups
+ * of 8 rows (layout above gemm_q45k_group) */
 static inline __attribute__((always_inline)) void
-gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
-                size_t qx_stride, const int n, float *y, int64_t ldy)
+fifth_bits512(const uint8_t *ba, const uint8_t *bq, int c, int h, __m512i *lo, __m512i *hi)
 {
+    const __m512i one = _mm512_set1_epi8(1);
+    __m512i hb = cat256(ba + KERN_R8_Q4K_BYTES + 32 * h, bq + KERN_R8_Q4K_BYTES + 32 * h);
+    __m512i b0 = _mm512_and_si512(_mm512_srli_epi16(hb, 2 * c), one);
+    __m512i b1 = _mm512_and_si512(_mm512_srli_epi16(hb, 2 * c + 1), one);
+    *lo = _mm512_or_si512(*lo, _mm512_slli_epi16(b0, 4));
+    *hi = _mm512_or_si512(*hi, _mm512_slli_epi16(b1, 4));
+}
+
+static inline __attribute__((always_inline)) void
+gemm_q45k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                 size_t qx_stride, const int n, float *y, int64_t ldy, const bool five)
+{
+    const size_t blk_bytes = five ? KERN_R8_Q5K_BYTES : KERN_R8_Q4K_BYTES;
     const block_q8_k *x[Q4K_X2_TOKENS];
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++)
@@ -608,10 +622,9 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
 #pragma GCC unroll 8
     for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
-        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q4K_BYTES,
-                      *bq = gb + (size_t)b * KERN_R8_Q4K_BYTES;
-        prefetch_ahead(ba + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
-        prefetch_ahead(bq + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
+        const uint8_t *ba = ga + (size_t)b * blk_bytes, *bq = gb + (size_t)b * blk_bytes;
+        prefetch_ahead(ba + 2 * blk_bytes, blk_bytes);
+        prefetch_ahead(bq + 2 * blk_bytes, blk_bytes);
         const __m512 d = scales16(ba, bq), dmin = scales16(ba + 16, bq + 16);
         /* per token: the pair of sub-blocks' sums (s), the scaled total; the mins come after
          * the quants, when those registers are free */
@@ -628,6 +641,7 @@ gemm_q4k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t
                 __m512i v = cat256(ba + 160 + 32 * (8 * c + h), bq + 160 + 32 * (8 * c + h));
                 __m512i lo = _mm512_and_si512(v, m4);
                 __m512i hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if (five) fifth_bits512(ba, bq, c, h, &lo, &hi);
 #pragma GCC unroll 8
                 for (int k = 0; k < n; k++) {
                     int32_t xl, xh;
@@ -867,18 +881,19 @@ static void gemm_q6k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
  * 64 tokens) instead of once per 8. The integer sums are exact and the float steps are those of
  * gemm_q4k_group2, so the results are the same bits. */
 #define Q4K_MANY_MAX 64
-static void gemm_q4k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nsb,
-                                 const uint8_t *qx, size_t qx_stride, int n, float *y, int64_t ldy)
+static inline __attribute__((always_inline)) void
+gemm_q45k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                      size_t qx_stride, int n, float *y, int64_t ldy, const bool five)
 {
+    const size_t blk_bytes = five ? KERN_R8_Q5K_BYTES : KERN_R8_Q4K_BYTES;
     const __m512i m4 = _mm512_set1_epi8(15);
     __m512 acc[Q4K_MANY_MAX];
     __m512i tot[Q4K_MANY_MAX];
     for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nsb; b++) {
-        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q4K_BYTES,
-                      *bq = gb + (size_t)b * KERN_R8_Q4K_BYTES;
-        prefetch_ahead(ba + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
-        prefetch_ahead(bq + 2 * KERN_R8_Q4K_BYTES, KERN_R8_Q4K_BYTES);
+        const uint8_t *ba = ga + (size_t)b * blk_bytes, *bq = gb + (size_t)b * blk_bytes;
+        prefetch_ahead(ba + 2 * blk_bytes, blk_bytes);
+        prefetch_ahead(bq + 2 * blk_bytes, blk_bytes);
         for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
 #pragma GCC unroll 1
         for (int c = 0; c < 4; c++) {
@@ -888,6 +903,7 @@ static void gemm_q4k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
                 __m512i v = cat256(ba + 160 + 32 * (8 * c + h), bq + 160 + 32 * (8 * c + h));
                 lo[h] = _mm512_and_si512(v, m4);
                 hi[h] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if (five) fifth_bits512(ba, bq, c, h, &lo[h], &hi[h]);
             }
             __m512i sc_lo = bytes16(ba + 32 + 16 * c, bq + 32 + 16 * c);
             __m512i sc_hi = bytes16(ba + 32 + 16 * c + 8, bq + 32 + 16 * c + 8);
@@ -938,9 +954,10 @@ static void gemm_q4k_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t n
     }
 }
 
-static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
-                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
-                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+static inline __attribute__((always_inline)) void
+gemm_q45k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols, const uint8_t *qx,
+               size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int64_t n_tok, float *y,
+               int64_t ldy, const bool five)
 {
     (void)xsum;
     (void)xsum_stride;
@@ -949,8 +966,8 @@ static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_c
     if (n_tok >= 16) { /* measured: the 8-token tiles win below 16 tokens, this above */
         for (int64_t t = 0; t < n_tok; t += Q4K_MANY_MAX) {
             int n = n_tok - t < Q4K_MANY_MAX ? (int)(n_tok - t) : Q4K_MANY_MAX;
-            gemm_q4k_group2_many(group, gb, nsb, qx + (size_t)t * qx_stride, qx_stride, n,
-                                 y + t * ldy, ldy);
+            gemm_q45k_group2_many(group, gb, nsb, qx + (size_t)t * qx_stride, qx_stride, n,
+                                  y + t * ldy, ldy, five);
         }
         return;
     }
@@ -961,7 +978,7 @@ static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_c
         switch (n) { /* a constant n unrolls the loops */
 #define CASE_Q4K(k)                                                                                \
     case k:                                                                                        \
-        gemm_q4k_group2(group, gb, nsb, q, qx_stride, k, yt, ldy);                                 \
+        gemm_q45k_group2(group, gb, nsb, q, qx_stride, k, yt, ldy, five);                          \
         break;
             CASE_Q4K(1)
             CASE_Q4K(2)
@@ -972,9 +989,23 @@ static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_c
             CASE_Q4K(7)
 #undef CASE_Q4K
         default:
-            gemm_q4k_group2(group, gb, nsb, q, qx_stride, 8, yt, ldy);
+            gemm_q45k_group2(group, gb, nsb, q, qx_stride, 8, yt, ldy, five);
         }
     }
+}
+static void gemm_q4_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
+                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
+                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+{
+    gemm_q45k_r8x2(group, group_bytes, n_cols, qx, qx_stride, xsum, xsum_stride, n_tok, y, ldy,
+                   false);
+}
+static void gemm_q5_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_cols,
+                           const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
+                           size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy)
+{
+    gemm_q45k_r8x2(group, group_bytes, n_cols, qx, qx_stride, xsum, xsum_stride, n_tok, y, ldy,
+                   true);
 }
 DEFINE_K_GEMM_X2(gemm_q6_k_r8x2, gemm_q6k_group2, Q6K_TOKENS)
 #endif
@@ -990,6 +1021,7 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
         b->gemm_r8x2[DTYPE_Q4_0] = gemm_q4_0_r8x2;
         b->gemm_r8x2[DTYPE_Q5_0] = gemm_q5_0_r8x2;
         b->gemm_r8x2[DTYPE_Q4_K] = gemm_q4_k_r8x2;
+        b->gemm_r8x2[DTYPE_Q5_K] = gemm_q5_k_r8x2;
         b->gemm_r8x2[DTYPE_Q6_K] = gemm_q6_k_r8x2;
     }
 #endif
