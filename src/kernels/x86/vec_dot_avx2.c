@@ -534,6 +534,104 @@ static void vec_dot_q5_k_x4(const void *w, const void *x, size_t xs, int64_t n, 
     for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - mins_total[k];
 }
 
+static inline int hsum_epi32(__m256i v)
+{
+    __m128i q = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0x4e));
+    q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0xb1));
+    return _mm_cvtsi128_si32(q);
+}
+
+/* Σ over the 32 elements l of chunk (c, j) of a Q2_K/Q3_K block (elements 128c + 32j + l): u·y per
+ * 16-element sub-block (l < 16: sub-block 8c + 2j, else 8c + 2j + 1), times its scale: 8 int32.
+ * u is unsigned (≤ 7), so maddubs' pair sums stay within int16. */
+static inline __m256i k23_chunk(__m256i u, const int8_t *y, int16_t sc_lo, int16_t sc_hi)
+{
+    __m256i p = _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(const void *)y));
+    return _mm256_madd_epi16(p, _mm256_set_m128i(_mm_set1_epi16(sc_hi), _mm_set1_epi16(sc_lo)));
+}
+
+/* Q2_K (blocks.h): the integer sums exactly, then the scalar backend's float expression per
+ * block, so the result has its bits. */
+static float vec_dot_q2_k(const void *w, const void *x, int64_t n)
+{
+    const block_q2_k *a = w;
+    const block_q8_k *b = x;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        /* scales in the low nibbles, mins in the high ones; Σ min·bsum in one madd */
+        __m128i sb8 = _mm_loadu_si128((const __m128i *)(const void *)a[i].scales);
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)(const void *)b[i].bsums);
+        __m256i mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(sb8, 4), _mm_set1_epi8(15)));
+        int summ = hsum_epi32(_mm256_madd_epi16(mins, bsums));
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)(void *)sc,
+                            _mm256_cvtepu8_epi16(_mm_and_si128(sb8, _mm_set1_epi8(15))));
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 2; c++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(a[i].qs + 32 * c));
+            for (int j = 0; j < 4; j++) {
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m3);
+                int sb = 8 * c + 2 * j;
+                acc = _mm256_add_epi32(
+                    acc, k23_chunk(u, b[i].qs + 128 * c + 32 * j, sc[sb], sc[sb + 1]));
+            }
+        }
+        int sumi = hsum_epi32(acc);
+        s += b[i].d * (fp16(a[i].d) * (float)sumi - fp16(a[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+/* Q3_K (blocks.h): q = u − 4 with u = 2 low bits | hmask bit << 2; Σ q·y = Σ u·y − 4·Σ y, the
+ * last from the Q8_K bsums. Integer sums exactly, then the scalar backend's float expression. */
+static float vec_dot_q3_k(const void *w, const void *x, int64_t n)
+{
+    const block_q3_k *a = w;
+    const block_q8_k *b = x;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        /* the 16 6-bit scales (blocks.h), four at a time: low 4 bits of sub-blocks 0–7 are
+         * the low nibbles of bytes 0–7, of 8–15 their high nibbles; the high 2 bits of
+         * sub-block s are bits 2·(s / 4) of byte 8 + s % 4 */
+        uint32_t lo0, lo1, hi2;
+        memcpy(&lo0, a[i].scales, 4);
+        memcpy(&lo1, a[i].scales + 4, 4);
+        memcpy(&hi2, a[i].scales + 8, 4);
+        const uint32_t m4 = 0x0f0f0f0f, m2 = 0x03030303;
+        /* built in registers: a 16-byte load of four just-stored words would stall */
+        __m128i sc8 = _mm_set_epi32((int)((lo1 >> 4 & m4) | (hi2 >> 6 & m2) << 4),
+                                    (int)((lo0 >> 4 & m4) | (hi2 >> 4 & m2) << 4),
+                                    (int)((lo1 & m4) | (hi2 >> 2 & m2) << 4),
+                                    (int)((lo0 & m4) | (hi2 & m2) << 4));
+        sc8 = _mm_sub_epi8(sc8, _mm_set1_epi8(32));
+        __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)(const void *)b[i].bsums);
+        int offs = hsum_epi32(_mm256_madd_epi16(sc16, bsums));
+        int16_t sc[16];
+        _mm256_storeu_si256((__m256i *)(void *)sc, sc16);
+        __m256i hm = _mm256_loadu_si256((const __m256i *)(const void *)a[i].hmask);
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 2; c++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(const void *)(a[i].qs + 32 * c));
+            for (int j = 0; j < 4; j++) {
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), m3);
+                __m256i h = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * c + j), one);
+                u = _mm256_or_si256(u, _mm256_slli_epi16(h, 2));
+                int sb = 8 * c + 2 * j;
+                acc = _mm256_add_epi32(
+                    acc, k23_chunk(u, b[i].qs + 128 * c + 32 * j, sc[sb], sc[sb + 1]));
+            }
+        }
+        int sumi = hsum_epi32(acc) - 4 * offs;
+        s += b[i].d * fp16(a[i].d) * (float)sumi;
+    }
+    return s;
+}
+
 static float vec_dot_q6_k(const void *w, const void *x, int64_t n)
 {
     const block_q6_k *a = w;
@@ -755,6 +853,8 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->ops[DTYPE_Q4_K].vec_dot = vec_dot_q4_k;
     b->ops[DTYPE_Q5_K].vec_dot = vec_dot_q5_k;
     b->ops[DTYPE_Q6_K].vec_dot = vec_dot_q6_k;
+    b->ops[DTYPE_Q2_K].vec_dot = vec_dot_q2_k;
+    b->ops[DTYPE_Q3_K].vec_dot = vec_dot_q3_k;
 }
 
 #else
