@@ -279,15 +279,21 @@ static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
     const __m128i t128 = _mm_loadu_si128((const __m128i *)iq4_values);
     const __m256i table = _mm256_set_m128i(t128, t128);
     __m256 acc = _mm256_setzero_ps();
+    /* sub-block sb's 6-bit scale: nibble sb of scales_l, then bits 2sb, 2sb + 1 of scales_h;
+     * decoded in registers (an int16[8] stored and reloaded whole stalled every block) */
+    const __m256i lo_shift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+    const __m256i hi_shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int16_t ls[8];
         uint32_t sl;
         memcpy(&sl, a[i].scales_l, 4);
-        for (int sb = 0; sb < 8; sb++)
-            ls[sb] =
-                (int16_t)((((sl >> (4 * sb)) & 15) | (((a[i].scales_h >> (2 * sb)) & 3) << 4)) -
-                          32);
-        __m128i l128 = _mm_loadu_si128((const __m128i *)ls);
+        __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32((int)sl), lo_shift),
+                                      _mm256_set1_epi32(15));
+        __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(a[i].scales_h), hi_shift),
+                                      _mm256_set1_epi32(3));
+        __m256i ls32 =
+            _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+        __m128i l128 =
+            _mm_packs_epi32(_mm256_castsi256_si128(ls32), _mm256_extracti128_si256(ls32, 1));
         const __m256i sc = _mm256_set_m128i(l128, l128);
         __m256i sumi = _mm256_setzero_si256();
         for (int sb = 0; sb < 8; sb++) {
