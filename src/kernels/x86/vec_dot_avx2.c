@@ -307,54 +307,41 @@ static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
     return hsum_ps(acc);
 }
 
-/* Σ y over a Q8_0 block's 32 values, as a float. */
-static inline float sum_y32(const int8_t *qs)
+/* Q4_1 / Q5_1: x = d·q + m, so Σ x·y = d·dy·Σ q·yq + m·dy·Σ yq. Both sums stay in vectors
+ * across blocks (one horizontal sum at the end, not two per block of 32). */
+static inline void q41_block(__m256i q, const block_q8_0 *y8, float d, float m, __m256 *acc,
+                             __m256 *accm)
 {
-    __m256i y = _mm256_loadu_si256((const __m256i *)qs);
-    __m256i s =
-        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), y), _mm256_set1_epi16(1));
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    return (float)_mm_cvtsi128_si32(h);
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i y = _mm256_loadu_si256((const __m256i *)(const void *)y8->qs);
+    __m256i qy = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), ones16);
+    __m256i sy = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), y), ones16);
+    float dy = fp16(y8->d);
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(d * dy), _mm256_cvtepi32_ps(qy), *acc);
+    *accm = _mm256_fmadd_ps(_mm256_set1_ps(m * dy), _mm256_cvtepi32_ps(sy), *accm);
 }
 
-/* Q4_1 / Q5_1: x = d·q + m, so Σ x·y = d·dy·Σ q·yq + m·dy·Σ yq (as the scalar kernel). */
 static float vec_dot_q4_1(const void *w, const void *x, int64_t n)
 {
     const block_q4_1 *a = w;
     const block_q8_0 *b = x;
-    float s = 0;
-    for (int64_t i = 0; i < n / QK; i++) {
-        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i d =
-            _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles_32(a[i].qs), y), _mm256_set1_epi16(1));
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-        float dy = fp16(b[i].d);
-        s += fp16(a[i].d) * dy * (float)_mm_cvtsi128_si32(h) + fp16(a[i].m) * dy * sum_y32(b[i].qs);
-    }
-    return s;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK; i++)
+        q41_block(nibbles_32(a[i].qs), &b[i], fp16(a[i].d), fp16(a[i].m), &acc, &accm);
+    return hsum_ps(_mm256_add_ps(acc, accm));
 }
 
 static float vec_dot_q5_1(const void *w, const void *x, int64_t n)
 {
     const block_q5_1 *a = w;
     const block_q8_0 *b = x;
-    float s = 0;
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK; i++) {
         __m256i hb = _mm256_and_si256(bits_to_bytes(a[i].qh), _mm256_set1_epi8(16));
         __m256i q = _mm256_or_si256(nibbles_32(a[i].qs), hb);
-        __m256i y = _mm256_loadu_si256((const __m256i *)b[i].qs);
-        __m256i d = _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), _mm256_set1_epi16(1));
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-        float dy = fp16(b[i].d);
-        s += fp16(a[i].d) * dy * (float)_mm_cvtsi128_si32(h) + fp16(a[i].m) * dy * sum_y32(b[i].qs);
+        q41_block(q, &b[i], fp16(a[i].d), fp16(a[i].m), &acc, &accm);
     }
-    return s;
+    return hsum_ps(_mm256_add_ps(acc, accm));
 }
 
 /* Unpack the 12 scale bytes of a Q4_K/Q5_K block (packing in tensor/blocks.h): 8 scales and
