@@ -408,31 +408,45 @@ static float vec_dot_q4_k(const void *w, const void *x, int64_t n)
     return hsum_ps(acc) - mins_total;
 }
 
-/* vec_dot_q4_k for 4 activation rows: the same operations per row, in the same order, with the
- * weight nibbles and scales unpacked once. */
-static void vec_dot_q4_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+/* vec_dot_q4_k / vec_dot_q5_k for 4 activation rows: the same operations per row, in the same
+ * order, with the weights' values and scales unpacked once (prompt batches on CPUs without the
+ * repacked VNNI kernels). The blocks share d, dmin and scales; Q5_K adds qh (blocks.h). */
+static inline __attribute__((always_inline)) void
+vec_dot_q45_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4], const bool five)
 {
-    const block_q4_k *a = w;
+    const size_t blk_bytes = five ? sizeof(block_q5_k) : sizeof(block_q4_k);
     const block_q8_k *b[4];
     for (int k = 0; k < 4; k++)
         b[k] = (const block_q8_k *)(const void *)((const uint8_t *)x + k * xs);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                      _mm256_setzero_ps()};
     float mins_total[4] = {0, 0, 0, 0};
-    const __m256i m4 = _mm256_set1_epi8(15);
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     for (int64_t i = 0; i < n / QK_K; i++) {
+        const uint8_t *raw = (const uint8_t *)w + (size_t)i * blk_bytes;
+        const block_q4_k *a = (const block_q4_k *)(const void *)raw; /* d, dmin, scales */
+        const block_q5_k *a5 = (const block_q5_k *)(const void *)raw;
+        const uint8_t *qs = five ? a5->qs : a->qs;
         __m128i sc128, mn128;
-        k4_scales(a[i].scales, &sc128, &mn128);
-        float dmin = fp16(a[i].dmin), d = fp16(a[i].d);
+        k4_scales(a->scales, &sc128, &mn128);
+        float dmin = fp16(a->dmin), d = fp16(a->d);
         for (int k = 0; k < 4; k++)
             mins_total[k] += b[k][i].d * dmin * (float)k4_min_sum(mn128, b[k][i].bsums);
         const __m256i sc = _mm256_set_m128i(sc128, sc128);
+        __m256i qh = five ? _mm256_loadu_si256((const __m256i *)(const void *)a5->qh)
+                          : _mm256_setzero_si256();
         __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                            _mm256_setzero_si256()};
         for (int c = 0; c < 4; c++) {
-            __m256i bytes = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
+            __m256i bytes = _mm256_loadu_si256((const __m256i *)(const void *)(qs + 32 * c));
             __m256i lo = _mm256_and_si256(bytes, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4);
+            if (five) { /* bit 4 of element 64c + l is bit 2c of qh[l]; of 64c + 32 + l, 2c + 1 */
+                __m256i hlo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
+                __m256i hhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(hlo, 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(hhi, 4));
+            }
             __m256i slo = bcast16(sc, 2 * c), shi = bcast16(sc, 2 * c + 1);
             for (int k = 0; k < 4; k++) {
                 __m256i ylo = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 64 * c));
@@ -447,6 +461,16 @@ static void vec_dot_q4_k_x4(const void *w, const void *x, size_t xs, int64_t n, 
                 _mm256_fmadd_ps(_mm256_set1_ps(b[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
     }
     for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - mins_total[k];
+}
+
+static void vec_dot_q4_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    vec_dot_q45_k_x4(w, x, xs, n, out, false);
+}
+
+static void vec_dot_q5_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
+{
+    vec_dot_q45_k_x4(w, x, xs, n, out, true);
 }
 
 static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
@@ -480,51 +504,6 @@ static float vec_dot_q5_k(const void *w, const void *x, int64_t n)
         acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * fp16(a[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc) - mins_total;
-}
-
-/* vec_dot_q5_k for 4 activation rows: the same operations per row, in the same order, with the
- * weights' 5-bit values and scales unpacked once (prompt batches of Q5_K_M files). */
-static void vec_dot_q5_k_x4(const void *w, const void *x, size_t xs, int64_t n, float out[4])
-{
-    const block_q5_k *a = w;
-    const block_q8_k *b[4];
-    for (int k = 0; k < 4; k++)
-        b[k] = (const block_q8_k *)(const void *)((const uint8_t *)x + k * xs);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    float mins_total[4] = {0, 0, 0, 0};
-    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
-    for (int64_t i = 0; i < n / QK_K; i++) {
-        __m128i sc128, mn128;
-        k4_scales(a[i].scales, &sc128, &mn128);
-        float dmin = fp16(a[i].dmin), d = fp16(a[i].d);
-        for (int k = 0; k < 4; k++)
-            mins_total[k] += b[k][i].d * dmin * (float)k4_min_sum(mn128, b[k][i].bsums);
-        const __m256i sc = _mm256_set_m128i(sc128, sc128);
-        __m256i qh = _mm256_loadu_si256((const __m256i *)a[i].qh);
-        __m256i sumi[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
-                           _mm256_setzero_si256()};
-        for (int c = 0; c < 4; c++) {
-            __m256i bytes = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
-            __m256i hlo = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
-            __m256i hhi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, m4), _mm256_slli_epi16(hlo, 4));
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m4),
-                                         _mm256_slli_epi16(hhi, 4));
-            __m256i slo = bcast16(sc, 2 * c), shi = bcast16(sc, 2 * c + 1);
-            for (int k = 0; k < 4; k++) {
-                __m256i ylo = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 64 * c));
-                __m256i yhi = _mm256_loadu_si256((const __m256i *)(b[k][i].qs + 64 * c + 32));
-                __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, ylo), slo);
-                __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, yhi), shi);
-                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_add_epi32(plo, phi));
-            }
-        }
-        for (int k = 0; k < 4; k++)
-            acc[k] =
-                _mm256_fmadd_ps(_mm256_set1_ps(b[k][i].d * d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
-    }
-    for (int k = 0; k < 4; k++) out[k] = hsum_ps(acc[k]) - mins_total[k];
 }
 
 static inline int hsum_epi32(__m256i v)
