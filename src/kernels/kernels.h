@@ -269,7 +269,7 @@ void kern_backend_init_ref(kern_backend_t *b);
 void kern_backend_init_scalar(kern_backend_t *b);
 void kern_backend_init_avx2(kern_backend_t *b);
 /* AArch64 (arm/neon.c): the scalar backend with NEON fp32 helpers, attention, R16 matmul, and
- * Q8_0/Q4_0/Q4_K/Q6_K dot products, each with the scalar backend's bits. */
+ * Q8_0/Q4_0/Q4_K/Q5_K/Q6_K dot products, each with the scalar backend's bits. */
 void kern_backend_init_neon(kern_backend_t *b);
 /* VNNI additions to the avx2 backend (x86/gemm_vnni*.c): the repacked Q8_0, Q4_0, Q5_0, Q4_K,
  * Q5_K and Q6_K paths, with AVX-VNNI (VEX) or AVX512-VNNI+VL (EVEX, 32 registers). */

@@ -6,7 +6,7 @@
  * - the attention block kernels (ref/attn_ref.c): each (head, row) score keeps 8 lanes in two
  *   registers updated in element order; each output one fused multiply-add chain in row order;
  * - the R16 float matmul (ref/gemm_r16_ref.c): 16 rows in four registers, one chain per column;
- * - Q8_0, Q4_0, Q4_K and Q6_K dot products against 8-bit activations: the same integer sums
+ * - Q8_0, Q4_0, Q4_K, Q5_K and Q6_K dot products against 8-bit activations: the same integer sums
  *   (widening multiplies and pairwise adds, or `sdot` where the CPU has it: exact either way)
  *   combined by the same float expression (neon_int8.inc);
  * - the Q8_0 activation quantizer: the same amax, scale and round-to-nearest-even;
@@ -471,6 +471,7 @@ void kern_backend_init_neon(kern_backend_t *b)
     b->ops[DTYPE_Q8_0].vec_dot = dotprod ? vec_dot_q8_0_dotprod : vec_dot_q8_0_neon;
     b->ops[DTYPE_Q4_0].vec_dot = dotprod ? vec_dot_q4_0_dotprod : vec_dot_q4_0_neon;
     b->ops[DTYPE_Q4_K].vec_dot = dotprod ? vec_dot_q4_k_dotprod : vec_dot_q4_k_neon;
+    b->ops[DTYPE_Q5_K].vec_dot = dotprod ? vec_dot_q5_k_dotprod : vec_dot_q5_k_neon;
     b->ops[DTYPE_Q6_K].vec_dot = dotprod ? vec_dot_q6_k_dotprod : vec_dot_q6_k_neon;
     b->attn_scores = attn_scores_neon;
     b->attn_accum = attn_accum_neon;
