@@ -140,6 +140,91 @@ static_assert(sizeof(block_iq4_xs) == 136, "IQ4_XS block is 136 bytes");
 static const int8_t iq4_values[16] __attribute__((unused)) = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
+/* ---- the IQ1/IQ2/IQ3 types: 256-element super-blocks whose values are rows of a fixed lattice
+ * ("grid", src/tensor/iq_tables.h) times a sign and a scale. Within a super-block, element i is in
+ * 32-element sub-block i / 32; grids hold 8 (IQ1/IQ2) or 4 (IQ3) magnitudes per index, element j
+ * of a row in byte j. ksigns7(k) = k | parity(k) << 7: the 8 signs of a row from 7 stored bits
+ * (the 8th makes the count of minus signs even); sign bit j set = element j negative. */
+
+/* IQ2_XXS, 66 bytes (2.06 bits per weight): d(half) | qs[32] (uint16, read as 8 pairs of uint32
+ * a0, a1 per sub-block). Sub-block s: a0 = 4 bytes, each an iq2xxs_grid index for 8 elements;
+ * a1 bits 7l .. 7l + 6 = the ksigns7 code of row l (l < 4), bits 28-31 = scale u:
+ * x = d · (0.5 + u) · 0.25 · grid · sign. */
+typedef struct {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+} block_iq2_xxs;
+static_assert(sizeof(block_iq2_xxs) == 66, "IQ2_XXS block is 66 bytes");
+
+/* IQ2_XS, 74 bytes (2.31 bpw): d(half) | qs[32] (uint16) | scales[8]. qs[4s + l]: bits 0-8 =
+ * iq2xs_grid index of row l of sub-block s, bits 9-15 = its ksigns7 code. Scale u of the 16
+ * elements 16h .. 16h + 15 = nibble h % 2 of scales[h / 2]: x = d · (0.5 + u) · 0.25 · grid · sign.
+ */
+typedef struct {
+    uint16_t d;
+    uint16_t qs[QK_K / 8];
+    uint8_t scales[QK_K / 32];
+} block_iq2_xs;
+static_assert(sizeof(block_iq2_xs) == 74, "IQ2_XS block is 74 bytes");
+
+/* IQ2_S, 82 bytes (2.56 bpw): d(half) | qs[64] | qh[8] | scales[8]. Row l of sub-block s: index
+ * (10 bits) = qs[4s + l] | ((qh[s] >> 2l) & 3) << 8 into iq2s_grid; its 8 sign bits = qs[32 + 4s
+ * + l] (no parity rule). Scales as IQ2_XS. */
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t scales[QK_K / 32];
+} block_iq2_s;
+static_assert(sizeof(block_iq2_s) == 82, "IQ2_S block is 82 bytes");
+
+/* IQ3_XXS, 98 bytes (3.06 bpw): d(half) | qs[96]. qs[8s + k] (k < 8) = iq3xxs_grid index of the
+ * 4 elements 32s + 4k ...; qs[64 + 4s ...] read as a uint32 a: bits 7l .. 7l + 6 = ksigns7 code of
+ * the 8 elements 32s + 8l ..., bits 28-31 = scale u: x = d · (0.5 + u) · 0.5 · grid · sign. */
+typedef struct {
+    uint16_t d;
+    uint8_t qs[3 * QK_K / 8];
+} block_iq3_xxs;
+static_assert(sizeof(block_iq3_xxs) == 98, "IQ3_XXS block is 98 bytes");
+
+/* IQ3_S, 110 bytes (3.44 bpw): d(half) | qs[64] | qh[8] | signs[32] | scales[4]. Index (9 bits) of
+ * the 4 elements 32s + 4k ... = qs[8s + k] | ((qh[s] >> k) & 1) << 8 into iq3s_grid; sign of
+ * element 32s + j = bit j % 8 of signs[4s + j / 8]; scale u = nibble s % 2 of scales[s / 2]:
+ * x = d · (1 + 2u) · grid · sign. */
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK_K / 4];
+    uint8_t qh[QK_K / 32];
+    uint8_t signs[QK_K / 8];
+    uint8_t scales[QK_K / 64];
+} block_iq3_s;
+static_assert(sizeof(block_iq3_s) == 110, "IQ3_S block is 110 bytes");
+
+/* IQ1_S, 50 bytes (1.56 bpw): d(half) | qs[32] | qh[8] (uint16). Row l of sub-block s: index (11
+ * bits) = qs[4s + l] | ((qh[s] >> 3l) & 7) << 8 into iq1s_grid (values -1, 0, 1); scale u = bits
+ * 12-14 of qh[s], bit 15 = sign of the shift: x = d · (2u + 1) · (grid ± 0.125) (+ when clear). */
+typedef struct {
+    uint16_t d;
+    uint8_t qs[QK_K / 8];
+    uint16_t qh[QK_K / 32];
+} block_iq1_s;
+static_assert(sizeof(block_iq1_s) == 50, "IQ1_S block is 50 bytes");
+
+/* IQ1_M, 56 bytes (1.75 bpw): qs[32] | qh[16] | scales[8] (read as 4 uint16 sc[4]). Row l of
+ * sub-block s: index = qs[4s + l] | ((qh[2s + l / 2] >> 4 (l % 2)) & 7) << 8 into iq1s_grid, its
+ * shift's sign = bit 3 of that nibble. The fp16 super-block scale d is spread over the top nibbles:
+ * bits = sc[0] >> 12 | (sc[1] >> 8 & 0xf0) | (sc[2] >> 4 & 0xf00) | (sc[3] & 0xf000). The 3-bit
+ * scale u of the 16 elements 16h ... = (sc[h / 4] >> 3 (h % 4)) & 7:
+ * x = d · (2u + 1) · (grid ± 0.125). */
+typedef struct {
+    uint8_t qs[QK_K / 8];
+    uint8_t qh[QK_K / 16];
+    uint8_t scales[QK_K / 32];
+} block_iq1_m;
+static_assert(sizeof(block_iq1_m) == 56, "IQ1_M block is 56 bytes");
+
+#define IQ1_DELTA 0.125f /* the shift of IQ1_S / IQ1_M values off the {-1, 0, 1} lattice */
+
 /* Q8_K (activations only, never stored in files): d(float) | qs[256] (int8) | bsums[16] (int16,
  * the sums of each 16 consecutive qs). x[i] = qs[i] * d. */
 typedef struct {

@@ -24,11 +24,18 @@ typedef enum dtype {
     DTYPE_Q5_K = 13,
     DTYPE_Q6_K = 14,
     DTYPE_Q8_K = 15,
+    DTYPE_IQ2_XXS = 16,
+    DTYPE_IQ2_XS = 17,
+    DTYPE_IQ3_XXS = 18,
+    DTYPE_IQ1_S = 19,
     DTYPE_IQ4_NL = 20,
+    DTYPE_IQ3_S = 21,
+    DTYPE_IQ2_S = 22,
     DTYPE_IQ4_XS = 23,
     DTYPE_I8 = 24,
     DTYPE_I16 = 25,
     DTYPE_I32 = 26,
+    DTYPE_IQ1_M = 29,
     DTYPE_BF16 = 30,
     DTYPE_COUNT = 40, /* one past the largest id we know of */
 } dtype;

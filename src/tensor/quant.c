@@ -8,6 +8,8 @@
  * (callers' buffers need no alignment); fields are little-endian. Tables are const; no global
  * state. */
 #include "tensor/quant.h"
+#include "tensor/iq_tables.h"
+#include "tensor/quant_iq.h"
 
 #include <assert.h>
 #include <math.h>
@@ -270,6 +272,135 @@ static void dequant_iq4_xs(const block_iq4_xs *b, float *y)
     }
 }
 
+/* The IQ1/IQ2/IQ3 types (layouts in blocks.h). Every value is exact in float (an fp16 scale times
+ * small integers and eighths), so the order of the products does not matter. */
+static uint32_t load_u32(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* y[0..7] = db · grid row (8 bytes of g) with the signs of the bits of `signs` */
+static void grid8(float *y, float db, uint64_t g, unsigned signs)
+{
+    for (int j = 0; j < 8; j++) {
+        const float v = db * (float)(uint8_t)(g >> (8 * j));
+        y[j] = (signs >> j) & 1 ? -v : v;
+    }
+}
+
+static void dequant_iq2_xxs(const block_iq2_xxs *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32) {
+        const uint32_t a0 = load_u32(b->qs + 4 * s), a1 = load_u32(b->qs + 4 * s + 2);
+        const float db = d * (0.5f + (float)(a1 >> 28)) * 0.25f;
+        for (int l = 0; l < 4; l++)
+            grid8(y + 8 * l, db, iq2xxs_grid[(a0 >> (8 * l)) & 255], iq_ksigns7(a1 >> (7 * l)));
+    }
+}
+
+static void dequant_iq2_xs(const block_iq2_xs *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32)
+        for (int l = 0; l < 4; l++) {
+            const int u = (b->scales[s] >> (4 * (l / 2))) & 15;
+            const float db = d * (0.5f + (float)u) * 0.25f;
+            const uint16_t q = b->qs[4 * s + l];
+            grid8(y + 8 * l, db, iq2xs_grid[q & 511], iq_ksigns7(q >> 9));
+        }
+}
+
+static void dequant_iq2_s(const block_iq2_s *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32)
+        for (int l = 0; l < 4; l++) {
+            const int u = (b->scales[s] >> (4 * (l / 2))) & 15;
+            const float db = d * (0.5f + (float)u) * 0.25f;
+            const int idx = b->qs[4 * s + l] | ((b->qh[s] >> (2 * l)) & 3) << 8;
+            grid8(y + 8 * l, db, iq2s_grid[idx], b->qs[32 + 4 * s + l]);
+        }
+}
+
+/* y[0..3] = db · grid row (4 bytes of g) with sign bits j0 .. j0 + 3 of `signs` */
+static void grid4(float *y, float db, uint32_t g, unsigned signs, int j0)
+{
+    for (int j = 0; j < 4; j++) {
+        const float v = db * (float)(uint8_t)(g >> (8 * j));
+        y[j] = (signs >> (j0 + j)) & 1 ? -v : v;
+    }
+}
+
+static void dequant_iq3_xxs(const block_iq3_xxs *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32) {
+        const uint32_t a = load_u32(b->qs + 64 + 4 * s);
+        const float db = d * (0.5f + (float)(a >> 28)) * 0.5f;
+        for (int l = 0; l < 4; l++) {
+            const unsigned sg = iq_ksigns7(a >> (7 * l));
+            grid4(y + 8 * l, db, iq3xxs_grid[b->qs[8 * s + 2 * l]], sg, 0);
+            grid4(y + 8 * l + 4, db, iq3xxs_grid[b->qs[8 * s + 2 * l + 1]], sg, 4);
+        }
+    }
+}
+
+static void dequant_iq3_s(const block_iq3_s *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32) {
+        const float db = d * (float)(1 + 2 * ((b->scales[s / 2] >> (4 * (s % 2))) & 15));
+        for (int k = 0; k < 8; k++) {
+            const int idx = b->qs[8 * s + k] | ((b->qh[s] >> k) & 1) << 8;
+            grid4(y + 4 * k, db, iq3s_grid[idx], b->signs[4 * s + k / 2], 4 * (k % 2));
+        }
+    }
+}
+
+/* y[0..7] = dl · (grid row + delta), the grid's int8 values -1, 0, 1 */
+static void grid8_iq1(float *y, float dl, uint64_t g, float delta)
+{
+    for (int j = 0; j < 8; j++) y[j] = dl * ((float)(int8_t)(g >> (8 * j)) + delta);
+}
+
+static void dequant_iq1_s(const block_iq1_s *b, float *y)
+{
+    const float d = fp16_to_f32(b->d);
+    for (int s = 0; s < 8; s++, y += 32) {
+        const unsigned qh = b->qh[s];
+        const float dl = d * (float)(2 * ((qh >> 12) & 7) + 1);
+        const float delta = qh & 0x8000 ? -IQ1_DELTA : IQ1_DELTA;
+        for (int l = 0; l < 4; l++)
+            grid8_iq1(y + 8 * l, dl, iq1s_grid[b->qs[4 * s + l] | ((qh >> (3 * l)) & 7) << 8],
+                      delta);
+    }
+}
+
+/* IQ1_M's fp16 super-block scale, spread over the top nibbles of its four scale words. */
+static float iq1_m_scale(const uint16_t *sc)
+{
+    return fp16_to_f32((uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) |
+                                  ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000)));
+}
+
+static void dequant_iq1_m(const block_iq1_m *b, float *y)
+{
+    uint16_t sc[4];
+    memcpy(sc, b->scales, sizeof sc);
+    const float d = iq1_m_scale(sc);
+    for (int s = 0; s < 8; s++, y += 32)
+        for (int l = 0; l < 4; l++) {
+            const int h = 2 * s + l / 2; /* 16-element group */
+            const float dl = d * (float)(2 * ((sc[h / 4] >> (3 * (h % 4))) & 7) + 1);
+            const unsigned nib = b->qh[2 * s + l / 2] >> (4 * (l % 2));
+            const float delta = nib & 8 ? -IQ1_DELTA : IQ1_DELTA;
+            grid8_iq1(y + 8 * l, dl, iq1s_grid[b->qs[4 * s + l] | (nib & 7) << 8], delta);
+        }
+}
+
 /* Copy each block from p into an aligned local (the source may be unaligned) and decode it. */
 #define DEQUANT_BLOCKS(T, fn, per)                                                                 \
     do {                                                                                           \
@@ -332,6 +463,27 @@ bool quant_dequantize_row(dtype type, const void *src, float *dst, int64_t n)
         return true;
     case DTYPE_IQ4_XS:
         DEQUANT_BLOCKS(block_iq4_xs, dequant_iq4_xs, QK_K);
+        return true;
+    case DTYPE_IQ2_XXS:
+        DEQUANT_BLOCKS(block_iq2_xxs, dequant_iq2_xxs, QK_K);
+        return true;
+    case DTYPE_IQ2_XS:
+        DEQUANT_BLOCKS(block_iq2_xs, dequant_iq2_xs, QK_K);
+        return true;
+    case DTYPE_IQ2_S:
+        DEQUANT_BLOCKS(block_iq2_s, dequant_iq2_s, QK_K);
+        return true;
+    case DTYPE_IQ3_XXS:
+        DEQUANT_BLOCKS(block_iq3_xxs, dequant_iq3_xxs, QK_K);
+        return true;
+    case DTYPE_IQ3_S:
+        DEQUANT_BLOCKS(block_iq3_s, dequant_iq3_s, QK_K);
+        return true;
+    case DTYPE_IQ1_S:
+        DEQUANT_BLOCKS(block_iq1_s, dequant_iq1_s, QK_K);
+        return true;
+    case DTYPE_IQ1_M:
+        DEQUANT_BLOCKS(block_iq1_m, dequant_iq1_m, QK_K);
         return true;
     default:
         return false;
@@ -1002,6 +1154,7 @@ bool quant_quantize_row(dtype type, const float *src, void *dst, int64_t n)
 {
     const dtype_traits *t = dtype_get((uint32_t)type);
     if (!t || !t->is_supported || n < 0 || n % t->block_size != 0) return false;
+    if (quant_iq_is_lattice(type)) return quant_iq_quantize_row(type, src, dst, n, NULL);
     uint8_t *p = dst;
     switch (type) {
     case DTYPE_F32:

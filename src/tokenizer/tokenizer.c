@@ -225,6 +225,21 @@ static inline int32_t merge_lookup(const tokenizer *t, int32_t a, int32_t b, int
     }
 }
 
+bool tok_can_merge(const tokenizer *t, const char *a, size_t a_len, const char *b, size_t b_len)
+{
+    if (a_len + b_len > TOK_MAX_TOKEN_BYTES || str_lookup(t, a, a_len) < 0 ||
+        str_lookup(t, b, b_len) < 0)
+        return false;
+    char small[512];
+    char *buf = a_len + b_len <= sizeof small ? small : malloc(a_len + b_len);
+    if (!buf) return false;
+    memcpy(buf, a, a_len);
+    memcpy(buf + a_len, b, b_len);
+    const bool ok = str_lookup(t, buf, a_len + b_len) >= 0;
+    if (buf != small) free(buf);
+    return ok;
+}
+
 r1_status tok_add_merge(tokenizer *t, const char *a, size_t a_len, const char *b, size_t b_len,
                         char *err)
 {

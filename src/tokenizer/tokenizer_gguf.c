@@ -89,12 +89,12 @@ static r1_status load(const gguf_file *f, tokenizer **out, char *err)
     for (uint64_t i = 0; i < merges->arr_n && st == R1_OK; i++) {
         const gguf_str *m = &merges->arr_str[i];
         const char *sp = m->len > 1 ? memchr(m->data + 1, ' ', (size_t)m->len - 1) : NULL;
-        if (!sp) {
-            st = err_set(err, R1_ERR_FORMAT, "merge %llu \"%.*s\" is not \"a b\"",
-                         (unsigned long long)i, (int)(m->len > 60 ? 60 : m->len), m->data);
-            break;
-        }
-        size_t a_len = (size_t)(sp - m->data);
+        size_t a_len = (size_t)(sp ? sp - m->data : 0);
+        /* An entry that is not "a b", or names a token the vocabulary lacks, can never apply.
+         * Files in circulation have them (emptied tokens and merges in llama.cpp-quantized
+         * tiny models) and llama.cpp loads them; so do we. Skipping one keeps the order of the
+         * others, which is all BPE uses. */
+        if (!sp || !tok_can_merge(t, m->data, a_len, sp + 1, (size_t)m->len - a_len - 1)) continue;
         st = tok_add_merge(t, m->data, a_len, sp + 1, (size_t)m->len - a_len - 1, err);
     }
     if (st == R1_OK) st = get_special(f, "tokenizer.ggml.bos_token_id", &t->bos, err);

@@ -74,6 +74,8 @@ r1_status tok_index(tokenizer *t, size_t n_merges, char *err);
 /* Add merge "a b" with the next rank; both parts and their concatenation must be tokens. */
 r1_status tok_add_merge(tokenizer *t, const char *a, size_t a_len, const char *b, size_t b_len,
                         char *err);
+/* Whether tok_add_merge would accept "a b" (both parts and their concatenation are tokens). */
+bool tok_can_merge(const tokenizer *t, const char *a, size_t a_len, const char *b, size_t b_len);
 /* Decoded pieces, byte table, added-token tries, special-id checks. */
 r1_status tok_finish(tokenizer *t, char *err);
 

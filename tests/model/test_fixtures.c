@@ -163,10 +163,12 @@ static void check_fixture(const fixture *f)
     free(got);
 }
 
-static int load_fixtures(fixture *out, int cap)
+/* The fixtures of one set: SUB/fixtures.json under tests/data ("" for the main set, "iq/" for the
+ * IQ1-IQ3 set); model and reference paths are kept relative to tests/data. */
+static int load_fixtures(const char *sub, fixture *out, int cap)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/fixtures.json", R1_TEST_DATA);
+    snprintf(path, sizeof path, "%s/%sfixtures.json", R1_TEST_DATA, sub);
     char *text = test_read_file(path, NULL);
     if (!text) return 0;
     cJSON *root = cJSON_Parse(text);
@@ -176,10 +178,11 @@ static int load_fixtures(fixture *out, int cap)
         fixture *f = &out[n];
         memset(f, 0, sizeof *f);
         snprintf(f->name, sizeof f->name, "%s", it->string);
-        snprintf(f->model, sizeof f->model, "%s", cJSON_GetObjectItem(it, "model")->valuestring);
+        snprintf(f->model, sizeof f->model, "%s%s", sub,
+                 cJSON_GetObjectItem(it, "model")->valuestring);
         cJSON *deq = cJSON_GetObjectItem(it, "deqref_logits");
         f->is_quantized = deq != NULL;
-        snprintf(f->ref, sizeof f->ref, "%s",
+        snprintf(f->ref, sizeof f->ref, "%s%s", sub,
                  (deq ? deq : cJSON_GetObjectItem(it, "logits"))->valuestring);
         f->n_vocab = cJSON_GetObjectItem(it, "n_vocab")->valueint;
         cJSON *a = cJSON_GetObjectItem(it, "prompt_ids"), *e;
@@ -209,9 +212,14 @@ int main(void)
     static fixture fx[64];
     is_ref = !strcmp(kern_backend()->name, "ref");
     printf("kernels: %s\n", kern_backend()->name);
-    int n = load_fixtures(fx, 64);
+    int n = load_fixtures("", fx, 64);
     CHECKF(n == 24, "expected the 24 fixtures of tests/data/fixtures.json, found %d", n);
     for (int i = 0; i < n; i++) check_fixture(&fx[i]);
+    /* the IQ1/IQ2/IQ3 types of the DeepSeek-R1 671B downloads (tests/data/iq) */
+    static fixture iq[16];
+    int n_iq = load_fixtures("iq/", iq, 16);
+    CHECKF(n_iq == 9, "expected the 9 fixtures of tests/data/iq/fixtures.json, found %d", n_iq);
+    for (int i = 0; i < n_iq; i++) check_fixture(&iq[i]);
 
     /* both generations of deepseek2 tensors give the same logits */
     const fixture *fn = by_name(fx, n, "ds3-new-f32"), *fo = by_name(fx, n, "ds3-old-f32");

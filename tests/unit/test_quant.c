@@ -7,6 +7,7 @@
  * 3. fp16 / bf16 conversion edge cases (subnormals, inf, NaN, ties, overflow), exhaustive where
  *    cheap. */
 #include "formats/gguf.h"
+#include "tensor/iq_tables.h"
 #include "tensor/quant.h"
 #include "test.h"
 
@@ -59,9 +60,10 @@ static double rel_rmse(const float *x, const float *y, int64_t n)
 }
 
 static const dtype all_types[] = {
-    DTYPE_F32,  DTYPE_F16,  DTYPE_BF16, DTYPE_Q4_0,   DTYPE_Q4_1,
-    DTYPE_Q5_0, DTYPE_Q5_1, DTYPE_Q8_0, DTYPE_Q2_K,   DTYPE_Q3_K,
-    DTYPE_Q4_K, DTYPE_Q5_K, DTYPE_Q6_K, DTYPE_IQ4_NL, DTYPE_IQ4_XS,
+    DTYPE_F32,     DTYPE_F16,    DTYPE_BF16,   DTYPE_Q4_0,    DTYPE_Q4_1,   DTYPE_Q5_0,
+    DTYPE_Q5_1,    DTYPE_Q8_0,   DTYPE_Q2_K,   DTYPE_Q3_K,    DTYPE_Q4_K,   DTYPE_Q5_K,
+    DTYPE_Q6_K,    DTYPE_IQ4_NL, DTYPE_IQ4_XS, DTYPE_IQ2_XXS, DTYPE_IQ2_XS, DTYPE_IQ2_S,
+    DTYPE_IQ3_XXS, DTYPE_IQ3_S,  DTYPE_IQ1_S,  DTYPE_IQ1_M,
 };
 #define N_TYPES (int)(sizeof all_types / sizeof all_types[0])
 
@@ -89,7 +91,7 @@ static double requant_error(dtype type, const float *x, int64_t ne0, int64_t n)
 }
 
 /* The f32 original of a quantized fixture model ("qwen2-q4_k_m" -> fixture "qwen2-f32"), if any. */
-static gguf_file *open_f32_original(const cJSON *fixtures, const char *key)
+static gguf_file *open_f32_original(const char *dir, const cJSON *fixtures, const char *key)
 {
     char name[256];
     const char *dash = strrchr(key, '-');
@@ -97,16 +99,19 @@ static gguf_file *open_f32_original(const cJSON *fixtures, const char *key)
     snprintf(name, sizeof name, "%.*s-f32", (int)(dash - key), key);
     const cJSON *fx = cJSON_GetObjectItemCaseSensitive(fixtures, name);
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(fx, "model");
-    if (!cJSON_IsString(model)) return NULL;
     char path[1024], err[R1_ERR_MAX];
-    snprintf(path, sizeof path, "%s/%s", R1_TEST_DATA, model->valuestring);
+    if (cJSON_IsString(model))
+        snprintf(path, sizeof path, "%s/%s", dir, model->valuestring);
+    else /* the IQ set's originals are the main set's F32 files */
+        snprintf(path, sizeof path, "%s/models/%s.gguf", R1_TEST_DATA, name);
     gguf_file *f = NULL;
     if (gguf_open(path, true, &f, err) != R1_OK) return NULL;
     return f;
 }
 
 /* One dequant_ref: returns the type checked (or -1). */
-static int check_golden_ref(const cJSON *fixtures, const char *key, gguf_file *gf, const cJSON *ref)
+static int check_golden_ref(const char *dir, const cJSON *fixtures, const char *key, gguf_file *gf,
+                            const cJSON *ref)
 {
     const cJSON *jname = cJSON_GetObjectItemCaseSensitive(ref, "name");
     const cJSON *jtype = cJSON_GetObjectItemCaseSensitive(ref, "type");
@@ -132,7 +137,7 @@ static int check_golden_ref(const cJSON *fixtures, const char *key, gguf_file *g
     if ((int)t->type != type || t->n_elements != n) return -1;
 
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", R1_TEST_DATA, jfile->valuestring);
+    snprintf(path, sizeof path, "%s/%s", dir, jfile->valuestring);
     size_t size = 0;
     float *golden = test_read_file(path, &size);
     CHECKF(golden && size == (size_t)n * sizeof(float), "%s: missing or wrong size", path);
@@ -164,7 +169,7 @@ static int check_golden_ref(const cJSON *fixtures, const char *key, gguf_file *g
 
     /* Our quantizer on the f32 original must be about as good as the one that made the file
      * (measured: ratio 0.92 ... 1.001 of its relative RMSE; F16/BF16 are exactly equal). */
-    gguf_file *orig = open_f32_original(fixtures, key);
+    gguf_file *orig = open_f32_original(dir, fixtures, key);
     const gguf_tensor *ot = orig ? gguf_find_tensor(orig, t->name) : NULL;
     if (ot && ot->type == DTYPE_F32 && ot->n_elements == n) {
         float *x = malloc((size_t)n * sizeof *x);
@@ -183,16 +188,18 @@ static int check_golden_ref(const cJSON *fixtures, const char *key, gguf_file *g
     return type;
 }
 
-static void test_golden(void)
+/* Every dequant_ref of one fixture set (DIR/fixtures.json); marks the types checked. */
+static int golden_set(const char *dir, bool *covered)
 {
+    char ipath[1024];
+    snprintf(ipath, sizeof ipath, "%s/fixtures.json", dir);
     size_t size = 0;
-    char *json = test_read_file(R1_TEST_DATA "/fixtures.json", &size);
-    CHECKF(json != NULL, "cannot read %s", R1_TEST_DATA "/fixtures.json");
-    if (!json) return;
+    char *json = test_read_file(ipath, &size);
+    CHECKF(json != NULL, "cannot read %s", ipath);
+    if (!json) return 0;
     cJSON *fixtures = cJSON_ParseWithLength(json, size);
     free(json);
     CHECK(fixtures != NULL);
-    bool covered[DTYPE_COUNT] = {false};
     int n_refs = 0;
     const cJSON *fx;
     cJSON_ArrayForEach(fx, fixtures)
@@ -201,7 +208,7 @@ static void test_golden(void)
         const cJSON *model = cJSON_GetObjectItemCaseSensitive(fx, "model");
         if (!cJSON_IsArray(refs) || !cJSON_IsString(model)) continue;
         char path[1024], err[R1_ERR_MAX];
-        snprintf(path, sizeof path, "%s/%s", R1_TEST_DATA, model->valuestring);
+        snprintf(path, sizeof path, "%s/%s", dir, model->valuestring);
         gguf_file *gf = NULL;
         const r1_status st = gguf_open(path, true, &gf, err);
         CHECKF(st == R1_OK, "%s: %s", path, err);
@@ -209,21 +216,77 @@ static void test_golden(void)
         const cJSON *ref;
         cJSON_ArrayForEach(ref, refs)
         {
-            const int type = check_golden_ref(fixtures, fx->string, gf, ref);
+            const int type = check_golden_ref(dir, fixtures, fx->string, gf, ref);
             if (type >= 0) covered[type] = true;
             n_refs++;
         }
         gguf_close(gf);
     }
     cJSON_Delete(fixtures);
+    return n_refs;
+}
+
+static void test_golden(void)
+{
+    bool covered[DTYPE_COUNT] = {false};
+    /* tests/data: every type of the common downloads; tests/data/iq: the 1-3-bit IQ types */
+    int n_refs = golden_set(R1_TEST_DATA, covered) + golden_set(R1_TEST_DATA "/iq", covered);
     /* every type the fixtures are meant to cover was checked at least once */
-    static const dtype expect[] = {DTYPE_Q2_K, DTYPE_Q3_K, DTYPE_Q4_K,   DTYPE_Q5_K,  DTYPE_Q6_K,
-                                   DTYPE_Q4_0, DTYPE_Q4_1, DTYPE_Q5_0,   DTYPE_Q5_1,  DTYPE_Q8_0,
-                                   DTYPE_F16,  DTYPE_BF16, DTYPE_IQ4_NL, DTYPE_IQ4_XS};
+    static const dtype expect[] = {
+        DTYPE_Q2_K,   DTYPE_Q3_K,   DTYPE_Q4_K,    DTYPE_Q5_K,   DTYPE_Q6_K,  DTYPE_Q4_0,
+        DTYPE_Q4_1,   DTYPE_Q5_0,   DTYPE_Q5_1,    DTYPE_Q8_0,   DTYPE_F16,   DTYPE_BF16,
+        DTYPE_IQ4_NL, DTYPE_IQ4_XS, DTYPE_IQ2_XXS, DTYPE_IQ2_XS, DTYPE_IQ2_S, DTYPE_IQ3_XXS,
+        DTYPE_IQ3_S,  DTYPE_IQ1_S,  DTYPE_IQ1_M};
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
         CHECKF(covered[expect[i]], "no golden reference checked for %s",
                dtype_get(expect[i])->name);
     printf("golden: %d dequant refs checked\n", n_refs);
+}
+
+/* The IQ lattices are format data (src/tensor/iq_grids.inc): each must hold only the values its
+ * type allows, have no repeated row, and match a checksum (FNV-1a 64 over the int8 values, row
+ * by row) computed from gguf-py's independent encoding of the same grid (2 or 3 bits per value,
+ * decoded through its value map), not from the C tables. ksigns7 is derived. */
+static uint64_t fnv_bytes(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void check_grid(const char *name, const void *grid, int rows, int width, const int *allowed,
+                       int n_allowed, uint64_t want)
+{
+    const uint8_t *g = grid; /* little-endian rows: element j in byte j */
+    int bad = 0, dup = 0;
+    for (int r = 0; r < rows; r++) {
+        for (int j = 0; j < width; j++) {
+            bool ok = false;
+            for (int k = 0; k < n_allowed; k++)
+                ok |= (int8_t)g[r * width + j] == allowed[k] || g[r * width + j] == allowed[k];
+            bad += !ok;
+        }
+        for (int q = 0; q < r; q++) dup += !memcmp(g + r * width, g + q * width, (size_t)width);
+    }
+    const uint64_t h = fnv_bytes(0xcbf29ce484222325ull, g, (size_t)rows * (size_t)width);
+    CHECKF(bad == 0 && dup == 0, "%s: %d values outside the type's set, %d repeated rows", name,
+           bad, dup);
+    CHECKF(h == want, "%s: checksum %016llx, gguf-py's grid gives %016llx", name,
+           (unsigned long long)h, (unsigned long long)want);
+}
+
+static void test_iq_tables(void)
+{
+    static const int v2[] = {8, 25, 43}, v3x[] = {4, 12, 20, 28, 36, 44, 52, 62},
+                     v3s[] = {1, 3, 5, 7, 9, 11, 13, 15}, v1[] = {-1, 0, 1};
+    check_grid("iq2xxs_grid", iq2xxs_grid, 256, 8, v2, 3, 0xbb4ee025b5ac6e8eull);
+    check_grid("iq2xs_grid", iq2xs_grid, 512, 8, v2, 3, 0xc9b1ee61e79909bdull);
+    check_grid("iq2s_grid", iq2s_grid, 1024, 8, v2, 3, 0x123edd38a3b62b90ull);
+    check_grid("iq3xxs_grid", iq3xxs_grid, 256, 4, v3x, 8, 0xdfa5dc83d6a155d5ull);
+    check_grid("iq3s_grid", iq3s_grid, 512, 4, v3s, 8, 0xfa37020c25b44829ull);
+    check_grid("iq1s_grid", iq1s_grid, 2048, 8, v1, 3, 0x6703ed863501ae2eull);
+    for (unsigned k = 0; k < 128; k++)
+        CHECKF(iq_ksigns7(k) == (k | (unsigned)(__builtin_popcount(k) & 1) << 7),
+               "ksigns7(%u) = %u", k, iq_ksigns7(k));
 }
 
 /* ---- 2. round trips -------------------------------------------------------------------------- */
@@ -277,7 +340,16 @@ static void fill(int dist, float *x, int64_t n, uint64_t *rng)
  *   Q5_K     0.0372         0.043   0.0537           0.062
  *   Q6_K     0.0175         0.020   0.033            0.038   64 levels per 16
  *   IQ4_NL   0.0835         0.096   0.130            0.15    16 non-uniform levels per 32
- *   IQ4_XS   0.0778         0.09    0.129            0.15    same with 6-bit sub-scales */
+ *   IQ4_XS   0.0778         0.09    0.129            0.15    same with 6-bit sub-scales
+ *   IQ3_S    0.135          0.155   0.295            0.34    rows of 4 from a 512-point lattice
+ *   IQ3_XXS  0.179          0.21    0.331            0.38    256 points, signs with parity
+ *   IQ2_S    0.247          0.285   0.635            0.73    rows of 8 from 1024 points (3 levels)
+ *   IQ2_XS   0.288          0.33    0.637            0.73    512 points, signs with parity
+ *   IQ2_XXS  0.343          0.395   0.838            0.96    256 points, one scale per 32
+ *   IQ1_M    0.432          0.50    0.453            0.52    values -1, 0, 1 ± 1/8, 2048 rows
+ *   IQ1_S    0.464          0.535   0.614            0.71    same, one scale and shift per 32
+ * (the lattice types' outliers: one large value in a group of 8 forces the others to the lattice's
+ * smallest magnitudes; a flat constant is a lattice row, so it keeps CONST_BOUND) */
 typedef struct rt_bound {
     dtype type;
     double smooth, outliers;
@@ -286,11 +358,14 @@ typedef struct rt_bound {
 #define CONST_BOUND 1e-3 /* measured <= 3.1e-4 for every type */
 
 static const rt_bound rt_bounds[] = {
-    {DTYPE_F32, 0, 0},          {DTYPE_F16, 4.9e-4, 4.9e-4}, {DTYPE_BF16, 3.9e-3, 3.9e-3},
-    {DTYPE_Q8_0, 0.007, 0.014}, {DTYPE_Q4_0, 0.11, 0.21},    {DTYPE_Q4_1, 0.10, 0.14},
-    {DTYPE_Q5_0, 0.054, 0.115}, {DTYPE_Q5_1, 0.046, 0.065},  {DTYPE_Q2_K, 0.32, 0.24},
-    {DTYPE_Q3_K, 0.175, 0.19},  {DTYPE_Q4_K, 0.086, 0.12},   {DTYPE_Q5_K, 0.043, 0.062},
-    {DTYPE_Q6_K, 0.020, 0.038}, {DTYPE_IQ4_NL, 0.096, 0.15}, {DTYPE_IQ4_XS, 0.09, 0.15},
+    {DTYPE_F32, 0, 0},          {DTYPE_F16, 4.9e-4, 4.9e-4},  {DTYPE_BF16, 3.9e-3, 3.9e-3},
+    {DTYPE_Q8_0, 0.007, 0.014}, {DTYPE_Q4_0, 0.11, 0.21},     {DTYPE_Q4_1, 0.10, 0.14},
+    {DTYPE_Q5_0, 0.054, 0.115}, {DTYPE_Q5_1, 0.046, 0.065},   {DTYPE_Q2_K, 0.32, 0.24},
+    {DTYPE_Q3_K, 0.175, 0.19},  {DTYPE_Q4_K, 0.086, 0.12},    {DTYPE_Q5_K, 0.043, 0.062},
+    {DTYPE_Q6_K, 0.020, 0.038}, {DTYPE_IQ4_NL, 0.096, 0.15},  {DTYPE_IQ4_XS, 0.09, 0.15},
+    {DTYPE_IQ3_S, 0.155, 0.34}, {DTYPE_IQ3_XXS, 0.21, 0.38},  {DTYPE_IQ2_S, 0.285, 0.73},
+    {DTYPE_IQ2_XS, 0.33, 0.73}, {DTYPE_IQ2_XXS, 0.395, 0.96}, {DTYPE_IQ1_M, 0.50, 0.52},
+    {DTYPE_IQ1_S, 0.535, 0.71},
 };
 
 static double rt_bound_for(const rt_bound *b, int dist)
@@ -554,6 +629,7 @@ int main(void)
     test_bf16();
     test_api_edges();
     test_idempotence();
+    test_iq_tables();
     test_golden();
     test_round_trips();
     return test_finish();

@@ -496,7 +496,9 @@ static void test_bad_gguf(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[R1_ERR_MAX] = "";
         r1_status st = try_gguf(&cases[i], err);
-        if (i == 0)
+        /* a merge that cannot apply (not "a b", or naming a token the vocabulary lacks) is
+         * skipped, as llama.cpp does: files it wrote have them (tests/data/iq) */
+        if (i == 0 || strstr(cases[i].what, "merge"))
             CHECKF(st == R1_OK, "%s: %s", cases[i].what, err);
         else
             CHECKF(st != R1_OK && st != R1_ERR_IO && err[0], "%s: status %d", cases[i].what, st);

@@ -6,8 +6,10 @@
  */
 #include "kernels/kernels.h"
 #include "tensor/blocks.h"
+#include "tensor/iq_tables.h"
 #include "tensor/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -31,7 +33,11 @@ static void quantize_q8_k(const float *x, void *out, int64_t n)
     for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
         float amax = 0;
         for (int j = 0; j < QK_K; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+        /* llama.cpp's order (127 / amax, then its inverse), so both round the same activations
+         * to the same integers; a block too small for that (127 / amax overflows) is zeros */
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        if (!(id <= FLT_MAX)) id = 0;
+        const float d = id > 0 ? 1.0f / id : 0.0f;
         b[i].d = d;
         for (int j = 0; j < QK_K; j++) b[i].qs[j] = (int8_t)lrintf(x[j] * id);
         for (int g = 0; g < QK_K / 16; g++) {
@@ -318,6 +324,207 @@ static float vec_dot_iq4_xs(const void *w, const void *x, int64_t n)
     return s;
 }
 
+/* ---- the IQ lattice types × Q8_K -------------------------------------------------------------
+ * Integer sums of grid value × sign × q8 per scale group, weighted by the odd scale code 2u + 1,
+ * then one float product per super-block; the types' constant factors (IQ2: 1/8, IQ3_XXS: 1/4)
+ * are applied once at the end. IQ1: the ±1/8 shift multiplies the sums of q8 (as integers too). */
+
+/* Σ_j g_j · (sign bit j ? -y_j : y_j) over a row of 8 (grid bytes of g) */
+static int grid_dot8(uint64_t g, unsigned signs, const int8_t *y)
+{
+    int s = 0;
+    for (int j = 0; j < 8; j++) {
+        const int v = (int)(uint8_t)(g >> (8 * j)) * y[j];
+        s += (signs >> j) & 1 ? -v : v;
+    }
+    return s;
+}
+
+static int grid_dot4(uint32_t g, unsigned signs, const int8_t *y)
+{
+    int s = 0;
+    for (int j = 0; j < 4; j++) {
+        const int v = (int)(uint8_t)(g >> (8 * j)) * y[j];
+        s += (signs >> j) & 1 ? -v : v;
+    }
+    return s;
+}
+
+static uint32_t u32_at(const void *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static float vec_dot_iq2_xxs(const void *w, const void *x, int64_t n)
+{
+    const block_iq2_xxs *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            const uint32_t a0 = u32_at(a[i].qs + 4 * sb), a1 = u32_at(a[i].qs + 4 * sb + 2);
+            const int8_t *y = b[i].qs + 32 * sb;
+            int g = 0;
+            for (int l = 0; l < 4; l++)
+                g += grid_dot8(iq2xxs_grid[(a0 >> (8 * l)) & 255], iq_ksigns7(a1 >> (7 * l)),
+                               y + 8 * l);
+            sumi += (int)(2 * (a1 >> 28) + 1) * g;
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return 0.125f * s;
+}
+
+static float vec_dot_iq2_xs(const void *w, const void *x, int64_t n)
+{
+    const block_iq2_xs *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int h = 0; h < 16; h++) {
+            int g = 0;
+            for (int l = 0; l < 2; l++) {
+                const uint16_t q = a[i].qs[2 * h + l];
+                g += grid_dot8(iq2xs_grid[q & 511], iq_ksigns7(q >> 9), b[i].qs + 16 * h + 8 * l);
+            }
+            sumi += (2 * ((a[i].scales[h / 2] >> (4 * (h % 2))) & 15) + 1) * g;
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return 0.125f * s;
+}
+
+static float vec_dot_iq2_s(const void *w, const void *x, int64_t n)
+{
+    const block_iq2_s *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int h = 0; h < 16; h++) {
+            int g = 0;
+            for (int l = 0; l < 2; l++) {
+                const int r = 2 * h + l;
+                const int idx = a[i].qs[r] | ((a[i].qh[r / 4] >> (2 * (r % 4))) & 3) << 8;
+                g += grid_dot8(iq2s_grid[idx], a[i].qs[32 + r], b[i].qs + 8 * r);
+            }
+            sumi += (2 * ((a[i].scales[h / 2] >> (4 * (h % 2))) & 15) + 1) * g;
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return 0.125f * s;
+}
+
+static float vec_dot_iq3_xxs(const void *w, const void *x, int64_t n)
+{
+    const block_iq3_xxs *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            const uint32_t sc = u32_at(a[i].qs + 64 + 4 * sb);
+            const int8_t *y = b[i].qs + 32 * sb;
+            int g = 0;
+            for (int l = 0; l < 4; l++) {
+                const unsigned sg = iq_ksigns7(sc >> (7 * l));
+                g += grid_dot4(iq3xxs_grid[a[i].qs[8 * sb + 2 * l]], sg, y + 8 * l) +
+                     grid_dot4(iq3xxs_grid[a[i].qs[8 * sb + 2 * l + 1]], sg >> 4, y + 8 * l + 4);
+            }
+            sumi += (int)(2 * (sc >> 28) + 1) * g;
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return 0.25f * s;
+}
+
+static float vec_dot_iq3_s(const void *w, const void *x, int64_t n)
+{
+    const block_iq3_s *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0;
+        for (int sb = 0; sb < 8; sb++) {
+            int g = 0;
+            for (int k = 0; k < 8; k++) {
+                const int idx = a[i].qs[8 * sb + k] | ((a[i].qh[sb] >> k) & 1) << 8;
+                g += grid_dot4(iq3s_grid[idx], a[i].signs[4 * sb + k / 2] >> (4 * (k % 2)),
+                               b[i].qs + 32 * sb + 4 * k);
+            }
+            sumi += (2 * ((a[i].scales[sb / 2] >> (4 * (sb % 2))) & 15) + 1) * g;
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * (float)sumi;
+    }
+    return s;
+}
+
+/* Σ_j g_j · y_j over a row of 8 of the IQ1 lattice (int8 values -1, 0, 1) */
+static int grid_dot8_iq1(uint64_t g, const int8_t *y)
+{
+    int s = 0;
+    for (int j = 0; j < 8; j++) s += (int8_t)(g >> (8 * j)) * y[j];
+    return s;
+}
+
+static float vec_dot_iq1_s(const void *w, const void *x, int64_t n)
+{
+    const block_iq1_s *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sumi = 0, sumd = 0; /* Σ (2u+1)·lattice·q8 and Σ (2u+1)·(±1)·q8 */
+        for (int sb = 0; sb < 8; sb++) {
+            const unsigned qh = a[i].qh[sb];
+            const int ls = (int)(2 * ((qh >> 12) & 7) + 1);
+            int g = 0;
+            for (int l = 0; l < 4; l++)
+                g += grid_dot8_iq1(iq1s_grid[a[i].qs[4 * sb + l] | ((qh >> (3 * l)) & 7) << 8],
+                                   b[i].qs + 32 * sb + 8 * l);
+            const int ysum = b[i].bsums[2 * sb] + b[i].bsums[2 * sb + 1];
+            sumi += ls * g;
+            sumd += ls * (qh & 0x8000 ? -ysum : ysum);
+        }
+        s += b[i].d * fp16_to_f32(a[i].d) * ((float)sumi + IQ1_DELTA * (float)sumd);
+    }
+    return s;
+}
+
+static float vec_dot_iq1_m(const void *w, const void *x, int64_t n)
+{
+    const block_iq1_m *a = w;
+    const block_q8_k *b = x;
+    float s = 0;
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        uint16_t sc[4];
+        memcpy(sc, a[i].scales, sizeof sc);
+        const uint16_t dh = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) |
+                                       ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
+        int sumi = 0, sumd = 0;
+        for (int h = 0; h < 16; h++) {
+            const int ls = 2 * ((sc[h / 4] >> (3 * (h % 4))) & 7) + 1;
+            int g = 0, dsum = 0;
+            for (int l = 0; l < 2; l++) {
+                const int r = 2 * h + l;
+                const unsigned nib = a[i].qh[r / 2] >> (4 * (r % 2));
+                const int8_t *y = b[i].qs + 8 * r;
+                g += grid_dot8_iq1(iq1s_grid[a[i].qs[r] | (nib & 7) << 8], y);
+                int ys = 0;
+                for (int j = 0; j < 8; j++) ys += y[j];
+                dsum += nib & 8 ? -ys : ys;
+            }
+            sumi += ls * g;
+            sumd += ls * dsum;
+        }
+        s += b[i].d * fp16_to_f32(dh) * ((float)sumi + IQ1_DELTA * (float)sumd);
+    }
+    return s;
+}
+
 /* The fp32 dot product's summation order is part of the spec, so every backend gives the same
  * bits: 32 partial sums (element i goes to sum i % 32; multiply, then add: no fused
  * multiply-add), combined as (s[j] + s[j+8]) + (s[j+16] + s[j+24]) per j < 8, then
@@ -451,12 +658,16 @@ void kern_backend_init_scalar(kern_backend_t *b)
         dtype t, vt;
         kern_vec_dot_fn fn;
     } table[] = {
-        {DTYPE_Q8_0, DTYPE_Q8_0, vec_dot_q8_0}, {DTYPE_Q4_0, DTYPE_Q8_0, vec_dot_q4_0},
-        {DTYPE_Q4_1, DTYPE_Q8_0, vec_dot_q4_1}, {DTYPE_Q5_0, DTYPE_Q8_0, vec_dot_q5_0},
-        {DTYPE_Q5_1, DTYPE_Q8_0, vec_dot_q5_1}, {DTYPE_IQ4_NL, DTYPE_Q8_0, vec_dot_iq4_nl},
-        {DTYPE_Q2_K, DTYPE_Q8_K, vec_dot_q2_k}, {DTYPE_Q3_K, DTYPE_Q8_K, vec_dot_q3_k},
-        {DTYPE_Q4_K, DTYPE_Q8_K, vec_dot_q4_k}, {DTYPE_Q5_K, DTYPE_Q8_K, vec_dot_q5_k},
-        {DTYPE_Q6_K, DTYPE_Q8_K, vec_dot_q6_k}, {DTYPE_IQ4_XS, DTYPE_Q8_K, vec_dot_iq4_xs},
+        {DTYPE_Q8_0, DTYPE_Q8_0, vec_dot_q8_0},       {DTYPE_Q4_0, DTYPE_Q8_0, vec_dot_q4_0},
+        {DTYPE_Q4_1, DTYPE_Q8_0, vec_dot_q4_1},       {DTYPE_Q5_0, DTYPE_Q8_0, vec_dot_q5_0},
+        {DTYPE_Q5_1, DTYPE_Q8_0, vec_dot_q5_1},       {DTYPE_IQ4_NL, DTYPE_Q8_0, vec_dot_iq4_nl},
+        {DTYPE_Q2_K, DTYPE_Q8_K, vec_dot_q2_k},       {DTYPE_Q3_K, DTYPE_Q8_K, vec_dot_q3_k},
+        {DTYPE_Q4_K, DTYPE_Q8_K, vec_dot_q4_k},       {DTYPE_Q5_K, DTYPE_Q8_K, vec_dot_q5_k},
+        {DTYPE_Q6_K, DTYPE_Q8_K, vec_dot_q6_k},       {DTYPE_IQ4_XS, DTYPE_Q8_K, vec_dot_iq4_xs},
+        {DTYPE_IQ2_XXS, DTYPE_Q8_K, vec_dot_iq2_xxs}, {DTYPE_IQ2_XS, DTYPE_Q8_K, vec_dot_iq2_xs},
+        {DTYPE_IQ2_S, DTYPE_Q8_K, vec_dot_iq2_s},     {DTYPE_IQ3_XXS, DTYPE_Q8_K, vec_dot_iq3_xxs},
+        {DTYPE_IQ3_S, DTYPE_Q8_K, vec_dot_iq3_s},     {DTYPE_IQ1_S, DTYPE_Q8_K, vec_dot_iq1_s},
+        {DTYPE_IQ1_M, DTYPE_Q8_K, vec_dot_iq1_m},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         b->ops[table[i].t].vec_dot_type = table[i].vt;

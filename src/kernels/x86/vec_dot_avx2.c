@@ -12,6 +12,7 @@
 
 #include "tensor/blocks.h"
 
+#include <float.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -758,8 +759,8 @@ static void exp_f32_avx2(float *y, const float *x, int64_t n)
     for (; i < n; i++) y[i] = kern_expf(x[i]);
 }
 
-/* Bit-identical with the scalar quantize_q8_k: the same amax, d, 1/d, x·(1/d) rounded to nearest
- * even, and the sums of each 16 quants. */
+/* Bit-identical with the scalar quantize_q8_k: the same amax, 127/amax, x·(127/amax) rounded to
+ * nearest even, d = its inverse, and the sums of each 16 quants. */
 static void quantize_q8_k_avx2(const float *x, void *out, int64_t n)
 {
     block_q8_k *b = out;
@@ -771,8 +772,10 @@ static void quantize_q8_k_avx2(const float *x, void *out, int64_t n)
         __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float amax = _mm_cvtss_f32(m), d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-        b[i].d = d;
+        const float amax = _mm_cvtss_f32(m);
+        float id = amax > 0 ? 127.0f / amax : 0.0f;
+        if (!(id <= FLT_MAX)) id = 0;
+        b[i].d = id > 0 ? 1.0f / id : 0.0f;
         __m256 s = _mm256_set1_ps(id);
         for (int g = 0; g < QK_K / 32; g++) {
             __m256i q[4];
