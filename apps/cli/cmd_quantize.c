@@ -11,6 +11,7 @@
 
 #include "base/threadpool.h"
 #include "formats/gguf.h"
+#include "model/imatrix.h"
 #include "model/qmix.h"
 #include "tensor/quant.h"
 
@@ -24,18 +25,24 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 quantize IN.gguf OUT.gguf TYPE [--threads N]\n\nTYPE:");
+    fprintf(f, "usage: r1 quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] [--threads N]\n\nTYPE:");
     const qmix *m;
     int n = qmix_all(&m);
     for (int i = 0; i < n; i++) fprintf(f, " %s", m[i].name);
     fprintf(f, "\n\nNorms, biases, the MoE router and exp_probs_b stay F32; output.weight gets "
                "Q6_K in the\nlower mixes; the *_M mixes give attn_v and ffn_down more bits in "
                "some layers; rows a\ntype's block does not divide fall back to a compatible "
-               "type.\n");
+               "type. The IQ mixes keep\noutput, token_embd and attn_output higher; the R1-* "
+               "mixes (the shape of the\npopular DeepSeek-R1 671B files) put only the routed "
+               "experts at the low-bit type\nand everything else at Q4_K/Q6_K "
+               "(docs/quantization.md has the tables).\n\n--imatrix FILE: an importance "
+               "matrix in llama.cpp's imatrix GGUF format (llama-imatrix\nwrites it); the "
+               "IQ1/IQ2 mixes need one, the lattice types use it.\n");
 }
 
 typedef struct q_job {
     const gguf_tensor *t;
+    const imatrix *im;
     dtype type;
     int64_t row0, n_rows;
     size_t in_row_bytes, out_row_bytes;
@@ -53,8 +60,12 @@ static void q_worker(void *p, int ith, int nth)
     const uint8_t *in = (const uint8_t *)j->t->data + (size_t)j->row0 * j->in_row_bytes;
     for (long r = b; r < e; r++) {
         float *x = j->rows + r * cols;
+        /* an expert tensor's rows belong to matrix (row / rows per expert), each with its own
+         * statistics */
+        const int64_t mat = j->t->n_dims == 3 ? (j->row0 + r) / j->t->ne[1] : 0;
+        const float *w = imatrix_get(j->im, j->t->name, mat, cols);
         if (!quant_dequantize_row(j->t->type, in + (size_t)r * j->in_row_bytes, x, cols) ||
-            !quant_quantize_row(j->type, x, j->out + (size_t)r * j->out_row_bytes, cols))
+            !quant_quantize_row_imatrix(j->type, x, j->out + (size_t)r * j->out_row_bytes, cols, w))
             __atomic_store_n(&j->failed, true, __ATOMIC_RELAXED);
     }
 }
@@ -70,11 +81,14 @@ int cmd_quantize(int argc, char **argv)
 {
     const char *pos[3] = {0};
     int n_pos = 0, n_threads = 0;
+    const char *im_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--imatrix")) {
+            if (!(im_path = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
@@ -93,8 +107,22 @@ int cmd_quantize(int argc, char **argv)
         return 2;
     }
     char err[R1_ERR_MAX];
+    imatrix *im = NULL;
+    if (im_path && imatrix_load(im_path, &im, err)) {
+        fprintf(stderr, "r1 quantize: %s\n", err);
+        return 1;
+    }
+    if (mix->needs_imatrix && !im) {
+        fprintf(stderr,
+                "r1 quantize: %s needs an importance matrix: its 1-2-bit types lose too much "
+                "without\none. Make one with llama.cpp's llama-imatrix on a calibration text "
+                "and pass\n--imatrix FILE.\n",
+                mix->name);
+        return 2;
+    }
     gguf_file *f = NULL;
     if (gguf_open(pos[0], true, &f, err)) {
+        imatrix_free(im);
         fprintf(stderr, "r1 quantize: %s\n", err);
         return 1;
     }
@@ -125,6 +153,20 @@ int cmd_quantize(int argc, char **argv)
         const gguf_tensor *t = &f->tensors[i];
         types[i] = qmix_tensor_type(mix, t->name, t->n_dims, t->ne, (int)n_layers);
         counts[types[i]]++;
+        /* a 1-2-bit tensor without statistics would be quantized blind: refuse, naming it */
+        const dtype ty = types[i];
+        const bool low = ty == DTYPE_IQ1_S || ty == DTYPE_IQ1_M || ty == DTYPE_IQ2_XXS ||
+                         ty == DTYPE_IQ2_XS || ty == DTYPE_IQ2_S;
+        bool any = false;
+        for (int64_t m = 0; im && m < (t->n_dims == 3 ? t->ne[2] : 1) && !any; m++)
+            any = imatrix_get(im, t->name, m, t->ne[0]) != NULL;
+        if (low && t->type != ty && im && !any) {
+            fprintf(stderr,
+                    "r1 quantize: %s: the importance matrix has no statistics for this tensor "
+                    "(was it made\nfrom this model?); %s needs them\n",
+                    t->name, dtype_get(ty)->name);
+            goto done;
+        }
         if (t->ne[0] > (int64_t)CHUNK_FLOATS) {
             fprintf(stderr, "r1 quantize: %s: rows of %lld elements are too long\n", t->name,
                     (long long)t->ne[0]);
@@ -161,7 +203,7 @@ int cmd_quantize(int argc, char **argv)
             int64_t per = (int64_t)(CHUNK_FLOATS / (uint64_t)cols);
             for (int64_t r0 = 0; r0 < n_rows; r0 += per) {
                 int64_t n = n_rows - r0 < per ? n_rows - r0 : per;
-                q_job job = {t, types[i], r0, n, in_rb, out_rb, obuf, rows, false};
+                q_job job = {t, im, types[i], r0, n, in_rb, out_rb, obuf, rows, false};
                 threadpool_run(pool, q_worker, &job);
                 if (job.failed) {
                     fprintf(stderr, "r1 quantize: %s: cannot convert %s to %s\n", t->name,
@@ -195,5 +237,6 @@ done:
     threadpool_free(pool);
     gguf_writer_free(w);
     gguf_close(f);
+    imatrix_free(im);
     return rc;
 }

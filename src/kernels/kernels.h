@@ -268,6 +268,8 @@ static inline float kern_expf(float x)
 void kern_backend_init_ref(kern_backend_t *b);
 void kern_backend_init_scalar(kern_backend_t *b);
 void kern_backend_init_avx2(kern_backend_t *b);
+/* The AVX2 dot products of the lattice types IQ1_S ... IQ3_S (x86/vec_dot_iq_avx2.c). */
+void kern_backend_add_iq_avx2(kern_backend_t *b);
 /* AArch64 (arm/neon.c): the scalar backend with NEON fp32 helpers, attention, R16 matmul, and
  * Q8_0/Q4_0/Q4_K/Q5_K/Q6_K dot products, each with the scalar backend's bits. */
 void kern_backend_init_neon(kern_backend_t *b);

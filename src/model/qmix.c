@@ -7,15 +7,41 @@
 #include <strings.h>
 
 static const qmix mixes[] = {
-    {"F32", DTYPE_F32, DTYPE_F32, 0},           {"F16", DTYPE_F16, DTYPE_F16, 1},
-    {"BF16", DTYPE_BF16, DTYPE_BF16, 32},       {"Q8_0", DTYPE_Q8_0, DTYPE_Q8_0, 7},
-    {"Q6_K", DTYPE_Q6_K, DTYPE_Q6_K, 18},       {"Q5_K_M", DTYPE_Q5_K, DTYPE_Q6_K, 17},
-    {"Q5_K_S", DTYPE_Q5_K, DTYPE_Q5_K, 16},     {"Q5_1", DTYPE_Q5_1, DTYPE_Q5_1, 9},
-    {"Q5_0", DTYPE_Q5_0, DTYPE_Q5_0, 8},        {"Q4_K_M", DTYPE_Q4_K, DTYPE_Q6_K, 15},
-    {"Q4_K_S", DTYPE_Q4_K, DTYPE_Q4_K, 14},     {"Q4_1", DTYPE_Q4_1, DTYPE_Q4_1, 3},
-    {"Q4_0", DTYPE_Q4_0, DTYPE_Q4_0, 2},        {"IQ4_XS", DTYPE_IQ4_XS, DTYPE_IQ4_XS, 30},
-    {"IQ4_NL", DTYPE_IQ4_NL, DTYPE_IQ4_NL, 25}, {"Q3_K_M", DTYPE_Q3_K, DTYPE_Q4_K, 12},
-    {"Q2_K", DTYPE_Q2_K, DTYPE_Q2_K, 10},
+    {"F32", DTYPE_F32, DTYPE_F32, 0, QMIX_PLAIN, 0, 0, 0, false},
+    {"F16", DTYPE_F16, DTYPE_F16, 1, QMIX_PLAIN, 0, 0, 0, false},
+    {"BF16", DTYPE_BF16, DTYPE_BF16, 32, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q8_0", DTYPE_Q8_0, DTYPE_Q8_0, 7, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q6_K", DTYPE_Q6_K, DTYPE_Q6_K, 18, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q5_K_M", DTYPE_Q5_K, DTYPE_Q6_K, 17, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q5_K_S", DTYPE_Q5_K, DTYPE_Q5_K, 16, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q5_1", DTYPE_Q5_1, DTYPE_Q5_1, 9, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q5_0", DTYPE_Q5_0, DTYPE_Q5_0, 8, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q4_K_M", DTYPE_Q4_K, DTYPE_Q6_K, 15, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q4_K_S", DTYPE_Q4_K, DTYPE_Q4_K, 14, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q4_1", DTYPE_Q4_1, DTYPE_Q4_1, 3, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q4_0", DTYPE_Q4_0, DTYPE_Q4_0, 2, QMIX_PLAIN, 0, 0, 0, false},
+    {"IQ4_XS", DTYPE_IQ4_XS, DTYPE_IQ4_XS, 30, QMIX_PLAIN, 0, 0, 0, false},
+    {"IQ4_NL", DTYPE_IQ4_NL, DTYPE_IQ4_NL, 25, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q3_K_M", DTYPE_Q3_K, DTYPE_Q4_K, 12, QMIX_PLAIN, 0, 0, 0, false},
+    {"Q2_K", DTYPE_Q2_K, DTYPE_Q2_K, 10, QMIX_PLAIN, 0, 0, 0, false},
+    /* the lattice types: attn_v / ffn_down one step up in the more-bits layers */
+    {"IQ3_S", DTYPE_IQ3_S, DTYPE_Q4_K, 26, QMIX_LATTICE, DTYPE_Q6_K, DTYPE_IQ3_S, 0, false},
+    {"IQ3_XXS", DTYPE_IQ3_XXS, DTYPE_IQ3_S, 23, QMIX_LATTICE, DTYPE_Q6_K, DTYPE_IQ3_S, 0, false},
+    {"IQ2_S", DTYPE_IQ2_S, DTYPE_IQ3_S, 28, QMIX_LATTICE, DTYPE_Q5_K, DTYPE_IQ3_S, 0, true},
+    {"IQ2_XS", DTYPE_IQ2_XS, DTYPE_IQ3_XXS, 20, QMIX_LATTICE, DTYPE_Q5_K, DTYPE_Q2_K, 0, true},
+    {"IQ2_XXS", DTYPE_IQ2_XXS, DTYPE_IQ3_XXS, 19, QMIX_LATTICE, DTYPE_Q5_K, DTYPE_Q2_K, 0, true},
+    {"IQ1_M", DTYPE_IQ1_M, DTYPE_IQ2_XXS, 31, QMIX_LATTICE, DTYPE_Q5_K, DTYPE_Q2_K, 0, true},
+    {"IQ1_S", DTYPE_IQ1_S, DTYPE_IQ2_XXS, 24, QMIX_LATTICE, DTYPE_Q5_K, DTYPE_Q2_K, 0, true},
+    /* DeepSeek-R1 dynamic mixes (the shape of the popular 671B files): routed gate/up experts at
+     * the low-bit type, routed down experts one step up, everything else Q4_K, output Q6_K */
+    {"R1-IQ1_S", DTYPE_IQ1_S, DTYPE_IQ2_XXS, 24, QMIX_DYNAMIC, DTYPE_Q6_K, DTYPE_Q4_K, DTYPE_Q4_K,
+     true},
+    {"R1-IQ1_M", DTYPE_IQ1_M, DTYPE_IQ2_XXS, 31, QMIX_DYNAMIC, DTYPE_Q6_K, DTYPE_Q4_K, DTYPE_Q4_K,
+     true},
+    {"R1-IQ2_XXS", DTYPE_IQ2_XXS, DTYPE_IQ2_XS, 19, QMIX_DYNAMIC, DTYPE_Q6_K, DTYPE_Q4_K,
+     DTYPE_Q4_K, true},
+    {"R1-Q2_K_XL", DTYPE_Q2_K, DTYPE_Q3_K, 10, QMIX_DYNAMIC, DTYPE_Q6_K, DTYPE_Q4_K, DTYPE_Q4_K,
+     false},
 };
 
 #define N_MIXES (int)(sizeof mixes / sizeof mixes[0])
@@ -51,6 +77,13 @@ dtype qmix_fallback(dtype t, int64_t n_cols)
     case DTYPE_Q2_K:
     case DTYPE_Q3_K:
     case DTYPE_IQ4_XS:
+    case DTYPE_IQ1_S:
+    case DTYPE_IQ1_M:
+    case DTYPE_IQ2_XXS:
+    case DTYPE_IQ2_XS:
+    case DTYPE_IQ2_S:
+    case DTYPE_IQ3_XXS:
+    case DTYPE_IQ3_S:
         f = DTYPE_IQ4_NL;
         break;
     default:
@@ -79,10 +112,37 @@ static bool more_bits_layer(int il, int n)
     return il < n / 8 || il >= 7 * n / 8 || (il - n / 8) % 3 == 2;
 }
 
+/* DYNAMIC: routed experts low, the rest as the mix says. */
+static dtype dynamic_type(const qmix *mix, const char *name)
+{
+    if (!strcmp(name, "output.weight")) return mix->output;
+    if (!strcmp(name, "token_embd.weight")) return mix->embed;
+    if (strstr(name, "_exps.")) return strstr(name, "ffn_down_exps") ? mix->more_bits : mix->base;
+    return mix->rest;
+}
+
+/* LATTICE: fixed types for the embedding, the output and attn_output (one lattice step up from
+ * the 1-bit types, which break attention), otherwise the plain rules. */
+static dtype lattice_type(const qmix *mix, const char *name, int n_layers)
+{
+    if (!strcmp(name, "output.weight")) return mix->output;
+    if (!strcmp(name, "token_embd.weight")) return mix->embed;
+    if (strstr(name, ".attn_output.") && (mix->base == DTYPE_IQ1_S || mix->base == DTYPE_IQ1_M))
+        return DTYPE_IQ2_XXS;
+    if (strstr(name, ".attn_v.weight") || strstr(name, ".ffn_down")) {
+        int il = -1;
+        if (sscanf(name, "blk.%d.", &il) == 1 && il >= 0 && more_bits_layer(il, n_layers))
+            return mix->more_bits;
+    }
+    return mix->base;
+}
+
 dtype qmix_tensor_type(const qmix *mix, const char *name, int n_dims, const int64_t *ne,
                        int n_layers)
 {
     if (qmix_keeps_f32(name, n_dims)) return DTYPE_F32;
+    if (mix->kind == QMIX_DYNAMIC) return qmix_fallback(dynamic_type(mix, name), ne[0]);
+    if (mix->kind == QMIX_LATTICE) return qmix_fallback(lattice_type(mix, name, n_layers), ne[0]);
     dtype t = mix->base;
     bool is_float = t == DTYPE_F32 || t == DTYPE_F16 || t == DTYPE_BF16;
     if (!is_float && !strcmp(name, "output.weight")) {

@@ -14,11 +14,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* How a mix assigns types beyond base / more_bits. */
+typedef enum qmix_kind {
+    QMIX_PLAIN,   /* the K-quant / legacy rules above */
+    QMIX_LATTICE, /* IQ1_S ... IQ3_S: output.weight, token_embd and attn_output get fixed types
+                     (docs/quantization.md) */
+    QMIX_DYNAMIC, /* DeepSeek-R1 "dynamic" mixes: only the routed experts at the low-bit type,
+                     attention, shared experts, dense layers and output higher */
+} qmix_kind;
+
 typedef struct qmix {
     const char *name; /* "Q4_K_M" */
-    dtype base;       /* most matrices */
-    dtype more_bits;  /* attn_v / ffn_down in the layers that get more (= base when none) */
+    dtype base;       /* most matrices (dynamic mixes: routed gate/up experts) */
+    dtype more_bits;  /* attn_v / ffn_down in the layers that get more (= base when none);
+                         dynamic mixes: routed down experts */
     int file_type;    /* general.file_type (the ecosystem's llama_ftype number) */
+    qmix_kind kind;
+    dtype output, embed; /* output.weight and token_embd.weight (LATTICE and DYNAMIC) */
+    dtype rest;          /* DYNAMIC: every other matrix (attention, shared experts, dense FFN) */
+    bool needs_imatrix;  /* its low-bit types are unusable without one (IQ1, IQ2) */
 } qmix;
 
 /* Mix by name, case-insensitive ("q4_k_m", "Q8_0", "f16"); NULL when unknown. */

@@ -1208,3 +1208,11 @@ bool quant_quantize_row(dtype type, const float *src, void *dst, int64_t n)
         return false;
     }
 }
+
+bool quant_quantize_row_imatrix(dtype type, const float *src, void *dst, int64_t n,
+                                const float *imatrix)
+{
+    if (imatrix && quant_iq_is_lattice(type))
+        return n >= 0 && quant_iq_quantize_row(type, src, dst, n, imatrix);
+    return quant_quantize_row(type, src, dst, n);
+}

@@ -24,4 +24,9 @@ bool quant_dequantize_row(dtype type, const void *src, float *dst, int64_t n);
  * unsupported types. Thread-safe, no global state (lookup tables are const). */
 bool quant_quantize_row(dtype type, const float *src, void *dst, int64_t n);
 
+/* The same with an importance per column (n floats, e.g. from an imatrix; NULL = none). The
+ * lattice types (IQ1_S ... IQ3_S) weigh each element's error by it; the other types ignore it. */
+bool quant_quantize_row_imatrix(dtype type, const float *src, void *dst, int64_t n,
+                                const float *imatrix);
+
 #endif

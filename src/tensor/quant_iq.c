@@ -82,32 +82,58 @@ static float grid_value(const iq_kind *k, int r, int j)
 
 /* Scratch for one super-block: the grid as floats and, per row and shift, the two sums. */
 typedef struct iq_scratch {
-    float *g;     /* n_grid × width */
+    float *g;     /* the grid transposed: g[j · n_grid + q] = value j of row q */
     float *a, *b; /* [n_shift][n_rows][n_grid]: Σ w h², Σ w h t (h = g + shift) */
     int n_rows, n_shift;
 } iq_scratch;
 
-/* Sums for every row of the super-block (targets t, weights w) and each shift. */
+typedef float v4f __attribute__((vector_size(16))); /* native SSE2 / NEON operations */
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+/* Sums for every row of the super-block (targets t, weights w) and each shift: with h = g + δ,
+ * Σ w h² = Σ w g² + 2δ Σ w g + δ² Σ w and Σ w h t = Σ w g t + δ Σ w t, so three sums over the
+ * lattice serve both shifts. Vectorized over grid entries (4 at a time). */
 static void row_sums(const iq_kind *k, const iq_scratch *s, const float *t, const float *w)
 {
     const int W = k->width, N = k->n_grid;
-    for (int sh = 0; sh < s->n_shift; sh++) {
-        const float delta = k->iq1 ? (sh ? -IQ1_DELTA : IQ1_DELTA) : 0.0f;
-        for (int r = 0; r < s->n_rows; r++) {
-            float *a = s->a + ((size_t)sh * s->n_rows + r) * N;
-            float *b = s->b + ((size_t)sh * s->n_rows + r) * N;
-            const float *tr = t + r * W, *wr = w + r * W;
-            for (int q = 0; q < N; q++) {
-                const float *g = s->g + (size_t)q * W;
-                float sa = 0, sb = 0;
-                for (int j = 0; j < W; j++) {
-                    const float h = g[j] + delta;
-                    sa += wr[j] * h * h;
-                    sb += wr[j] * h * tr[j];
-                }
-                a[q] = sa;
-                b[q] = sb;
+    for (int r = 0; r < s->n_rows; r++) {
+        const float *tr = t + r * W, *wr = w + r * W;
+        float sw = 0, swt = 0;
+        for (int j = 0; j < W; j++) {
+            sw += wr[j];
+            swt += wr[j] * tr[j];
+        }
+        float *a0 = s->a + (size_t)r * N, *b0 = s->b + (size_t)r * N;
+        float *a1 = s->n_shift > 1 ? s->a + ((size_t)s->n_rows + r) * N : NULL;
+        float *b1 = s->n_shift > 1 ? s->b + ((size_t)s->n_rows + r) * N : NULL;
+        const float dl = k->iq1 ? IQ1_DELTA : 0.0f;
+        for (int q = 0; q < N; q += 4) {
+            v4f saa = {0, 0, 0, 0}, sg = saa, sgt = saa;
+            for (int j = 0; j < W; j++) {
+                v4f g;
+                memcpy(&g, s->g + (size_t)j * N + q, sizeof g);
+                const v4f wj = {wr[j], wr[j], wr[j], wr[j]};
+                const v4f wt = {wr[j] * tr[j], wr[j] * tr[j], wr[j] * tr[j], wr[j] * tr[j]};
+                const v4f wg = wj * g;
+                saa += wg * g;
+                sg += wg;
+                sgt += wt * g;
             }
+            if (!k->iq1) {
+                memcpy(a0 + q, &saa, sizeof saa);
+                memcpy(b0 + q, &sgt, sizeof sgt);
+                continue;
+            }
+            /* shift 0 is +δ, shift 1 is −δ */
+            const v4f two_d = {2 * dl, 2 * dl, 2 * dl, 2 * dl};
+            const v4f c = {dl * dl * sw, dl * dl * sw, dl * dl * sw, dl * dl * sw};
+            const v4f e = {dl * swt, dl * swt, dl * swt, dl * swt};
+            const v4f ap = saa + two_d * sg + c, am = saa - two_d * sg + c;
+            const v4f bp = sgt + e, bm = sgt - e;
+            memcpy(a0 + q, &ap, sizeof ap);
+            memcpy(b0 + q, &bp, sizeof bp);
+            memcpy(a1 + q, &am, sizeof am);
+            memcpy(b1 + q, &bm, sizeof bm);
         }
     }
 }
@@ -122,14 +148,38 @@ static float best_row(const iq_kind *k, const iq_scratch *s, int r, float d, int
     for (int sh = sh0; sh <= sh1; sh++) {
         const float *a = s->a + ((size_t)sh * s->n_rows + r) * k->n_grid;
         const float *b = s->b + ((size_t)sh * s->n_rows + r) * k->n_grid;
-        for (int q = 0; q < k->n_grid; q++) {
-            const float e = d * (d * a[q] - 2.0f * b[q]);
-            if (e < best) {
-                best = e;
-                bq = q;
+        /* 8 running minima (entry q in lane q % 8), as two 4-lane GCC/clang vectors (native
+         * SSE2 / NEON operations, no dependency chain); then the smallest, ties to the lowest
+         * index, as one sequential scan would give */
+        const v4f dv = {d, d, d, d}, two = {2, 2, 2, 2};
+        v4f b0 = {INFINITY, INFINITY, INFINITY, INFINITY}, b1 = b0;
+        v4i q0v = {0, 1, 2, 3}, q1v = {4, 5, 6, 7}, c0 = q0v, c1 = q1v;
+        const v4i eight = {8, 8, 8, 8};
+        for (int q0 = 0; q0 < k->n_grid; q0 += 8, c0 += eight, c1 += eight) {
+            v4f a0, a1, g0, g1;
+            memcpy(&a0, a + q0, sizeof a0);
+            memcpy(&a1, a + q0 + 4, sizeof a1);
+            memcpy(&g0, b + q0, sizeof g0);
+            memcpy(&g1, b + q0 + 4, sizeof g1);
+            const v4f e0 = dv * (dv * a0 - two * g0), e1 = dv * (dv * a1 - two * g1);
+            const v4i l0 = e0 < b0, l1 = e1 < b1; /* -1 where smaller */
+            b0 = (v4f)((l0 & (v4i)e0) | (~l0 & (v4i)b0));
+            b1 = (v4f)((l1 & (v4i)e1) | (~l1 & (v4i)b1));
+            q0v = (l0 & c0) | (~l0 & q0v);
+            q1v = (l1 & c1) | (~l1 & q1v);
+        }
+        float lb[8];
+        int32_t lq[8];
+        memcpy(lb, &b0, sizeof b0);
+        memcpy(lb + 4, &b1, sizeof b1);
+        memcpy(lq, &q0v, sizeof q0v);
+        memcpy(lq + 4, &q1v, sizeof q1v);
+        for (int l = 0; l < 8; l++)
+            if (lb[l] < best || (lb[l] == best && sh == bs && lq[l] < bq)) {
+                best = lb[l];
+                bq = lq[l];
                 bs = sh;
             }
-        }
     }
     *q_out = bq;
     *sh_out = bs;
@@ -179,7 +229,7 @@ static float group_lsq(const iq_kind *k, const iq_scratch *s, int r0, int nr, co
     return den > 0 ? num / den : 0.0f;
 }
 
-#define IQ_SCALE_STEPS 32
+#define IQ_SCALE_STEPS 8
 
 /* Quantize one super-block of 256 values x (weights w) of kind k into the type's block. */
 static void quantize_superblock(dtype type, const iq_kind *k, const iq_scratch *s, const float *x,
@@ -387,7 +437,7 @@ bool quant_iq_quantize_row(dtype type, const float *x, void *dst, int64_t n, con
         return false;
     }
     for (int r = 0; r < k.n_grid; r++)
-        for (int j = 0; j < k.width; j++) s.g[r * k.width + j] = grid_value(&k, r, j);
+        for (int j = 0; j < k.width; j++) s.g[(size_t)j * k.n_grid + r] = grid_value(&k, r, j);
     const size_t bb = (size_t)dtype_get((uint32_t)type)->block_bytes;
     for (int64_t i = 0; i < n / 256; i++) {
         const float *xb = x + 256 * i;

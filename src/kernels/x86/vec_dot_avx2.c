@@ -830,6 +830,7 @@ void kern_backend_init_avx2(kern_backend_t *b)
     b->ops[DTYPE_Q6_K].vec_dot = vec_dot_q6_k;
     b->ops[DTYPE_Q2_K].vec_dot = vec_dot_q2_k;
     b->ops[DTYPE_Q3_K].vec_dot = vec_dot_q3_k;
+    kern_backend_add_iq_avx2(b);
 }
 
 #else
