@@ -1376,6 +1376,10 @@ static void handle_metrics(srv *S, srv_reply *out)
          "deadline.\n# TYPE r1_connections_timed_out_total counter\n");
     LINE("r1_connections_timed_out_total %llu\n",
          (unsigned long long)atomic_load(&S->n_conns_timed_out));
+    LINE("# HELP r1_connections_evicted_total connections cut early: slow headers near the "
+         "connection cap.\n# TYPE r1_connections_evicted_total counter\n");
+    LINE("r1_connections_evicted_total %llu\n",
+         (unsigned long long)atomic_load(&S->n_conns_evicted));
     LINE("# HELP r1_model_loaded 1 when the model is loaded and requests are served.\n");
     LINE("# TYPE r1_model_loaded gauge\nr1_model_loaded %d\n", atomic_load(&S->state) == SRV_READY);
 #undef LINE

@@ -11,7 +11,8 @@
  * Slow clients: every connection has a deadline (watchdog below) for its next request's headers
  * (header_timeout_s from the connection opening or the previous answer) and then for its body
  * (body_timeout_s); past it the socket is shut down. libmicrohttpd caps connections in all
- * (max_connections) and per client address (max_conns_per_ip). */
+ * (max_connections) and per client address (max_conns_per_ip); near the cap, connections slow to
+ * send their headers are cut early (PRESSURE_* below). */
 #include "server_int.h"
 
 #include <arpa/inet.h>
@@ -32,6 +33,8 @@ typedef struct conn_watch {
     struct conn_watch *prev, *next;
     int fd;
     double deadline; /* CLOCK_MONOTONIC s; 0: none (a request is being answered) */
+    double since;    /* when it began waiting for the current headers (if in_headers) */
+    bool in_headers; /* waiting for a request's headers (new, or idle between requests) */
     bool cut;        /* the watchdog shut the socket down */
 } conn_watch;
 
@@ -65,13 +68,26 @@ static conn_watch *watch_of(struct MHD_Connection *c)
     return ci ? ci->socket_context : NULL;
 }
 
-/* Move a connection's deadline: `seconds` from now, or none (seconds <= 0). */
-static void watch_set(srv *S, struct MHD_Connection *c, int seconds)
+/* Under pressure (this share of --max-connections open), connections that have waited longer
+ * than PRESSURE_WAIT_S for their headers are cut at once: a client that means it sends its
+ * headers in milliseconds. Without this, slow clients from many addresses could hold every
+ * connection until their header deadline (nginx likewise reuses idle keep-alive connections
+ * when it runs out). */
+#define PRESSURE_NUM 7
+#define PRESSURE_DEN 8
+#define PRESSURE_WAIT_S 1.0
+
+/* Move a connection's deadline: `seconds` from now, or none (seconds <= 0); in_headers: it now
+ * waits for a request's headers. */
+static void watch_set(srv *S, struct MHD_Connection *c, int seconds, bool in_headers)
 {
     conn_watch *w = watch_of(c);
     if (!w) return;
     pthread_mutex_lock(&S->conns_mu);
-    w->deadline = seconds > 0 ? mono_s() + seconds : 0;
+    double now = mono_s();
+    w->deadline = seconds > 0 ? now + seconds : 0;
+    w->in_headers = in_headers;
+    w->since = now;
     pthread_mutex_unlock(&S->conns_mu);
 }
 
@@ -86,8 +102,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         w->fd = ci ? ci->connect_fd : -1;
-        w->deadline = mono_s() + S->p.header_timeout_s;
+        w->since = mono_s();
+        w->deadline = w->since + S->p.header_timeout_s;
+        w->in_headers = true;
         pthread_mutex_lock(&S->conns_mu);
+        S->n_conns++;
         w->next = S->conns;
         if (S->conns) S->conns->prev = w;
         S->conns = w;
@@ -97,6 +116,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         conn_watch *w = *socket_context;
         if (!w) return;
         pthread_mutex_lock(&S->conns_mu);
+        S->n_conns--;
         if (w->prev)
             w->prev->next = w->next;
         else
@@ -124,12 +144,17 @@ static void *watchdog_main(void *arg)
         }
         pthread_cond_timedwait(&S->watchdog_cv, &S->conns_mu, &ts);
         double now = mono_s();
-        for (conn_watch *w = S->conns; w; w = w->next)
-            if (w->deadline > 0 && now > w->deadline && !w->cut && w->fd >= 0) {
+        bool pressure = S->n_conns * PRESSURE_DEN >= S->p.max_connections * PRESSURE_NUM;
+        for (conn_watch *w = S->conns; w; w = w->next) {
+            if (w->cut || w->fd < 0) continue;
+            bool late = w->deadline > 0 && now > w->deadline;
+            bool evict = pressure && w->in_headers && now - w->since > PRESSURE_WAIT_S;
+            if (late || evict) {
                 shutdown(w->fd, SHUT_RDWR);
                 w->cut = true;
-                atomic_fetch_add(&S->n_conns_timed_out, 1);
+                atomic_fetch_add(late ? &S->n_conns_timed_out : &S->n_conns_evicted, 1);
             }
+        }
     }
     pthread_mutex_unlock(&S->conns_mu);
     return NULL;
@@ -295,7 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cx;
         atomic_fetch_add(&S->n_requests_open, 1);
         cx->route = api_route(method, url);
-        watch_set(S, c, S->p.body_timeout_s);
+        watch_set(S, c, S->p.body_timeout_s, false);
         cx->rejected = true;
         if (n_headers(c, "Content-Length") > 1 || n_headers(c, "Host") > 1)
             return send_error(S, c, cx->route, 400, "duplicate_header",
@@ -383,7 +408,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     /* the whole request is in */
     (void)version;
-    watch_set(S, c, 0);
+    watch_set(S, c, 0, false);
     if (cx->too_large) {
         cx->rejected = true;
         return send_error(S, c, cx->route, 413, "body_too_large",
@@ -407,7 +432,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     srv *S = cls;
     conn *cx = *con_cls;
     /* the next request on this connection: its headers have header_timeout_s from now */
-    watch_set(S, c, S->p.header_timeout_s);
+    watch_set(S, c, S->p.header_timeout_s, true);
     if (cx) {
         bool big = cx->n_body >= TRIM_AFTER_BYTES || cx->big_reply;
         free(cx->body);

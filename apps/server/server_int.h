@@ -56,9 +56,11 @@ typedef struct srv {
     pthread_mutex_t conns_mu;
     pthread_cond_t watchdog_cv;
     struct conn_watch *conns;
+    int n_conns; /* in the list */
     pthread_t watchdog;
     bool has_watchdog, watchdog_quit;
     atomic_uint_fast64_t n_conns_timed_out; /* connections cut by their deadline */
+    atomic_uint_fast64_t n_conns_evicted;   /* cut early: slow headers near the connection cap */
 } srv;
 
 /* What a handler answers. Either a complete body or, for streams, a request to read from. */
