@@ -128,8 +128,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* Once a second: shut down the sockets of connections past their deadline. The connection's own
- * thread then reads end-of-file and libmicrohttpd closes it (the usual path, so no race). */
+/* Four times a second: shut down the sockets of connections past their deadline (or, near the
+ * connection cap, slow to send their headers). The connection's own thread then reads
+ * end-of-file and libmicrohttpd closes it (the usual path, so no race). */
 static void *watchdog_main(void *arg)
 {
     srv *S = arg;
