@@ -294,7 +294,7 @@ test("slow clients: per-address cap, a deadline for the request, early cuts near
     }
     const ms = Date.now() - t0;
     assert.equal(late && late.status, 200);
-    assert.ok(ms < 2500, `answered ${ms} ms after the flood began (the deadline is 3 s)`);
+    assert.ok(ms < 2800, `answered ${ms} ms after the flood began (the deadline is 3 s)`);
     const held2 = await Promise.all(many);
     assert.ok(Math.max(...held2) < 6000, "all cut: " + held2);
     const m = await rawRequest(hard.port, { method: "GET", path: "/metrics" });
