@@ -79,6 +79,7 @@ static bool fuzz_server_setup(void)
         S->p.max_tokens = 4096;
         S->p.max_body_bytes = 8u << 20;
         S->p.max_json_depth = 64;
+        S->p.tokenize_ctx_multiple = 16;
         S->tok = tok;
         S->tmpl = chat_template_params_default();
         chat_template_detect(tokenizer_chat_template(tok), &S->tmpl, NULL);
@@ -86,6 +87,7 @@ static bool fuzz_server_setup(void)
         S->n_vocab = info.n_vocab;
         S->n_ctx = n_ctx;
         snprintf(S->model_id, sizeof S->model_id, "r1-tiny.gguf");
+        api_limits_init(S);
         atomic_init(&S->state, SRV_READY);
     }
     servers[1].tmpl.force_think = true;

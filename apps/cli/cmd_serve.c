@@ -11,35 +11,43 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: r1 serve -m MODEL [options]\n\n"
-            "Serves the model over HTTP with an OpenAI- and DeepSeek-compatible API\n"
-            "(/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize,\n"
-            "/detokenize) and a chat page at /. See docs/server-api.md.\n\n"
-            "options:\n"
-            "  -m, --model FILE          GGUF model or Hugging Face folder\n"
-            "      --host ADDR           address to bind (default 127.0.0.1)\n"
-            "      --port N              port (default 8080; 0 = any free port)\n"
-            "      --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
-            "      --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
-            "  -np, --parallel N         sequences decoded together (default 4)\n"
-            "  -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
-            "      --queue N             requests that may wait for a slot (default 64)\n"
-            "  -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
-            "      --prefill-chunk N     prompt tokens per step while others decode (128)\n"
-            "      --max-body BYTES      largest request body (default 8388608)\n"
-            "      --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
-            "      --alias NAME          model id in responses (default: the file name)\n"
-            "      --chat-template NAME  prompt format: %s\n"
-            "      --think               end the generation prompt with <think>\\n\n"
-            "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
-            "  -t, --threads N           threads (default: all cores)\n"
-            "      --no-mmap             read the weights into memory\n"
-            "      --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
-            "      --mtp on|off          speculative decoding with the model's MTP module\n"
-            "                            (default: on when it has one)\n"
-            "  -v, --verbose             log more\n",
-            chat_template_names());
+    fprintf(
+        f,
+        "usage: r1 serve -m MODEL [options]\n\n"
+        "Serves the model over HTTP with an OpenAI- and DeepSeek-compatible API\n"
+        "(/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize,\n"
+        "/detokenize) and a chat page at /. See docs/server-api.md.\n\n"
+        "options:\n"
+        "  -m, --model FILE          GGUF model or Hugging Face folder\n"
+        "      --host ADDR           address to bind (default 127.0.0.1)\n"
+        "      --port N              port (default 8080; 0 = any free port)\n"
+        "      --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
+        "      --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
+        "  -np, --parallel N         sequences decoded together (default 4)\n"
+        "  -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
+        "      --queue N             requests that may wait for a slot (default 64)\n"
+        "  -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
+        "      --prefill-chunk N     prompt tokens per step while others decode (128)\n"
+        "      --max-body BYTES      largest request body (default 8388608)\n"
+        "      --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
+        "      --max-connections N   open connections, all clients together (default 1024)\n"
+        "      --max-conns-per-ip N  open connections from one address (default 64; 0 = no cap)\n"
+        "      --header-timeout S    a request's headers must arrive within S s of the\n"
+        "                            connection opening or the previous answer (default 30)\n"
+        "      --body-timeout S      its body within S s of the headers (default 120)\n"
+        "      --max-json-values N   JSON values per body (default 4 * ctx + 4096)\n"
+        "      --tokenize-ctx-multiple K  /tokenize content up to K * ctx bytes (default 16)\n"
+        "      --alias NAME          model id in responses (default: the file name)\n"
+        "      --chat-template NAME  prompt format: %s\n"
+        "      --think               end the generation prompt with <think>\\n\n"
+        "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
+        "  -t, --threads N           threads (default: all cores)\n"
+        "      --no-mmap             read the weights into memory\n"
+        "      --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
+        "      --mtp on|off          speculative decoding with the model's MTP module\n"
+        "                            (default: on when it has one)\n"
+        "  -v, --verbose             log more\n",
+        chat_template_names());
 }
 
 int cmd_serve(int argc, char **argv)
@@ -87,6 +95,34 @@ int cmd_serve(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) ||
                 !cli_parse_int(a, v, 0, 86400, &p.shutdown_timeout_s))
                 return 2;
+        } else if (!strcmp(a, "--max-connections")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 1, 65536, &p.max_connections))
+                return 2;
+        } else if (!strcmp(a, "--max-conns-per-ip")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 0, 65536, &p.max_conns_per_ip))
+                return 2;
+        } else if (!strcmp(a, "--header-timeout")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 1, 86400, &p.header_timeout_s))
+                return 2;
+        } else if (!strcmp(a, "--body-timeout")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 1, 86400, &p.body_timeout_s))
+                return 2;
+        } else if (!strcmp(a, "--max-json-values")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 16, 1 << 28, &p.max_json_values))
+                return 2;
+        } else if (!strcmp(a, "--tokenize-ctx-multiple")) {
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 1, 1 << 16, &p.tokenize_ctx_multiple))
+                return 2;
+        } else if (!strcmp(a, "--debug-load-delay-ms")) { /* tests: make loading slow */
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_int(a, v, 0, 600000, &p.debug_load_delay_ms))
+                return 2;
         } else if (!strcmp(a, "--alias")) {
             if (!(p.alias = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--chat-template")) {
@@ -123,6 +159,11 @@ int cmd_serve(int argc, char **argv)
                         "tiny.gguf\n");
         return 2;
     }
-    if (p.api_key && !*p.api_key) p.api_key = NULL;
+    /* An empty key would silently turn authentication off: someone who set one meant it on. */
+    if (p.api_key && !*p.api_key) {
+        fprintf(stderr, "r1 serve: the API key is empty (--api-key \"\" or R1_API_KEY=\"\"); give "
+                        "a key, or unset R1_API_KEY and drop --api-key to serve without one\n");
+        return 2;
+    }
     return server_run(&p);
 }

@@ -41,6 +41,26 @@ static bool sb_add(sbuf *b, const char *s, size_t n)
     return true;
 }
 
+/* Append s (valid UTF-8, NUL-terminated) as a JSON string literal. */
+static bool sb_json_string(sbuf *b, const char *s)
+{
+    bool ok = sb_add(b, "\"", 1);
+    for (const char *p = s; *p && ok; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            ok = sb_add(b, e, 2);
+        } else if (c < 0x20) {
+            char e[8];
+            snprintf(e, sizeof e, "\\u%04x", c);
+            ok = sb_add(b, e, 6);
+        } else {
+            ok = sb_add(b, p, 1);
+        }
+    }
+    return ok && sb_add(b, "\"", 1);
+}
+
 static void reply_json(srv_reply *out, int status, cJSON *obj)
 {
     char *s = obj ? cJSON_PrintUnformatted(obj) : NULL;
@@ -102,27 +122,96 @@ static void make_id(srv *S, const char *prefix, char *out, size_t size)
 /* ---- request bodies ---------------------------------------------------------------------------
  */
 
-/* Nesting depth of JSON text (brackets outside strings); stops counting past limit. */
-static int json_depth(const char *s, size_t n, int limit)
+/* What a look at the raw JSON text finds before cJSON builds anything from it. */
+typedef struct json_scan_result {
+    int depth;       /* deepest nesting (counting stops past the limit) */
+    size_t n_values; /* brackets + commas outside strings: at least the values cJSON would make */
+    size_t bad_at;   /* byte offset of the first bad escape or control byte in a string */
+    const char *bad; /* NULL: none; else what is wrong there */
+} json_scan_result;
+
+static int hex_val(char c)
 {
-    int d = 0, max = 0;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* One pass over the body: nesting depth, an upper bound on the tree cJSON would build (so a
+ * body of 4 million one-digit numbers is refused before it costs 300 MB), and the string escapes
+ * cJSON lets through: it reads "\uZZZZ" as U+0000, and U+0000 (escaped, or a raw control byte)
+ * would cut the C string there — "a\u0000b" would become "a". Both are refused instead. */
+static json_scan_result json_scan(const char *s, size_t n, int depth_limit)
+{
+    json_scan_result r = {0};
+    int d = 0;
     bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
+    for (size_t i = 0; i < n && !r.bad; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
+            if (c == '"') {
                 in_str = false;
+            } else if (c < 0x20) {
+                r.bad = "a control character (below U+0020) must be escaped in a JSON string";
+                r.bad_at = i;
+            } else if (c == '\\') {
+                char e = i + 1 < n ? s[i + 1] : 0;
+                if (e == 'u') {
+                    int v = 0;
+                    for (int k = 0; k < 4 && v >= 0; k++) {
+                        int h = i + 2 + k < n ? hex_val(s[i + 2 + k]) : -1;
+                        v = h < 0 ? -1 : v * 16 + h;
+                    }
+                    if (v < 0) {
+                        r.bad = "invalid \\u escape (it needs four hex digits)";
+                        r.bad_at = i;
+                    } else if (v == 0) {
+                        r.bad = "\\u0000 (NUL) is not allowed in a string";
+                        r.bad_at = i;
+                    }
+                    i += 5;
+                } else if (e && strchr("\"\\/bfnrt", e)) {
+                    i++;
+                } else {
+                    r.bad = "invalid escape in a JSON string";
+                    r.bad_at = i;
+                }
+            }
         } else if (c == '"') {
             in_str = true;
         } else if (c == '[' || c == '{') {
-            if (++d > max && (max = d) > limit) return max;
+            r.n_values++;
+            if (++d > r.depth && (r.depth = d) > depth_limit) return r;
         } else if (c == ']' || c == '}') {
             d--;
+        } else if (c == ',') {
+            r.n_values++;
         }
     }
-    return max;
+    return r;
+}
+
+size_t api_max_json_values(const srv *S)
+{
+    if (S->p.max_json_values > 0) return (size_t)S->p.max_json_values;
+    return 4 * (size_t)S->n_ctx + 4096;
+}
+
+void api_limits_init(srv *S)
+{
+    /* The longest text any token stands for (its piece, or its written form for special tokens
+     * that match text): a text longer than n_ctx of them cannot fit the context, so it is
+     * refused before the tokenizer spends memory on it. Twice that, for normalizers that
+     * shorten the text (NFC joins a letter and its accent) */
+    size_t max_piece = 1;
+    for (int32_t id = 0; id < tokenizer_n_vocab(S->tok); id++) {
+        size_t n = 0;
+        if (tokenizer_token_piece(S->tok, id, &n) && n > max_piece) max_piece = n;
+        if (tokenizer_token_text(S->tok, id, &n) && n > max_piece) max_piece = n;
+    }
+    S->max_text_bytes = 2 * (size_t)S->n_ctx * max_piece;
+    if (S->p.tokenize_ctx_multiple <= 0) S->p.tokenize_ctx_multiple = 16;
 }
 
 /* Parse a body into a JSON object, or answer 400 and return NULL. */
@@ -139,9 +228,21 @@ static cJSON *parse_body(srv *S, const char *body, size_t n, srv_reply *out)
                   "the request body is not valid UTF-8 (byte %zu)", ok);
         return NULL;
     }
-    if (json_depth(body, n, S->p.max_json_depth) > S->p.max_json_depth) {
+    json_scan_result sc = json_scan(body, n, S->p.max_json_depth);
+    if (sc.depth > S->p.max_json_depth) {
         api_error(out, 400, "invalid_request_error", "json_too_deep", NULL,
                   "the JSON body is nested deeper than %d levels", S->p.max_json_depth);
+        return NULL;
+    }
+    if (sc.bad) {
+        api_error(out, 400, "invalid_request_error", "invalid_json", NULL, "%s (byte %zu)", sc.bad,
+                  sc.bad_at);
+        return NULL;
+    }
+    if (sc.n_values > api_max_json_values(S)) {
+        api_error(out, 400, "invalid_request_error", "too_many_json_values", NULL,
+                  "the JSON body holds more than %zu values (arrays, objects and their items)",
+                  api_max_json_values(S));
         return NULL;
     }
     const char *end = NULL;
@@ -520,9 +621,13 @@ static void on_done(void *user, int index, const sched_result *res)
             sse_choice(st, index, REASONING_PART_CONTENT, NULL, 0, finish_name(res->finish));
         } else if (res->finish == SCHED_FINISH_ERROR) {
             sse_emit(st, error_object("server_error", "generation_failed", NULL, res->err));
-        } else {
+        } else if (atomic_load(&st->S->state) == SRV_STOPPING) {
             sse_emit(st, error_object("server_error", "server_shutting_down", NULL,
                                       "the server is shutting down; the generation was cut"));
+        } else {
+            sse_emit(st, error_object("invalid_request_error", "client_closed_request", NULL,
+                                      "the client closed its side of the connection; the "
+                                      "generation was cut"));
         }
     }
     if (++st->n_done == st->n) {
@@ -758,8 +863,13 @@ static bool failed_choice(srv_stream *st, srv_reply *out)
             return true;
         }
         if (st->ch[i].res.finish == SCHED_FINISH_CANCELLED) {
-            api_error(out, 503, "server_error", "server_shutting_down", NULL,
-                      "the generation was cancelled (server shutting down)");
+            if (atomic_load(&st->S->state) == SRV_STOPPING)
+                api_error(out, 503, "server_error", "server_shutting_down", NULL,
+                          "the generation was cancelled (server shutting down)");
+            else /* the scheduler saw the client shut its side (nginx's 499) */
+                api_error(out, 499, "invalid_request_error", "client_closed_request", NULL,
+                          "the generation was cancelled: the client closed its side of the "
+                          "connection (keep it open until the answer has arrived)");
             return true;
         }
     }
@@ -854,9 +964,8 @@ static const char *const chat_fields[] = {"model",
                                           NULL};
 
 /* Validate a chat body and build its prompt (render the messages, tokenize): the stream to run
- * and the job template, or NULL with the error in out. raw is the whole body, for the messages. */
-static srv_stream *chat_prepare(srv *S, const cJSON *body, const char *raw, size_t n_raw,
-                                sched_job *out_job, srv_reply *out)
+ * and the job template, or NULL with the error in out. */
+static srv_stream *chat_prepare(srv *S, const cJSON *body, sched_job *out_job, srv_reply *out)
 {
     if (!check_known(body, chat_fields, out)) return NULL;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
@@ -914,7 +1023,7 @@ static srv_stream *chat_prepare(srv *S, const cJSON *body, const char *raw, size
 
     char err[R1_ERR_MAX];
     chat_messages m = {0};
-    if (chat_messages_parse_json(raw, n_raw, &m, err)) {
+    if (chat_messages_from_cjson(body, &m, err)) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
         stream_free(st);
         return NULL;
@@ -925,6 +1034,15 @@ static srv_stream *chat_prepare(srv *S, const cJSON *body, const char *raw, size
     chat_messages_free(&m);
     if (rs) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
+        stream_free(st);
+        return NULL;
+    }
+    if (n_text > S->max_text_bytes) {
+        free(text);
+        api_error(out, 400, "invalid_request_error", "context_length_exceeded", "messages",
+                  "This model's maximum context length is %d tokens, and the prompt is %zu bytes "
+                  "long: more than that many tokens. Please shorten it.",
+                  S->n_ctx, n_text);
         stream_free(st);
         return NULL;
     }
@@ -994,6 +1112,14 @@ static srv_stream *completion_prepare(srv *S, const cJSON *body, sched_job *out_
         int32_t *ids = NULL;
         size_t n = 0;
         const char *p = prompt->valuestring;
+        if (strlen(p) > S->max_text_bytes) {
+            api_error(out, 400, "invalid_request_error", "context_length_exceeded", "prompt",
+                      "This model's maximum context length is %d tokens, and the prompt is %zu "
+                      "bytes long: more than that many tokens. Please shorten it.",
+                      S->n_ctx, strlen(p));
+            stream_free(st);
+            return NULL;
+        }
         if (tokenizer_encode(S->tok, p, strlen(p), true, &ids, &n, err)) {
             api_error(out, 400, "invalid_request_error", "invalid_value", "prompt", "%s", err);
             stream_free(st);
@@ -1064,6 +1190,16 @@ static void handle_tokenize(srv *S, const cJSON *body, srv_reply *out)
                   "'content' (a string) is required");
         return;
     }
+    /* Tokenizing costs far more memory than the text (one 7 MB word took 2.5 GB, issue 21): the
+     * text is bounded by the context, as for generation requests */
+    size_t max_bytes = (size_t)S->p.tokenize_ctx_multiple * (size_t)S->n_ctx;
+    if (strlen(content) > max_bytes) {
+        api_error(out, 400, "invalid_request_error", "content_too_long", "content",
+                  "'content' has %zu bytes; /tokenize takes at most %zu (%d bytes per context "
+                  "token, --tokenize-ctx-multiple)",
+                  strlen(content), max_bytes, S->p.tokenize_ctx_multiple);
+        return;
+    }
     int32_t *ids = NULL;
     size_t n = 0;
     char err[R1_ERR_MAX];
@@ -1071,26 +1207,35 @@ static void handle_tokenize(srv *S, const cJSON *body, srv_reply *out)
         api_error(out, 400, "invalid_request_error", "invalid_value", "content", "%s", err);
         return;
     }
-    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "tokens");
+    /* Written straight out, not as a cJSON tree: a tree costs ~80 bytes per id and ~400 per
+     * piece, many times the answer itself */
     int32_t bos = tokenizer_bos(S->tok);
     bool bos_first = add_special && tokenizer_add_bos(S->tok) && bos >= 0;
-    for (size_t i = 0; i < n + bos_first; i++) {
+    sbuf b = {0};
+    bool ok = sb_add(&b, "{\"tokens\":[", 11);
+    for (size_t i = 0; i < n + bos_first && ok; i++) {
         int32_t id = bos_first ? (i == 0 ? bos : ids[i - 1]) : ids[i];
-        if (!with_pieces) {
-            cJSON_AddItemToArray(arr, cJSON_CreateNumber(id));
-            continue;
-        }
+        char num[48];
+        int k = snprintf(num, sizeof num, with_pieces ? "%s{\"id\":%d,\"piece\":" : "%s%d",
+                         i ? "," : "", (int)id);
+        ok = sb_add(&b, num, (size_t)k);
+        if (!with_pieces || !ok) continue;
         const char *raw;
         size_t n_raw;
         char *t = token_text(S, id, &raw, &n_raw);
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "id", id);
-        cJSON_AddStringToObject(e, "piece", t ? t : "");
+        ok = t && sb_json_string(&b, t) && sb_add(&b, "}", 1);
         free(t);
-        cJSON_AddItemToArray(arr, e);
     }
     free(ids);
-    reply_json(out, 200, o);
+    if (!ok || !sb_add(&b, "]}", 2)) {
+        free(b.p);
+        api_error(out, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    out->status = 200;
+    out->content_type = "application/json";
+    out->body = b.p;
+    out->n_body = b.n;
 }
 
 static void handle_detokenize(srv *S, const cJSON *body, srv_reply *out)
@@ -1227,6 +1372,14 @@ static void handle_metrics(srv *S, srv_reply *out)
         LINE("# HELP %s %s.\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name, m[i].type);
         LINE("%s %.17g\n", m[i].name, m[i].v);
     }
+    LINE("# HELP r1_connections_timed_out_total connections cut: request not in by its "
+         "deadline.\n# TYPE r1_connections_timed_out_total counter\n");
+    LINE("r1_connections_timed_out_total %llu\n",
+         (unsigned long long)atomic_load(&S->n_conns_timed_out));
+    LINE("# HELP r1_connections_evicted_total connections cut early: slow headers near the "
+         "connection cap.\n# TYPE r1_connections_evicted_total counter\n");
+    LINE("r1_connections_evicted_total %llu\n",
+         (unsigned long long)atomic_load(&S->n_conns_evicted));
     LINE("# HELP r1_model_loaded 1 when the model is loaded and requests are served.\n");
     LINE("# TYPE r1_model_loaded gauge\nr1_model_loaded %d\n", atomic_load(&S->state) == SRV_READY);
 #undef LINE
@@ -1248,8 +1401,8 @@ bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
     cJSON *j = parse_body(S, body, n_body, out);
     if (!j) return false;
     sched_job job = {0};
-    srv_stream *st = route == ROUTE_CHAT ? chat_prepare(S, j, body, n_body, &job, out)
-                                         : completion_prepare(S, j, &job, out);
+    srv_stream *st =
+        route == ROUTE_CHAT ? chat_prepare(S, j, &job, out) : completion_prepare(S, j, &job, out);
     cJSON_Delete(j); /* the stream owns copies of everything the jobs borrow */
     if (!st) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "no answer");

@@ -4,17 +4,39 @@
  *
  * Order of checks on each request, first failure answers: Host (when bound to loopback: DNS
  * rebinding) -> Origin (cross-site browser requests need --cors) -> OPTIONS preflight -> API key
- * (all but GET / and /health) -> Content-Length and body bytes against max_body_bytes. */
+ * (all but GET / and /health) -> Content-Length and body bytes against max_body_bytes. Before
+ * all of these, a request with two Content-Length or two Host headers is refused and its
+ * connection closed: a proxy that reads the other value would see a different request.
+ *
+ * Slow clients: every connection has a deadline (watchdog below) for its next request's headers
+ * (header_timeout_s from the connection opening or the previous answer) and then for its body
+ * (body_timeout_s); past it the socket is shut down. libmicrohttpd caps connections in all
+ * (max_connections) and per client address (max_conns_per_ip); near the cap, connections slow to
+ * send their headers are cut early (PRESSURE_* below). */
 #include "server_int.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+
+/* One open connection, for the watchdog: created and freed by on_connection (libmicrohttpd's
+ * notify callback), updated by the request callbacks. Guarded by S->conns_mu. */
+typedef struct conn_watch {
+    struct conn_watch *prev, *next;
+    int fd;
+    double deadline; /* CLOCK_MONOTONIC s; 0: none (a request is being answered) */
+    double since;    /* when it began waiting for the current headers (if in_headers) */
+    bool in_headers; /* waiting for a request's headers (new, or idle between requests) */
+    bool cut;        /* the watchdog shut the socket down */
+} conn_watch;
 
 typedef struct conn {
     char *body; /* (n_body) bytes, NUL-terminated */
@@ -22,10 +44,143 @@ typedef struct conn {
     srv_route route;
     bool rejected;  /* a response was queued before the body was read */
     bool too_large; /* the body is being read and dropped: 413 at its end */
+    bool big_reply; /* the answer was large: trim the heap after it */
 } conn;
 
 /* Bodies over the limit are read and dropped up to this size, then the connection is cut. */
 #define DISCARD_MAX (64ull << 20)
+/* After a request with a body this large, hand freed memory back to the system: glibc keeps it
+ * in the connection thread's arena otherwise (the RSS of a server that once parsed a big body
+ * stays high, issue 21). */
+#define TRIM_AFTER_BYTES (1u << 20)
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static conn_watch *watch_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Under pressure (this share of --max-connections open), connections that have waited longer
+ * than PRESSURE_WAIT_S for their headers are cut at once: a client that means it sends its
+ * headers in milliseconds. Without this, slow clients from many addresses could hold every
+ * connection until their header deadline (nginx likewise reuses idle keep-alive connections
+ * when it runs out). */
+#define PRESSURE_NUM 7
+#define PRESSURE_DEN 8
+#define PRESSURE_WAIT_S 1.0
+
+/* Move a connection's deadline: `seconds` from now, or none (seconds <= 0); in_headers: it now
+ * waits for a request's headers. */
+static void watch_set(srv *S, struct MHD_Connection *c, int seconds, bool in_headers)
+{
+    conn_watch *w = watch_of(c);
+    if (!w) return;
+    pthread_mutex_lock(&S->conns_mu);
+    double now = mono_s();
+    w->deadline = seconds > 0 ? now + seconds : 0;
+    w->in_headers = in_headers;
+    w->since = now;
+    pthread_mutex_unlock(&S->conns_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    srv *S = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_watch *w = calloc(1, sizeof *w);
+        *socket_context = w;
+        if (!w) return; /* unwatched: only the idle timeout applies */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w->fd = ci ? ci->connect_fd : -1;
+        w->since = mono_s();
+        w->deadline = w->since + S->p.header_timeout_s;
+        w->in_headers = true;
+        pthread_mutex_lock(&S->conns_mu);
+        S->n_conns++;
+        w->next = S->conns;
+        if (S->conns) S->conns->prev = w;
+        S->conns = w;
+        pthread_mutex_unlock(&S->conns_mu);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* called before libmicrohttpd closes the socket: the watchdog never sees a reused fd */
+        conn_watch *w = *socket_context;
+        if (!w) return;
+        pthread_mutex_lock(&S->conns_mu);
+        S->n_conns--;
+        if (w->prev)
+            w->prev->next = w->next;
+        else
+            S->conns = w->next;
+        if (w->next) w->next->prev = w->prev;
+        pthread_mutex_unlock(&S->conns_mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Four times a second: shut down the sockets of connections past their deadline (or, near the
+ * connection cap, slow to send their headers). The connection's own thread then reads
+ * end-of-file and libmicrohttpd closes it (the usual path, so no race). */
+static void *watchdog_main(void *arg)
+{
+    srv *S = arg;
+    pthread_mutex_lock(&S->conns_mu);
+    while (!S->watchdog_quit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000 * 1000; /* 1/4 s: deadlines are whole seconds */
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&S->watchdog_cv, &S->conns_mu, &ts);
+        double now = mono_s();
+        bool pressure = S->n_conns * PRESSURE_DEN >= S->p.max_connections * PRESSURE_NUM;
+        for (conn_watch *w = S->conns; w; w = w->next) {
+            if (w->cut || w->fd < 0) continue;
+            bool late = w->deadline > 0 && now > w->deadline;
+            bool evict = pressure && w->in_headers && now - w->since > PRESSURE_WAIT_S;
+            if (late || evict) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->cut = true;
+                atomic_fetch_add(late ? &S->n_conns_timed_out : &S->n_conns_evicted, 1);
+            }
+        }
+    }
+    pthread_mutex_unlock(&S->conns_mu);
+    return NULL;
+}
+
+/* Header lines named `name`, counted (libmicrohttpd keeps every one; lookups see the first). */
+typedef struct hdr_count {
+    const char *name;
+    int n;
+} hdr_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    hdr_count *h = cls;
+    if (key && !strcasecmp(key, h->name)) h->n++;
+    return MHD_YES;
+}
+
+static int n_headers(struct MHD_Connection *c, const char *name)
+{
+    hdr_count h = {name, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &h);
+    return h.n;
+}
 
 typedef struct hdr_set {
     const char *name, *value;
@@ -85,6 +240,8 @@ static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, srv_route ro
                                 "default-src 'none'; script-src 'unsafe-inline'; style-src "
                                 "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
                                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    if (rep->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    if (rep->close) MHD_add_response_header(r, "Connection", "close");
     if (rep->retry_after_s > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", rep->retry_after_s);
@@ -102,6 +259,8 @@ static enum MHD_Result send_error(srv *S, struct MHD_Connection *c, srv_route ro
     srv_reply rep = {0};
     api_error(&rep, status, status == 401 ? "authentication_error" : "invalid_request_error", code,
               NULL, "%s", msg);
+    /* A request whose framing is in doubt: what follows on the connection cannot be trusted. */
+    rep.close = !strcmp(code, "duplicate_header");
     return send_reply(S, c, route, &rep);
 }
 
@@ -162,9 +321,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cx;
         atomic_fetch_add(&S->n_requests_open, 1);
         cx->route = api_route(method, url);
+        watch_set(S, c, S->p.body_timeout_s, false);
+        cx->rejected = true;
+        if (n_headers(c, "Content-Length") > 1 || n_headers(c, "Host") > 1)
+            return send_error(S, c, cx->route, 400, "duplicate_header",
+                              n_headers(c, "Host") > 1
+                                  ? "the request has more than one Host header"
+                                  : "the request has more than one Content-Length header");
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
         const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-        cx->rejected = true;
         if (S->is_loopback && host && !loopback_name(host))
             return send_error(S, c, cx->route, 403, "forbidden_host",
                               "the Host header must name this machine (localhost, 127.0.0.1 or "
@@ -244,6 +409,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     /* the whole request is in */
     (void)version;
+    watch_set(S, c, 0, false);
     if (cx->too_large) {
         cx->rejected = true;
         return send_error(S, c, cx->route, 413, "body_too_large",
@@ -257,6 +423,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     free(cx->body);
     cx->body = NULL;
     cx->rejected = true; /* answered */
+    cx->big_reply = rep.n_body >= TRIM_AFTER_BYTES;
     return send_reply(S, c, cx->route, &rep);
 }
 
@@ -265,10 +432,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     srv *S = cls;
     conn *cx = *con_cls;
+    /* the next request on this connection: its headers have header_timeout_s from now */
+    watch_set(S, c, S->p.header_timeout_s, true);
     if (cx) {
+        bool big = cx->n_body >= TRIM_AFTER_BYTES || cx->big_reply;
         free(cx->body);
         free(cx);
         atomic_fetch_sub(&S->n_requests_open, 1);
+#ifdef __GLIBC__
+        if (big) malloc_trim(0);
+#endif
     }
     *con_cls = NULL;
 }
@@ -306,10 +479,21 @@ struct MHD_Daemon *http_start(srv *S, char *err, size_t err_size)
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)S->p.port, NULL, NULL, on_request, S, MHD_OPTION_EXTERNAL_LOGGER, on_log,
         S, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
-        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)S->p.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)S->p.max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     freeaddrinfo(ai);
-    if (!d) snprintf(err, err_size, "cannot listen on %s:%d", S->p.host, S->p.port);
+    if (!d) {
+        snprintf(err, err_size, "cannot listen on %s:%d", S->p.host, S->p.port);
+        return NULL;
+    }
+    if (pthread_create(&S->watchdog, NULL, watchdog_main, S)) {
+        MHD_stop_daemon(d);
+        snprintf(err, err_size, "cannot start the connection watchdog");
+        return NULL;
+    }
+    S->has_watchdog = true;
     return d;
 }
 
@@ -324,7 +508,15 @@ int http_quiesce(struct MHD_Daemon *d)
     return (int)MHD_quiesce_daemon(d);
 }
 
-void http_stop(struct MHD_Daemon *d)
+void http_stop(srv *S, struct MHD_Daemon *d)
 {
     MHD_stop_daemon(d);
+    if (S->has_watchdog) {
+        pthread_mutex_lock(&S->conns_mu);
+        S->watchdog_quit = true;
+        pthread_cond_signal(&S->watchdog_cv);
+        pthread_mutex_unlock(&S->conns_mu);
+        pthread_join(S->watchdog, NULL);
+        S->has_watchdog = false;
+    }
 }

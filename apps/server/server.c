@@ -26,6 +26,11 @@ server_params server_params_default(void)
         .max_body_bytes = 8u << 20,
         .max_json_depth = 64,
         .shutdown_timeout_s = 10,
+        .max_connections = 1024,
+        .max_conns_per_ip = 64,
+        .header_timeout_s = 30,
+        .body_timeout_s = 120,
+        .tokenize_ctx_multiple = 16,
         .reasoning_fmt = "deepseek",
     };
 }
@@ -100,12 +105,51 @@ static bool load(srv *S)
         return false;
     }
     S->n_ctx = sched_n_ctx(S->sched);
+    api_limits_init(S);
     S->created = (long)time(NULL);
     fprintf(stderr,
             "r1 serve: model %s loaded: %d slots of %d tokens, template %s%s, reasoning %s\n",
             S->model_id, p->n_parallel, S->n_ctx, chat_template_name(S->tmpl.kind),
             S->tmpl.force_think ? " + <think>" : "", p->reasoning_fmt);
     return true;
+}
+
+typedef struct loader {
+    srv *S;
+    atomic_int done; /* 0 running, 1 loaded, 2 failed */
+} loader;
+
+static void *load_main(void *arg)
+{
+    loader *L = arg;
+    if (L->S->p.debug_load_delay_ms > 0) {
+        struct timespec ts = {L->S->p.debug_load_delay_ms / 1000,
+                              (L->S->p.debug_load_delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_store(&L->done, load(L->S) ? 1 : 2);
+    return NULL;
+}
+
+/* Load on a thread of its own while this one keeps taking signals: a model can take minutes to
+ * read, and SIGTERM/SIGINT meanwhile must stop the process (the loader cannot be interrupted
+ * halfway, so the process exits without freeing what it was building). */
+static bool load_or_signal(srv *S, const sigset_t *set)
+{
+    loader L = {.S = S};
+    pthread_t th;
+    if (pthread_create(&th, NULL, load_main, &L)) return load(S);
+    while (!atomic_load(&L.done)) {
+        int sig = wait_signal(set, 0.05);
+        if (sig) {
+            fprintf(stderr, "r1 serve: %s while loading the model: exiting\n",
+                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            fflush(stderr);
+            _exit(1);
+        }
+    }
+    pthread_join(th, NULL);
+    return atomic_load(&L.done) == 1;
 }
 
 int server_run(const server_params *params)
@@ -126,6 +170,8 @@ int server_run(const server_params *params)
         snprintf(S->model_id, sizeof S->model_id, "%s", base);
     }
     atomic_init(&S->state, SRV_LOADING);
+    pthread_mutex_init(&S->conns_mu, NULL);
+    pthread_cond_init(&S->watchdog_cv, NULL);
 
     sigset_t set;
     sigemptyset(&set);
@@ -138,6 +184,8 @@ int server_run(const server_params *params)
     struct MHD_Daemon *d = http_start(S, err, sizeof err);
     if (!d) {
         fprintf(stderr, "r1 serve: %s\n", err);
+        pthread_mutex_destroy(&S->conns_mu);
+        pthread_cond_destroy(&S->watchdog_cv);
         free(S);
         return 1;
     }
@@ -152,7 +200,7 @@ int server_run(const server_params *params)
                                "--api-key)");
 
     int rc = 0;
-    if (!load(S)) {
+    if (!load_or_signal(S, &set)) {
         atomic_store(&S->state, SRV_FAILED);
         rc = 1;
     } else {
@@ -181,7 +229,9 @@ int server_run(const server_params *params)
         while (atomic_load(&S->n_requests_open) > 0 && now_s() < t_flush)
             if (wait_signal(&set, 0.01)) break;
     }
-    http_stop(d);
+    http_stop(S, d);
+    pthread_mutex_destroy(&S->conns_mu);
+    pthread_cond_destroy(&S->watchdog_cv);
     sched_free(S->sched);
     r1_model_free(S->model);
     tokenizer_free(S->tok);

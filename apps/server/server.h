@@ -33,6 +33,15 @@ typedef struct server_params {
     size_t max_body_bytes;     /* request bodies above this get 413 */
     int max_json_depth;        /* nesting deeper than this gets 400 */
     int shutdown_timeout_s;    /* SIGTERM: how long in-flight requests may go on */
+    int max_connections;       /* open connections, all clients together (1024) */
+    int max_conns_per_ip;      /* open connections from one address (64; 0 = no cap) */
+    int header_timeout_s;      /* request headers must be in within this many s of the
+                                  connection opening or the previous answer (incl. idle) */
+    int body_timeout_s;        /* the body must be in within this many s of the headers */
+    int max_json_values;       /* JSON values (brackets + commas) a body may hold; 0 = 4 * n_ctx
+                                  + 4096 */
+    int tokenize_ctx_multiple; /* /tokenize content: at most this many bytes per context token */
+    int debug_load_delay_ms;   /* tests only: sleep this long before loading the model */
     const char *chat_template; /* renderer name; NULL = detect from the model */
     bool force_think;          /* end the generation prompt with "<think>\n" */
     const char *reasoning_fmt; /* default reasoning_format: "deepseek" or "none" */

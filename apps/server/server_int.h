@@ -10,6 +10,7 @@
 #include "server.h"
 #include "tokenizer/chat_template.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,16 @@ typedef struct srv {
     atomic_uint_fast64_t next_id;
     atomic_uint_fast64_t n_http[ROUTE_COUNT][6]; /* [route][status / 100] */
     atomic_int n_requests_open; /* requests whose response libmicrohttpd has not finished sending */
+    size_t max_text_bytes;      /* no text longer than this fits n_ctx tokens (api.c) */
+    /* http.c: open connections and their deadlines, checked by the watchdog thread */
+    pthread_mutex_t conns_mu;
+    pthread_cond_t watchdog_cv;
+    struct conn_watch *conns;
+    int n_conns; /* in the list */
+    pthread_t watchdog;
+    bool has_watchdog, watchdog_quit;
+    atomic_uint_fast64_t n_conns_timed_out; /* connections cut by their deadline */
+    atomic_uint_fast64_t n_conns_evicted;   /* cut early: slow headers near the connection cap */
 } srv;
 
 /* What a handler answers. Either a complete body or, for streams, a request to read from. */
@@ -59,6 +70,7 @@ typedef struct srv_reply {
     char *body; /* malloc'd; http.c frees it */
     size_t n_body;
     int retry_after_s; /* > 0: send Retry-After */
+    bool close;        /* close the connection after this answer */
     struct srv_stream *stream;
 } srv_reply;
 
@@ -81,6 +93,9 @@ typedef struct api_request {
 bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
                        api_request *out_req, srv_reply *out);
 void api_request_free(api_request *req);
+/* After the tokenizer and n_ctx are set: the text limits derived from them (max_text_bytes). */
+void api_limits_init(srv *S);
+size_t api_max_json_values(const srv *S); /* --max-json-values, or 4 * n_ctx + 4096 */
 /* An OpenAI error object as a reply. */
 void api_error(srv_reply *out, int status, const char *type, const char *code, const char *param,
                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
@@ -94,8 +109,8 @@ void api_stream_release(struct srv_stream *st);
 struct MHD_Daemon;
 struct MHD_Daemon *http_start(srv *S, char *err, size_t err_size);
 int http_bound_port(struct MHD_Daemon *d);
-int http_quiesce(struct MHD_Daemon *d); /* stop accepting; returns the listen fd or -1 */
-void http_stop(struct MHD_Daemon *d);
+int http_quiesce(struct MHD_Daemon *d);       /* stop accepting; returns the listen fd or -1 */
+void http_stop(srv *S, struct MHD_Daemon *d); /* stops the daemon and the watchdog */
 
 /* web page (generated from apps/web/index.html at build time) */
 extern const unsigned char web_index_html[];

@@ -11,14 +11,57 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, char *err)
+static const char *file_kind(mode_t m)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return err_set(err, R1_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    return S_ISDIR(m)    ? "a directory"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+r1_status file_open_regular(const char *path, int *out_fd, char *err)
+{
     struct stat sb;
+    if (stat(path, &sb) != 0)
+        return err_set(err, R1_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return err_set(err, R1_ERR_IO, "%s: %s, not a regular file", path, file_kind(sb.st_mode));
+    /* O_NONBLOCK: should the path be swapped for a FIFO after the stat, open() still returns */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return err_set(err, R1_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         return err_set(err, R1_ERR_IO, "%s: not a regular file", path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *out_fd = fd;
+    return R1_OK;
+}
+
+FILE *file_fopen_regular(const char *path, char *err)
+{
+    int fd;
+    if (file_open_regular(path, &fd, err)) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        err_set(err, R1_ERR_NOMEM, "%s: cannot open a stream", path);
+    }
+    return f;
+}
+
+r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, char *err)
+{
+    int fd;
+    r1_status st = file_open_regular(path, &fd, err);
+    if (st) return st;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return err_set(err, R1_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     }
     file_map *m = calloc(1, sizeof *m);
     if (!m) {

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct file_map {
     const void *data;
@@ -13,6 +14,13 @@ typedef struct file_map {
     bool is_mapped; /* false: data is a copy in anonymous memory (page-aligned) */
     int fd;         /* the file, kept open for file_map_release of a copy; -1 if none */
 } file_map;
+
+/* Open a regular file for reading, without blocking: the type is checked before the open and the
+ * open is non-blocking (a FIFO given as a model would otherwise block in open() forever; a socket,
+ * device or directory is refused too). The fd is blocking again on return. file_fopen_regular:
+ * the same as a stdio stream ("rb"); NULL with err set. */
+r1_status file_open_regular(const char *path, int *out_fd, char *err);
+FILE *file_fopen_regular(const char *path, char *err);
 
 r1_status file_map_open(const char *path, bool use_mmap, file_map **out_map, char *err);
 void file_map_close(file_map *map);

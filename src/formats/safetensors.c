@@ -446,11 +446,8 @@ static bool is_file(const char *path)
 
 static char *read_small_file(const char *path, size_t cap, size_t *out_n, char *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        err_set(err, R1_ERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
+    FILE *f = file_fopen_regular(path, err);
+    if (!f) return NULL;
     char *buf = malloc(cap + 1);
     size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
     fclose(f);

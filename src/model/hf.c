@@ -21,6 +21,7 @@
 #include "model/hf.h"
 
 #include "base/err.h"
+#include "base/mmap.h"
 #include "base/threadpool.h"
 #include "model/qmix.h"
 #include "tensor/quant.h"
@@ -748,8 +749,8 @@ static r1_status map_dense(mapper *M, const cfg *c, bool is_qwen2)
 
 static r1_status read_config(const char *path, char *err, cJSON **out)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, R1_ERR_IO, "%s: cannot open", path);
+    FILE *f = file_fopen_regular(path, err);
+    if (!f) return R1_ERR_IO;
     char *buf = malloc(HF_MAX_CONFIG_BYTES + 1);
     size_t n = buf ? fread(buf, 1, HF_MAX_CONFIG_BYTES + 1, f) : 0;
     fclose(f);

@@ -406,7 +406,7 @@ r1_status chat_template_render(const chat_template_params *p, const tokenizer *t
  */
 
 typedef struct msg_store {
-    cJSON *root;
+    cJSON *root;  /* parsed here (chat_messages_parse_json), or NULL: borrowed from the caller */
     char **owned; /* strings made here (joined content, serialized arguments) */
     size_t n_owned, cap_owned;
     chat_tool_call *calls;
@@ -480,14 +480,22 @@ static const char *text_field(msg_store *s, const cJSON *obj, const char *key, b
 
 r1_status chat_messages_parse_json(const char *json, size_t n_bytes, chat_messages *out, char *err)
 {
+    cJSON *root = cJSON_ParseWithLength(json, n_bytes);
+    if (!root) return err_set(err, R1_ERR_FORMAT, "messages: malformed JSON");
+    r1_status st = chat_messages_from_cjson(root, out, err);
+    if (st != R1_OK) {
+        cJSON_Delete(root);
+        return st;
+    }
+    ((msg_store *)out->priv)->root = root; /* the messages point into it */
+    return R1_OK;
+}
+
+r1_status chat_messages_from_cjson(const cJSON *json, chat_messages *out, char *err)
+{
     msg_store *s = calloc(1, sizeof *s);
     if (!s) return err_set(err, R1_ERR_NOMEM, "out of memory");
-    s->root = cJSON_ParseWithLength(json, n_bytes);
-    if (!s->root) {
-        store_free(s);
-        return err_set(err, R1_ERR_FORMAT, "messages: malformed JSON");
-    }
-    const cJSON *list = s->root;
+    const cJSON *list = json;
     if (cJSON_IsObject(list)) list = cJSON_GetObjectItemCaseSensitive(list, "messages");
     if (!cJSON_IsArray(list)) {
         store_free(s);

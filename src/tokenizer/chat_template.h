@@ -90,6 +90,10 @@ typedef struct chat_messages {
  * "function":{"name":…,"arguments":"…"}}]}, …]` or `{"messages": [...]}`. Content given as an array
  * of parts joins the "text" parts; arguments given as an object are re-serialized compactly. */
 r1_status chat_messages_parse_json(const char *json, size_t n_bytes, chat_messages *out, char *err);
+/* The same from a tree the caller already parsed (a request body: parsed once, not twice). The
+ * messages borrow its strings: keep `json` until chat_messages_free. */
+struct cJSON;
+r1_status chat_messages_from_cjson(const struct cJSON *json, chat_messages *out, char *err);
 void chat_messages_free(chat_messages *m);
 
 #endif

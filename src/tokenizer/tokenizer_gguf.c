@@ -9,6 +9,7 @@
 #include "tokenizer/tokenizer_int.h"
 
 #include "base/err.h"
+#include "base/mmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +152,8 @@ r1_status tokenizer_load_path(const char *path, tokenizer **out_tok, char *err)
         strcpy(cfg + dir, "tokenizer_config.json");
         bool has_cfg = strcmp(cfg, path) != 0;
         if (has_cfg) {
-            FILE *f = fopen(cfg, "rb");
+            char cfg_err[R1_ERR_MAX]; /* a missing config is not an error */
+            FILE *f = file_fopen_regular(cfg, cfg_err);
             has_cfg = f != NULL;
             if (f) fclose(f);
         }

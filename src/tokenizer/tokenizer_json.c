@@ -12,6 +12,7 @@
 #include "tokenizer/tokenizer_int.h"
 
 #include "base/err.h"
+#include "base/mmap.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -55,8 +56,8 @@ static char *canon(const char *rx)
 
 static r1_status read_file(const char *path, char **out, size_t *out_len, char *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, R1_ERR_IO, "%s: cannot open", path);
+    FILE *f = file_fopen_regular(path, err);
+    if (!f) return R1_ERR_IO;
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     while (buf) {
