@@ -190,8 +190,12 @@ void chat_print_stats(const chat_stats *s)
 
 void chat_clear(chat *c)
 {
-    for (size_t i = 0; i < c->n_msgs; i++) msg_free(&c->msgs[i]);
-    c->n_msgs = 0;
+    chat_truncate(c, 0);
+}
+
+void chat_truncate(chat *c, size_t n_msgs)
+{
+    while (c->n_msgs > n_msgs) msg_free(&c->msgs[--c->n_msgs]);
 }
 
 void chat_free(chat *c)

@@ -435,8 +435,13 @@ static void reply(repl *r, const char *text)
     r->last_char = '\n';
     g_stop = 0;
     g_generating = 1;
+    size_t n_msgs = r->c->n_msgs;
     r1_status st = chat_reply(r->c, text, &cb, &s, err);
     g_generating = 0;
+    /* An interrupted reply leaves the conversation: a half-written answer (often an unclosed
+     * <think>) in the history derails every later answer. The message goes with it, so the next
+     * one is not read as a follow-up to a question never answered; it is in the line history. */
+    if (!st && s.finish == CHAT_FINISH_INTERRUPTED) chat_truncate(r->c, n_msgs);
     if (r->in_dim) {
         fputs(dim_off(r), stdout);
         r->in_dim = false;
@@ -450,7 +455,8 @@ static void reply(repl *r, const char *text)
         printf("Error: %s\n", err);
     } else {
         if (s.finish == CHAT_FINISH_INTERRUPTED)
-            printf("[stopped — press Ctrl-C again at the prompt or Ctrl-D to exit]\n");
+            printf("[stopped — the message and the partial reply are left out of the "
+                   "conversation; Ctrl-C again at the prompt or Ctrl-D exits]\n");
         else if (s.finish == CHAT_FINISH_CONTEXT)
             printf("[the context is full (%d tokens) — type /clear to start a new "
                    "conversation]\n",

@@ -1,5 +1,6 @@
 /* chat_store.c — the model store's paths and name resolution (see chat_store.h). */
 #include "chat_store.h"
+#include "common.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -129,21 +130,22 @@ bool store_resolve_model(const char *arg, char *out, size_t out_size)
             return true;
         if (b) {
             fprintf(stderr,
-                    "r1: model '%s' is not downloaded yet. Get it with\n"
+                    "%s: model '%s' is not downloaded yet. Get it with\n"
                     "  r1 pull %s\n",
-                    arg, b->name);
+                    cli_cmd, arg, b->name);
             return false;
         }
     }
     if (strchr(arg, '/') && !is_url(arg))
-        fprintf(stderr, "r1: cannot open model '%s': no such file or folder\n", arg);
+        fprintf(stderr, "%s: cannot open model '%s': no such file or folder\n", cli_cmd, arg);
     else if (is_url(arg))
-        fprintf(stderr, "r1: '%s' is a URL: download it first with `r1 pull %s`\n", arg, arg);
+        fprintf(stderr, "%s: '%s' is a URL: download it first with `r1 pull %s`\n", cli_cmd, arg,
+                arg);
     else
         fprintf(stderr,
-                "r1: no file or stored model named '%s' (stored models: `r1 list`; "
+                "%s: no file or stored model named '%s' (stored models: `r1 list`; "
                 "downloadable names: `r1 pull --help`)\n",
-                arg);
+                cli_cmd, arg);
     out[0] = 0;
     return false;
 }

@@ -1,10 +1,12 @@
 /* cmd_serve.c — `r1 serve`: options -> server_params -> server_run (apps/server/). */
+#include "chat_store.h"
 #include "cli.h"
 #include "common.h"
 
 #include "../server/server.h"
 #include "tokenizer/chat_template.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,12 +119,24 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (!p.model_path) {
-        fprintf(stderr, "r1 serve: no model given. Pass one with -m, e.g.\n"
-                        "  r1 synth --preset tiny-deepseek2 -o tiny.gguf && r1 serve -m "
-                        "tiny.gguf\n");
+    /* the model is found and checked before the port opens: a missing or broken file is an
+     * error at the command line, not a server that listens and then exits */
+    static char model_path[PATH_MAX];
+    if (p.model_path) {
+        if (!store_resolve_model(p.model_path, model_path, sizeof model_path)) return 1;
+    } else if (!store_default_model(model_path, sizeof model_path)) {
+        fprintf(stderr,
+                "r1 serve: no model given and no default model found (looked for\n"
+                "  %s/default.gguf and models/r1-tiny.gguf of the source tree).\n"
+                "Pass one with -m, e.g.\n"
+                "  r1 pull deepseek-r1:1.5b && r1 serve -m deepseek-r1:1.5b\n",
+                store_models_dir());
         return 2;
     }
+    if (!cli_check_model(model_path)) return 1;
+    /* a stored model answers to the name it was given by (deepseek-r1:1.5b), a file to its name */
+    if (!p.alias && p.model_path && strcmp(p.model_path, model_path)) p.alias = p.model_path;
+    p.model_path = model_path;
     if (p.api_key && !*p.api_key) p.api_key = NULL;
     return server_run(&p);
 }

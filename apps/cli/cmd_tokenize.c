@@ -1,6 +1,7 @@
 /* cmd_tokenize.c — `r1 tokenize`, `r1 detokenize` and `r1 template`: the tokenizer and chat
  * templates from the command line (MODEL is a .gguf file or a Hugging Face tokenizer.json). */
 #include "cli.h"
+#include "common.h"
 
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -40,11 +41,11 @@ static tokenizer *load_tokenizer(const char *path)
     char err[R1_ERR_MAX];
     tokenizer *tok;
     if (!path) {
-        fprintf(stderr, "r1: -m MODEL is required (a .gguf file or a tokenizer.json)\n");
+        fprintf(stderr, "%s: -m MODEL is required (a .gguf file or a tokenizer.json)\n", cli_cmd);
         return NULL;
     }
     if (tokenizer_load_path(path, &tok, err) != R1_OK) {
-        fprintf(stderr, "r1: cannot load the tokenizer: %s\n", err);
+        fprintf(stderr, "%s: cannot load the tokenizer: %s\n", cli_cmd, err);
         return NULL;
     }
     return tok;

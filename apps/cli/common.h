@@ -6,7 +6,11 @@
 #include "r1.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* "r1 CMD", the prefix of every message of the running subcommand (set by main). */
+extern const char *cli_cmd;
 
 /* Parse an int/float/u64 option value; prints an error naming the option and returns false. */
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
@@ -26,6 +30,11 @@ extern const char *cli_load_type;
  * mapping is erratic; r1 bench measures both). */
 extern bool cli_use_mmap;
 
+/* Whether path looks like a loadable model: a complete GGUF file (magic and header checked, the
+ * tensor data not read) or a folder with config.json; prints what is wrong otherwise ("FILE is not
+ * a model", "looks truncated" with what to do). Pipes and devices are left to the loader. */
+bool cli_check_model(const char *path);
+
 /* Load a model (GGUF file or Hugging Face folder), printing a clear error on failure. */
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
 
@@ -33,6 +42,14 @@ r1_model *cli_load_model(const char *path, int n_threads, bool verbose);
 bool cli_parse_cache_type(const char *s, r1_cache_type *out);
 /* --mtp on|off|auto; prints the error. */
 bool cli_parse_mtp(const char *s, r1_mtp_mode *out);
+
+/* A fresh 32-bit sampling seed from the kernel's random source (the clock and pid if it fails). */
+uint64_t cli_random_seed(void);
+
+/* Numbers for people, three significant digits at most: 1.8 M, 1.5 B, 671 B (counts, SI);
+ * 8.9 MiB, 1.07 GiB (bytes, binary). Return buf. */
+const char *cli_fmt_count(double n, char *buf, size_t cap);
+const char *cli_fmt_bytes(double n, char *buf, size_t cap);
 
 /* Parse "1,2,3" into a malloc'd array. */
 int32_t *cli_parse_ids(const char *s, int *out_n);

@@ -1,5 +1,6 @@
 /* main.c — the r1 command: dispatches `r1 SUBCOMMAND ...` to apps/cli/cmd_*.c. */
 #include "cli.h"
+#include "common.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,8 +50,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        static char prefix[32];
+        snprintf(prefix, sizeof prefix, "r1 %s", commands[i].name);
+        cli_cmd = prefix;
+        return commands[i].fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "r1: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
