@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ typedef struct download {
     char linked_etag[65];  /* X-Linked-Etag (Hugging Face's SHA-256 of the file), or "" */
     long long linked_size; /* X-Linked-Size, or -1 */
     bool tty;
+    long long announced_resume; /* the offset "resuming at" was last printed for */
     double t_start, t_last_draw;
     char io_error[256];
 } download;
@@ -154,6 +156,14 @@ static void draw_progress(download *d, bool final)
     fflush(stderr);
 }
 
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -163,14 +173,27 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     (void)ulnow;
     if (dltotal > 0 && d->total < 0) d->total = d->offset + dltotal;
     draw_progress(d, false);
-    return 0;
+    return g_interrupted ? 1 : 0; /* non-zero: libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+}
+
+/* "\r" and "erase to the end of the line" only where they mean something: on a terminal. */
+static const char *cr(const download *d)
+{
+    return d->tty ? "\r" : "";
+}
+
+static const char *erase(const download *d)
+{
+    return d->tty ? "\033[K" : "";
 }
 
 typedef enum attempt_result {
-    ATTEMPT_DONE,    /* the part holds the whole file */
-    ATTEMPT_RETRY,   /* the connection broke: resume later */
-    ATTEMPT_FATAL,   /* HTTP error or local error: stop */
-    ATTEMPT_RESTART, /* the part was dropped (no range support): go again at once */
+    ATTEMPT_DONE,        /* the part holds the whole file */
+    ATTEMPT_RETRY,       /* the connection broke: resume later */
+    ATTEMPT_UNREACHABLE, /* no connection at all (refused, no such host): a few quick tries */
+    ATTEMPT_INTERRUPTED, /* Ctrl-C */
+    ATTEMPT_FATAL,       /* HTTP error or local error: stop */
+    ATTEMPT_RESTART,     /* the part was dropped (no range support): go again at once */
 } attempt_result;
 
 static attempt_result attempt(download *d, const char *url, char *err, size_t err_size)
@@ -183,6 +206,12 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
     if (!hash_part(d, d->offset)) {
         snprintf(err, err_size, "cannot read %s", d->part_path);
         return ATTEMPT_FATAL;
+    }
+    if (d->offset > 0 && d->offset != d->announced_resume) {
+        char have[32];
+        human_bytes((double)d->offset, have, sizeof have);
+        fprintf(stderr, "%sresuming at %s%s\n", cr(d), have, erase(d));
+        d->announced_resume = d->offset;
     }
     d->f = fopen(d->part_path, "ab");
     if (!d->f) {
@@ -233,6 +262,7 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
     d->f = NULL;
     draw_progress(d, false);
 
+    if (rc == CURLE_ABORTED_BY_CALLBACK && g_interrupted) return ATTEMPT_INTERRUPTED;
     if (d->io_error[0]) {
         snprintf(err, err_size, "%s", d->io_error);
         return ATTEMPT_FATAL;
@@ -248,7 +278,7 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
             snprintf(err, err_size, "cannot remove %s: %s", d->part_path, strerror(errno));
             return ATTEMPT_FATAL;
         }
-        fprintf(stderr, "\rthe server cannot resume downloads; starting over\033[K\n");
+        fprintf(stderr, "%sthe server cannot resume downloads; starting over%s\n", cr(d), erase(d));
         return ATTEMPT_RESTART;
     }
     if (code == 416 && d->offset > 0) {
@@ -256,15 +286,17 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
         return ATTEMPT_DONE;
     }
     if (rc == CURLE_HTTP_RETURNED_ERROR) {
-        snprintf(err, err_size, "the server answered HTTP %ld for %.400s", code, url);
+        snprintf(err, err_size, "the server answered HTTP %ld", code); /* the URL is shown once */
         bool transient = code == 408 || code == 429 || code >= 500;
         return transient ? ATTEMPT_RETRY : ATTEMPT_FATAL;
     }
     snprintf(err, err_size, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        rc == CURLE_COULDNT_RESOLVE_PROXY)
+        return ATTEMPT_UNREACHABLE;
     bool broken = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
                   rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
-                  rc == CURLE_SEND_ERROR || rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 ||
-                  rc == CURLE_HTTP2_STREAM;
+                  rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
     return broken ? ATTEMPT_RETRY : ATTEMPT_FATAL;
 }
 
@@ -337,8 +369,7 @@ int cmd_pull(int argc, char **argv)
         } else if (!strcmp(a, "--force")) {
             force = true;
         } else if (a[0] == '-') {
-            fprintf(stderr, "r1 pull: unknown option '%s' (see `r1 pull --help`)\n", a);
-            return 2;
+            return cli_unknown_option(a);
         } else if (what) {
             fprintf(stderr, "r1 pull: one model at a time ('%s' and '%s')\n", what, a);
             return 2;
@@ -405,32 +436,64 @@ int cmd_pull(int argc, char **argv)
         fprintf(stderr, "r1 pull: cannot initialize SHA-256\n");
         goto out;
     }
-    fprintf(stderr, "pulling %s\n  from %s\n", what, url);
+    if (strcmp(what, url))
+        fprintf(stderr, "pulling %s\n  from %s\n", what, url);
+    else
+        fprintf(stderr, "pulling %s\n", url);
+    /* Ctrl-C stops the transfer between two chunks; the part stays for the next run */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     attempt_result ar = ATTEMPT_FATAL;
-    for (int i = 0; i <= retries; i++) {
+    /* a broken transfer resumes after 1, 2, 4... s; a server that cannot be reached at all is
+     * tried UNREACHABLE_TRIES times, half a second apart, then the reason is given */
+    enum { UNREACHABLE_TRIES = 3 };
+    int n_unreachable = 0;
+    for (int i = 0; i <= retries && !g_interrupted; i++) {
         ar = attempt(&d, url, err, sizeof err);
         if (ar == ATTEMPT_RESTART) ar = attempt(&d, url, err, sizeof err);
+        if (ar == ATTEMPT_UNREACHABLE && ++n_unreachable < UNREACHABLE_TRIES) {
+            struct timespec half = {0, 500000000L};
+            nanosleep(&half, NULL);
+            i--; /* not one of --retries, which are for broken transfers */
+            continue;
+        }
         if (ar != ATTEMPT_RETRY) break;
         if (i < retries) {
-            char have[32];
-            stat(part_path, &st);
-            human_bytes((double)st.st_size, have, sizeof have);
             unsigned delay = i < 5 ? 1u << i : 30u;
-            fprintf(stderr, "\r%s; resuming at %s in %u s\033[K\n", err, have, delay);
-            sleep(delay);
+            fprintf(stderr, "%s%s; trying again in %u s%s\n", cr(&d), err, delay, erase(&d));
+            for (unsigned k = 0; k < 10 * delay && !g_interrupted; k++) {
+                struct timespec tenth = {0, 100000000L};
+                nanosleep(&tenth, NULL);
+            }
         }
     }
+    if (g_interrupted) ar = ATTEMPT_INTERRUPTED;
     if (ar != ATTEMPT_DONE) {
         if (stat(part_path, &st) == 0 && st.st_size == 0) remove_part(part_path);
-        if (ar == ATTEMPT_RETRY && stat(part_path, &st) == 0) {
+        if (ar == ATTEMPT_INTERRUPTED) {
+            char have[32];
+            human_bytes(stat(part_path, &st) == 0 ? (double)st.st_size : 0, have, sizeof have);
+            fprintf(stderr,
+                    "%sr1 pull: interrupted with %s received — run the same command to "
+                    "resume\n",
+                    d.tty ? "\n" : "", have);
+            rc = 130;
+        } else if (ar == ATTEMPT_UNREACHABLE) {
+            fprintf(stderr, "r1 pull: cannot reach the server (%d tries): %s\n", n_unreachable,
+                    err);
+        } else if (ar == ATTEMPT_RETRY && stat(part_path, &st) == 0) {
             char have[32];
             human_bytes((double)st.st_size, have, sizeof have);
             fprintf(stderr,
-                    "\nr1 pull: download interrupted (%s) with %s received; run the same "
-                    "command again to resume\n",
-                    err, have);
+                    "%sr1 pull: the connection broke (%s) with %s received — run the same "
+                    "command to resume\n",
+                    d.tty ? "\n" : "", err, have);
         } else {
-            fprintf(stderr, "\nr1 pull: %s\n", err);
+            fprintf(stderr, "%sr1 pull: %s\n", d.tty ? "\n" : "", err);
         }
         goto out;
     }
@@ -531,8 +594,7 @@ int cmd_list(int argc, char **argv)
                    store_models_dir());
             return 0;
         }
-        fprintf(stderr, "r1 list: unknown argument '%s'\n", argv[i]);
-        return 2;
+        return cli_unknown_option(argv[i]);
     }
     const char *dir = store_models_dir();
     DIR *dp = opendir(dir);
@@ -588,6 +650,10 @@ int cmd_rm(int argc, char **argv)
         fprintf(stderr, "usage: r1 rm NAME... (names as `r1 list` shows them)\n");
         return 2;
     }
+    /* options first, so that a mistyped one deletes nothing */
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && strcmp(argv[i], "-h") && strcmp(argv[i], "--help"))
+            return cli_unknown_option(argv[i]);
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

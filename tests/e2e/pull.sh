@@ -71,10 +71,31 @@ expect "grep -q 'range=bytes=$part-' '$WWW/requests.log'" "resume asked for byte
 expect "cmp -s '$WWW/tiny.gguf' '$MODELS/cutme.gguf'" "resumed file is identical"
 expect "[ ! -e '$MODELS/cutme.gguf.part' ]" "no .part after the resume"
 
-# 4. the automatic retry resumes within one run
+# 4. the automatic retry resumes within one run; the URL is shown once, the resume point in
+# bytes, and with stderr not a terminal no escape sequences
 cp "$WWW/tiny.gguf" "$WWW/retry.gguf"
 expect "'$R1' pull --retries 2 '$URL/cut/retry.gguf' > /dev/null 2> '$TMP/err'" "auto-retry pull succeeds"
 expect "cmp -s '$WWW/tiny.gguf' '$MODELS/retry.gguf'" "auto-retried file is identical"
+expect "[ \$(grep -c '$URL/cut/retry.gguf' '$TMP/err') -eq 1 ]" "the URL is shown once ($(tr '\n' '|' < "$TMP/err"))"
+expect "grep -Eq '^resuming at [0-9.]+ (kB|MB)$' '$TMP/err'" "the retry says where it resumes"
+expect "! grep -q \"\$(printf '\\033')\" '$TMP/err' && ! grep -q \"\$(printf '\\r')\" '$TMP/err'" "no escape sequences or carriage returns off a terminal"
+
+# 4b. Ctrl-C: the part stays, the message says how to resume, the same command resumes
+cp "$WWW/tiny.gguf" "$WWW/slow.gguf"
+"$R1" pull "$URL/slow/slow.gguf" > /dev/null 2> "$TMP/err" &
+pull_pid=$!
+for _ in $(seq 200); do
+  [ "$(stat -c %s "$MODELS/slow.gguf.part" 2> /dev/null || echo 0)" -gt 8192 ] && break
+  sleep 0.05
+done
+kill -INT $pull_pid
+wait $pull_pid; rc=$?
+expect "[ $rc -eq 130 ] && grep -q 'interrupted with .* received — run the same command to resume' '$TMP/err'" \
+  "Ctrl-C: exit 130 and how to resume (rc $rc: $(tr '\n' '|' < "$TMP/err"))"
+part=$(stat -c %s "$MODELS/slow.gguf.part" 2> /dev/null || echo 0)
+expect "[ $part -gt 0 ] && [ ! -e '$MODELS/slow.gguf' ]" "Ctrl-C keeps the part ($part bytes)"
+expect "'$R1' pull '$URL/slow/slow.gguf' > /dev/null 2> '$TMP/err'" "the same command resumes"
+expect "grep -q '^resuming at ' '$TMP/err' && cmp -s '$WWW/tiny.gguf' '$MODELS/slow.gguf'" "resumed after Ctrl-C ($(tr '\n' '|' < "$TMP/err"))"
 
 # 5. a server without Range support: the part restarts from 0 and the result is still right
 cp "$WWW/tiny.gguf" "$WWW/norange.gguf"
@@ -115,6 +136,11 @@ expect "[ ! -e '$MODELS/page.gguf' ] && [ ! -e '$MODELS/page.gguf.part' ]" "non-
 expect "[ $rc -eq 2 ] && grep -q 'deepseek-r1:1.5b' '$TMP/err'" "unknown name lists the known ones"
 "$R1" pull "http://127.0.0.1:1/x.gguf" --retries 0 > /dev/null 2> "$TMP/err"; rc=$?
 expect "[ $rc -eq 1 ]" "unreachable server is an error"
+# refused connections: a few quick tries and the reason, not the backoff meant for broken
+# transfers (1+2+4+8+16 s with the default --retries 5)
+timeout 15 "$R1" pull "http://127.0.0.1:1/y.gguf" > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'cannot reach the server (3 tries): .*\(onnect\|refused\)' '$TMP/err' && ! grep -q 'resuming at' '$TMP/err'" \
+  "connection refused fails quickly with the reason (rc $rc: $(tr '\n' '|' < "$TMP/err"))"
 
 # 9. rm
 expect "'$R1' rm tiny deepseek-r1:1.5b > /dev/null" "rm two models"

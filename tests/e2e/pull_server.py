@@ -8,6 +8,8 @@ chosen by the path prefix:
   /norange/F    ignores Range headers (always 200 with the whole file)
   /etag/F       sends X-Linked-Etag with the file's real SHA-256, like Hugging Face
   /badetag/F    sends X-Linked-Etag with a wrong SHA-256
+  /slow/F       a request from byte 0 gets its first 256 kB slowly (4 kB every 30 ms), so that a
+                test can interrupt the download mid-way; a Range request is served at once
   /hf/...       Hugging Face layout: /hf/<org>/<repo>/resolve/main/<file> serves ROOT/<file>
 Every request line and Range header is appended to ROOT/requests.log. The chosen port is written to
 the file given as the second argument once the server listens.
@@ -33,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?")[0]
         mode = ""
-        for prefix in ("/cut/", "/norange/", "/etag/", "/badetag/"):
+        for prefix in ("/cut/", "/norange/", "/etag/", "/badetag/", "/slow/"):
             if path.startswith(prefix):
                 mode = prefix.strip("/")
                 path = "/" + path[len(prefix):]
@@ -73,6 +75,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
         body = data[start:]
+        if mode == "slow" and not rng:
+            import time
+            slow = body[: 256 * 1024]
+            try:
+                for i in range(0, len(slow), 4096):
+                    self.wfile.write(slow[i : i + 4096])
+                    self.wfile.flush()
+                    time.sleep(0.03)
+                self.wfile.write(body[len(slow) :])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         if mode == "cut" and not rng and fpath not in cut_done:
             cut_done.add(fpath)
             self.wfile.write(body[: len(body) // 2])
