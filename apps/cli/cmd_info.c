@@ -11,10 +11,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 info -m MODEL [--tensors] [--ctx-size N]\n\n"
-               "Prints the architecture, hyperparameters, tensor types and sizes of a GGUF model,\n"
-               "and the memory needed to run it (weights + KV cache for N tokens, default 4096).\n"
-               "  --tensors   list every tensor\n");
+    fprintf(f, "NAME\n"
+               "    r1 info - what a model is and what running it needs\n"
+               "\n"
+               "SYNOPSIS\n"
+               "    r1 info -m MODEL [OPTIONS]\n"
+               "\n"
+               "DESCRIPTION\n"
+               "    Prints the architecture, parameter count, hyperparameters, tensor types and\n"
+               "    sizes of a GGUF model, and the memory needed to run it: the weights plus the\n"
+               "    KV cache at the context r1 run uses by default, min(trained context, 4096).\n"
+               "\n"
+               "OPTIONS\n"
+               "    -m, --model MODEL     GGUF file\n"
+               "    -c, --ctx-size N      size the KV cache for N tokens instead\n"
+               "        --tensors         list every tensor\n"
+               "    -h, --help            this help\n");
 }
 
 int cmd_info(int argc, char **argv)
@@ -35,9 +47,7 @@ int cmd_info(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 24, &n_ctx))
                 return 2;
         } else {
-            fprintf(stderr, "r1 info: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     if (!path) {

@@ -24,14 +24,27 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 quantize IN.gguf OUT.gguf TYPE [--threads N]\n\nTYPE:");
+    fprintf(f,
+            "NAME\n"
+            "    r1 quantize - requantize a GGUF with a per-tensor mix\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 quantize IN.gguf OUT.gguf TYPE [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Norms, biases, the MoE router and exp_probs_b stay F32; output.weight gets Q6_K\n"
+            "    in the lower mixes; the *_M mixes give attn_v and ffn_down more bits in some\n"
+            "    layers; rows a type's block does not divide fall back to a compatible type.\n"
+            "    TYPE is one of:\n"
+            "   ");
     const qmix *m;
     int n = qmix_all(&m);
-    for (int i = 0; i < n; i++) fprintf(f, " %s", m[i].name);
-    fprintf(f, "\n\nNorms, biases, the MoE router and exp_probs_b stay F32; output.weight gets "
-               "Q6_K in the\nlower mixes; the *_M mixes give attn_v and ffn_down more bits in "
-               "some layers; rows a\ntype's block does not divide fall back to a compatible "
-               "type.\n");
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i && i % 9 == 0 ? "\n    " : " ", m[i].name);
+    fprintf(f, "\n"
+               "\n"
+               "OPTIONS\n"
+               "    -t, --threads N       threads (default: all cores)\n"
+               "    -h, --help            this help\n");
 }
 
 typedef struct q_job {
@@ -79,9 +92,7 @@ int cmd_quantize(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else if (a[0] == '-' || n_pos == 3) {
-            fprintf(stderr, "r1 quantize: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         } else {
             pos[n_pos++] = a;
         }

@@ -294,13 +294,14 @@ static void print_json(const chat *c, const char *model, const chat_stats *s)
     cJSON_AddNumberToObject(o, "cached_tokens", s->n_reused);
     cJSON_AddNumberToObject(o, "completion_tokens", s->n_generated);
     cJSON_AddNumberToObject(o, "reasoning_tokens", s->n_reasoning);
-    cJSON_AddNumberToObject(o, "prompt_seconds", s->prompt_s);
+    /* durations to the millisecond, rates to 0.01 tok/s: what the measurement resolves */
+    cJSON_AddNumberToObject(o, "prompt_seconds", cli_round(s->prompt_s, 3));
     cJSON_AddNumberToObject(o, "prompt_tokens_per_second",
-                            s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0);
-    cJSON_AddNumberToObject(o, "generation_seconds", s->gen_s);
+                            cli_round(s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0, 2));
+    cJSON_AddNumberToObject(o, "generation_seconds", cli_round(s->gen_s, 3));
     cJSON_AddNumberToObject(o, "generation_tokens_per_second",
-                            s->gen_s > 0 ? s->n_generated / s->gen_s : 0);
-    char *text = cJSON_Print(o);
+                            cli_round(s->gen_s > 0 ? s->n_generated / s->gen_s : 0, 2));
+    char *text = cli_json_print(o);
     if (text) printf("%s\n", text);
     free(text);
     cJSON_Delete(o);
@@ -429,8 +430,7 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--cache-type")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &cache_type)) return 2;
         } else {
-            fprintf(stderr, "r1 run: unknown option '%s' (see `r1 run --help`)\n", a);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
 

@@ -13,35 +13,51 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: r1 serve -m MODEL [options]\n\n"
-            "Serves the model over HTTP with an OpenAI- and DeepSeek-compatible API\n"
-            "(/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize,\n"
-            "/detokenize) and a chat page at /. See docs/server-api.md.\n\n"
-            "options:\n"
-            "  -m, --model FILE          GGUF model or Hugging Face folder\n"
-            "      --host ADDR           address to bind (default 127.0.0.1)\n"
-            "      --port N              port (default 8080; 0 = any free port)\n"
-            "      --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
-            "      --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
-            "  -np, --parallel N         sequences decoded together (default 4)\n"
-            "  -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
-            "      --queue N             requests that may wait for a slot (default 64)\n"
-            "  -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
-            "      --prefill-chunk N     prompt tokens per step while others decode (128)\n"
-            "      --max-body BYTES      largest request body (default 8388608)\n"
-            "      --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
-            "      --alias NAME          model id in responses (default: the file name)\n"
-            "      --chat-template NAME  prompt format: %s\n"
-            "      --think               end the generation prompt with <think>\\n\n"
-            "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
-            "  -t, --threads N           threads (default: all cores)\n"
-            "      --no-mmap             read the weights into memory\n"
-            "      --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
-            "      --mtp on|off          speculative decoding with the model's MTP module\n"
-            "                            (default: on when it has one)\n"
-            "  -v, --verbose             log more\n",
-            chat_template_names());
+    fprintf(
+        f,
+        "NAME\n"
+        "    r1 serve - serve a model over HTTP (OpenAI/DeepSeek API) with a chat page\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    r1 serve [-m MODEL] [OPTIONS]\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Serves the model with an OpenAI- and DeepSeek-compatible API\n"
+        "    (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics,\n"
+        "    /tokenize, /detokenize) and a chat page at /. See docs/server-api.md.\n"
+        "    The model is found and checked before the port opens. Without -m, r1 serves\n"
+        "    the default model, as r1 run does.\n"
+        "\n"
+        "OPTIONS\n"
+        "    -m, --model MODEL         GGUF file, Hugging Face folder or stored model name\n"
+        "        --host ADDR           address to bind (default 127.0.0.1)\n"
+        "        --port N              port (default 8080; 0 = any free port)\n"
+        "        --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
+        "        --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
+        "    -np, --parallel N         sequences decoded together (default 4)\n"
+        "    -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
+        "        --queue N             requests that may wait for a slot (default 64)\n"
+        "    -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
+        "        --prefill-chunk N     prompt tokens per step while others decode (128)\n"
+        "        --max-body BYTES      largest request body (default 8388608)\n"
+        "        --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
+        "        --alias NAME          model id in responses (default: the file name, or the\n"
+        "                              stored model's name)\n"
+        "        --chat-template NAME  prompt format: %s\n"
+        "        --think               end the generation prompt with <think>\\n\n"
+        "        --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
+        "    -t, --threads N           threads (default: all cores)\n"
+        "        --no-mmap             read the weights into memory\n"
+        "        --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
+        "        --mtp on|off          speculative decoding with the model's MTP module\n"
+        "                              (default: on when it has one)\n"
+        "    -v, --verbose             log more\n"
+        "    -h, --help                this help\n"
+        "\n"
+        "EXAMPLES\n"
+        "    r1 serve -m deepseek-r1:1.5b\n"
+        "    r1 serve -m model.gguf --host 0.0.0.0 --port 8080 --api-key secret\n",
+        chat_template_names());
 }
 
 int cmd_serve(int argc, char **argv)
@@ -114,9 +130,7 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             p.verbose = true;
         } else {
-            fprintf(stderr, "r1 serve: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     /* the model is found and checked before the port opens: a missing or broken file is an

@@ -4,6 +4,7 @@
 #include "formats/gguf.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,10 +56,25 @@ bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     return true;
 }
 
+int cli_missing_value(const char *opt)
+{
+    fprintf(stderr, "%s: option %s needs a value (see `%s --help`)\n", cli_cmd, opt, cli_cmd);
+    return 2;
+}
+
+int cli_unknown_option(const char *arg)
+{
+    if (arg[0] == '-' && arg[1])
+        fprintf(stderr, "%s: unknown option %s (see `%s --help`)\n", cli_cmd, arg, cli_cmd);
+    else
+        fprintf(stderr, "%s: unexpected argument '%s' (see `%s --help`)\n", cli_cmd, arg, cli_cmd);
+    return 2;
+}
+
 const char *cli_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: option %s needs a value\n", cli_cmd, argv[*i]);
+        cli_missing_value(argv[*i]);
         return NULL;
     }
     return argv[++*i];
@@ -187,6 +203,41 @@ const char *cli_fmt_bytes(double n, char *buf, size_t cap)
 {
     static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     return fmt_units(n, 1024, units, 5, buf, cap);
+}
+
+char *cli_json_print(const cJSON *item)
+{
+    char *text = cJSON_Print(item);
+    if (!text) return NULL;
+    /* cJSON indents with tabs and puts one after each colon; strings carry tabs escaped, so
+     * every raw tab is layout */
+    size_t n_tabs = 0;
+    for (const char *p = text; *p; p++) n_tabs += *p == '\t';
+    char *out = malloc(strlen(text) + n_tabs + 1);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    char *o = out;
+    bool line_start = true;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\t') {
+            *o++ = ' ';
+            if (line_start) *o++ = ' ';
+            continue;
+        }
+        line_start = *p == '\n';
+        *o++ = *p;
+    }
+    *o = 0;
+    free(text);
+    return out;
+}
+
+double cli_round(double v, int decimals)
+{
+    double scale = pow(10, decimals);
+    return round(v * scale) / scale;
 }
 
 int32_t *cli_parse_ids(const char *s, int *out_n)

@@ -5,6 +5,8 @@
 
 #include "r1.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,11 @@ extern const char *cli_cmd;
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 bool cli_parse_float(const char *opt, const char *s, float *out);
 bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+
+/* "r1 CMD: unknown option --x (see `r1 CMD --help`)" (or "unexpected argument 'x'" for one not
+ * starting with '-'); "r1 CMD: option --x needs a value". Both return 2, the usage exit code. */
+int cli_unknown_option(const char *arg);
+int cli_missing_value(const char *opt);
 
 /* The value after option argv[*i]; prints an error and returns NULL when missing. */
 const char *cli_value(int argc, char **argv, int *i);
@@ -50,6 +57,12 @@ uint64_t cli_random_seed(void);
  * 8.9 MiB, 1.07 GiB (bytes, binary). Return buf. */
 const char *cli_fmt_count(double n, char *buf, size_t cap);
 const char *cli_fmt_bytes(double n, char *buf, size_t cap);
+
+/* cJSON_Print with two-space indentation and "key": value (cJSON writes tabs); free() it. */
+char *cli_json_print(const cJSON *item);
+/* v rounded to the given number of decimals, so that JSON shows what a value means (0.012 s, not
+ * 0.012003917000000001). */
+double cli_round(double v, int decimals);
 
 /* Parse "1,2,3" into a malloc'd array. */
 int32_t *cli_parse_ids(const char *s, int *out_n);

@@ -57,5 +57,62 @@ for bad_model in "$TMP/missing.gguf" "$TMP/cut.gguf" "$TMP/notes.txt"; do
     "serve -m $(basename "$bad_model") fails before listening (rc $rc: $(head -c 300 "$TMP/out"))"
 done
 
+# ---- 4. one interface: --version, man-page help, "r1 CMD: unknown option --x" -------------------
+"$R1" --version > "$TMP/v1"; rc1=$?
+"$R1" version > "$TMP/v2"; rc2=$?
+expect "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s '$TMP/v1' '$TMP/v2'" "--version = version"
+for field in '^r1 [0-9]' '^commit: *[0-9a-f]' '^build: *[A-Za-z]' '^kernels: *[a-z]' '^cpu: '; do
+  expect "grep -q '$field' '$TMP/v1'" "version shows '$field' ($(tr '\n' '|' < "$TMP/v1"))"
+done
+commands=$("$R1" --help | awk '/^commands:/ {f = 1; next} f && /^  [a-z]/ {print $1}')
+expect "[ \$(echo \"\$commands\" | wc -w) -ge 17 ]" "r1 --help lists the commands: $commands"
+for c in $commands; do
+  "$R1" $c --help > "$TMP/h" 2>&1; rc=$?
+  expect "[ $rc -eq 0 ] && head -2 '$TMP/h' | tr '\n' ' ' | grep -q '^NAME     r1 $c - ' && grep -q '^SYNOPSIS$' '$TMP/h' && grep -q '^DESCRIPTION$' '$TMP/h'" \
+    "r1 $c --help is man-page style (rc $rc: $(head -3 "$TMP/h" | tr '\n' '|'))"
+  # an unknown option, alone and before a value, is called that, with the command's prefix
+  for args in "--bogus" "--bogus 3"; do
+    "$R1" $c $args < /dev/null > /dev/null 2> "$TMP/e"; rc=$?
+    expect "[ $rc -eq 2 ] && [ \"\$(head -1 '$TMP/e')\" = 'r1 $c: unknown option --bogus (see \`r1 $c --help\`)' ]" \
+      "r1 $c $args: rc $rc, '$(head -1 "$TMP/e")'"
+  done
+done
+"$R1" train --steps > /dev/null 2> "$TMP/e"; rc=$?
+expect "[ $rc -eq 2 ] && grep -q '^r1 train: option --steps needs a value' '$TMP/e'" "train: a missing value ($(cat "$TMP/e"))"
+"$R1" --bogus > /dev/null 2> "$TMP/e"; rc=$?
+expect "[ $rc -eq 2 ] && grep -q '^r1: unknown option --bogus' '$TMP/e'" "r1 --bogus"
+touch "$R1_HOME/keep" 2> /dev/null
+"$R1" run -m "$M" --temp abc > /dev/null 2> "$TMP/e"; rc=$?
+expect "[ $rc -eq 2 ] && grep -q '^r1 run: --temp expects a number' '$TMP/e'" "option values: 'r1 run:' prefix ($(cat "$TMP/e"))"
+"$R1" run -m nosuchmodel > /dev/null 2> "$TMP/e"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q '^r1 run: no file or stored model' '$TMP/e'" "model names: 'r1 run:' prefix ($(cat "$TMP/e"))"
+
+# ---- 7. numbers for people ------------------------------------------------------------------------
+"$R1" info -m "$M" > "$TMP/info"
+expect "grep -Eq '^parameters: +[0-9.]+ [KM] ' '$TMP/info'" "info: parameters in human units ($(grep parameters "$TMP/info"))"
+n_ctx=$(sed -n 's/.*trained context \([0-9]*\).*/\1/p' "$TMP/info")
+expect "[ -n '$n_ctx' ] && grep -q 'KV cache at $n_ctx tokens' '$TMP/info'" "info: KV cache at the model's own context $n_ctx ($(grep memory "$TMP/info"))"
+"$R1" bench -m "$M" -p 8 -n 4 -r 1 -t 1 > "$TMP/bench" 2>&1
+expect "grep -Eq '\| [0-9.]+ (KiB|MiB) \| [0-9.]+ [KM] \|' '$TMP/bench'" "bench: size and params in human units ($(grep tg4 "$TMP/bench"))"
+"$R1" run -m "$M" -p hi -n 4 --json > "$TMP/j" 2> /dev/null
+expect "grep -q '^  \"content\": ' '$TMP/j' && ! grep -q \"\$(printf '\\t')\" '$TMP/j'" "--json: two-space indent, no tabs"
+expect "! grep -Eq '_seconds\": [0-9]+\.[0-9]{4,}' '$TMP/j' && ! grep -Eq 'per_second\": [0-9]+\.[0-9]{3,}' '$TMP/j'" \
+  "--json: durations to the ms, rates to 0.01 ($(grep -E 'second' "$TMP/j" | tr -d '\n'))"
+
+# ---- 6. names people type: the mixes of r1 quantize in r1 synth; r1 serve without -m ------------
+for mix in Q4_K_M Q5_K_S Q3_K_M; do
+  "$R1" synth --preset tiny-qwen2 --type $mix -o "$TMP/mix.gguf" > /dev/null 2> "$TMP/e"; rc=$?
+  expect "[ $rc -eq 0 ]" "synth --type $mix ($(cat "$TMP/e"))"
+  "$R1" info -m "$TMP/mix.gguf" > "$TMP/info" 2>&1
+  expect "grep -q '$mix, random weights' '$TMP/info'" "synth $mix names its mix"
+done
+"$R1" synth --preset tiny-qwen2 --type Q4_K_M -o "$TMP/mix.gguf" > /dev/null 2>&1
+"$R1" quantize "$TMP/mix.gguf" "$TMP/mixq.gguf" Q4_K_M > /dev/null 2>&1
+"$R1" info -m "$TMP/mix.gguf" | sed -n '/^tensor types:/,/^KV/p' > "$TMP/t1"
+"$R1" info -m "$TMP/mixq.gguf" | sed -n '/^tensor types:/,/^KV/p' > "$TMP/t2"
+# (tiny rows fall back from Q4_K to Q5_0, and the mix's extra bits to Q8_0: still two types)
+expect "[ \$(grep -c 'tensors' '$TMP/t1') -ge 3 ] && cmp -s '$TMP/t1' '$TMP/t2'" \
+  "synth Q4_K_M has the tensor types r1 quantize Q4_K_M gives ($(tr '\n' ' ' < "$TMP/t1") vs $(tr '\n' ' ' < "$TMP/t2"))"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

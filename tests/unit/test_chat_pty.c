@@ -207,6 +207,19 @@ static void test_main_session(void)
     type(&t, "/set max_tokens 12\r");
     CHECK(expect(&t, "Set max_tokens to 12", 5) >= 0);
     CHECK(expect(&t, ">>> ", 5) >= 0);
+    /* sampling settings outside the server's ranges are refused, the old value kept */
+    type(&t, "/set temperature 9\r");
+    CHECK(expect(&t, "temperature must be a number from 0 to 2; it stays 0.", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set top_p 1.5\r");
+    CHECK(expect(&t, "top_p must be a number from 0 to 1; it stays 0.95.", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set top_k -3\r");
+    CHECK(expect(&t, "top_k must be an integer from 0 to", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set\r");
+    CHECK(expect(&t, "temperature 0 | top_p 0.95 | top_k 0", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
 
     /* turn 1: the reasoning streams under "Thinking…", then the stats line */
     type(&t, "hello\r");
@@ -241,6 +254,11 @@ static void test_main_session(void)
     char *json = test_read_file(save1, NULL);
     cJSON *root = json ? cJSON_Parse(json) : NULL;
     cJSON *msgs = cJSON_GetObjectItem(root, "messages");
+    /* settings are saved as typed (0.95), not as the float's double (0.949999988079071) */
+    cJSON *top_p = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "options"), "top_p");
+    CHECKF(cJSON_IsNumber(top_p) && top_p->valuedouble == 0.95, "saved top_p %.17g",
+           cJSON_IsNumber(top_p) ? top_p->valuedouble : -1.0);
+    CHECK(json && !strstr(json, "0.9499"));
     tokenizer *tok = NULL;
     CHECK(tokenizer_load_path(model, &tok, NULL) == R1_OK);
     CHECK(cJSON_GetArraySize(msgs) == 4);
