@@ -114,5 +114,15 @@ done
 expect "[ \$(grep -c 'tensors' '$TMP/t1') -ge 3 ] && cmp -s '$TMP/t1' '$TMP/t2'" \
   "synth Q4_K_M has the tensor types r1 quantize Q4_K_M gives ($(tr '\n' ' ' < "$TMP/t1") vs $(tr '\n' ' ' < "$TMP/t2"))"
 
+# r1 serve without -m serves the default model, as r1 run does ($R1_HOME/models/default.gguf)
+mkdir -p "$R1_HOME/models" && cp "$M" "$R1_HOME/models/default.gguf"
+"$R1" serve --port 0 > /dev/null 2> "$TMP/serve.err" &
+serve_pid=$!
+for _ in $(seq 100); do grep -q 'listening on' "$TMP/serve.err" && grep -q loaded "$TMP/serve.err" && break; sleep 0.1; done
+kill $serve_pid 2> /dev/null
+wait $serve_pid 2> /dev/null
+expect "grep -q 'model default.gguf loaded' '$TMP/serve.err' && grep -q 'listening on http://127.0.0.1:' '$TMP/serve.err'" \
+  "serve without -m serves the default model ($(tr '\n' '|' < "$TMP/serve.err"))"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
