@@ -2,7 +2,8 @@
 # pull.sh — `r1 pull`, `r1 list`, `r1 rm` against a local HTTP server (pull_server.py on
 # 127.0.0.1): a plain download, a connection cut mid-way then resumed (by a second run, and by the
 # automatic retry), a server without Range support, SHA-256 checks (--sha256 and Hugging Face's
-# X-Linked-Etag; a mismatch leaves no file), a built-in name through HF_ENDPOINT, 404 and non-GGUF
+# X-Linked-Etag; a mismatch leaves no file), a built-in name through HF_ENDPOINT, Hugging Face
+# repositories by USER/REPO:QUANT (a single file and a split one, joined), 404 and non-GGUF
 # answers, and the store listing. Usage: pull.sh R1_BIN TEST_DATA_DIR
 set -u
 R1=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -124,6 +125,38 @@ expect "'$R1' list | grep -q '^deepseek-r1:1.5b '" "list shows the built-in name
 expect "'$R1' run -m deepseek-r1:1.5b -p hi -n 3 --temp 0 > /dev/null 2>&1" "run -m deepseek-r1:1.5b"
 "$R1" run -m deepseek-r1:7b -p hi > /dev/null 2> "$TMP/err"; rc=$?
 expect "[ $rc -ne 0 ] && grep -q 'r1 pull deepseek-r1:7b' '$TMP/err'" "a name not pulled says what to run"
+
+# 7b. Hugging Face repositories by name, as Ollama writes them: hf.co/USER/REPO:QUANT and
+# USER/REPO[:QUANT] (default Q4_K_M); the file is found in the repository's listing
+# (/api/models/USER/REPO), a split one is fetched shard by shard and joined into one GGUF
+R="$WWW/repos/bartowski/Tiny-GGUF"
+mkdir -p "$R/Q5_K_M"
+cp "$WWW/tiny.gguf" "$R/Tiny-Q8_0.gguf"
+"$R1" synth --preset tiny-deepseek2 --type F32 --seed 9 -o "$R/Tiny-Q4_K_M.gguf" > /dev/null 2>&1
+printf 'not this one' > "$R/mmproj-Tiny-Q4_K_M.gguf"
+cp "$WWW/tiny.gguf" "$R/Tiny-IQ4_K_M.gguf" # a longer name containing Q4_K_M
+python3 "$HERE/gguf_split.py" "$WWW/tiny.gguf" 3 "$R/Q5_K_M/Tiny-Q5_K_M"
+export HF_ENDPOINT="$URL/hf"
+expect "'$R1' pull hf.co/bartowski/Tiny-GGUF:Q8_0 > '$TMP/out' 2> '$TMP/err'" "pull hf.co/USER/REPO:QUANT ($(cat "$TMP/err"))"
+expect "cmp -s '$WWW/tiny.gguf' '$MODELS/bartowski-Tiny-GGUF-Q8_0.gguf' && grep -q verified '$TMP/out'" "the Q8_0 file, verified"
+expect "grep -q '/hf/bartowski/Tiny-GGUF/resolve/main/Tiny-Q8_0.gguf' '$WWW/requests.log'" "fetched from resolve/main"
+expect "'$R1' run -m hf.co/bartowski/Tiny-GGUF:Q8_0 -p hi -n 3 --temp 0 --raw > /dev/null 2>&1" "run -m hf.co/USER/REPO:QUANT uses the stored file"
+expect "'$R1' pull bartowski/Tiny-GGUF > /dev/null 2> '$TMP/err'" "pull USER/REPO: Q4_K_M by default ($(cat "$TMP/err"))"
+expect "cmp -s '$R/Tiny-Q4_K_M.gguf' '$MODELS/bartowski-Tiny-GGUF-Q4_K_M.gguf'" "Q4_K_M: not the mmproj file, not IQ4_K_M"
+expect "'$R1' pull bartowski/Tiny-GGUF:q5_k_m > '$TMP/out' 2> '$TMP/err'" "pull a split quant ($(cat "$TMP/err"))"
+expect "grep -q 'joined from 3 shards, each verified' '$TMP/out' && [ \$(grep -c '^pulling ' '$TMP/err') -eq 3 ]" "three shards, joined ($(cat "$TMP/out"))"
+expect "[ -z \"\$(ls '$MODELS' | grep shard)\" ]" "no shard files left"
+a=$("$R1" run -m bartowski/Tiny-GGUF:Q5_K_M -p "hello there" -n 8 --temp 0 --raw 2> /dev/null)
+b=$("$R1" run -m "$WWW/tiny.gguf" -p "hello there" -n 8 --temp 0 --raw 2> /dev/null)
+expect "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]" "the joined model generates as the original"
+"$R1" pull bartowski/Tiny-GGUF:Q2_K > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'has no Q2_K GGUF file' '$TMP/err' && grep -q 'Tiny-Q8_0.gguf' '$TMP/err' && grep -q 'Tiny-Q5_K_M-00001-of-00003' '$TMP/err' && ! grep -q '00002-of' '$TMP/err'" \
+  "a quant the repository lacks lists what it has ($(cat "$TMP/err"))"
+"$R1" pull nobody/Nothing-GGUF:Q4_K_M > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'no such repository' '$TMP/err'" "a missing repository ($(cat "$TMP/err"))"
+"$R1" run -m nobody/Nothing-GGUF:Q4_K_M -p hi > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'r1 pull nobody/Nothing-GGUF:Q4_K_M' '$TMP/err'" "run of a repository not pulled says what to run"
+unset HF_ENDPOINT
 
 # 8. errors: 404, an HTML page, an unknown name
 "$R1" pull "$URL/missing.gguf" > /dev/null 2> "$TMP/err"; rc=$?

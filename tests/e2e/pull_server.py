@@ -10,7 +10,10 @@ chosen by the path prefix:
   /badetag/F    sends X-Linked-Etag with a wrong SHA-256
   /slow/F       a request from byte 0 gets its first 256 kB slowly (4 kB every 30 ms), so that a
                 test can interrupt the download mid-way; a Range request is served at once
-  /hf/...       Hugging Face layout: /hf/<org>/<repo>/resolve/main/<file> serves ROOT/<file>
+  /hf/...       Hugging Face layout: /hf/<org>/<repo>/resolve/main/<path> serves
+                ROOT/repos/<org>/<repo>/<path>, or else ROOT/<file name>; /hf/api/models/<org>/<repo>
+                lists ROOT/repos/<org>/<repo> as Hugging Face's API does ({"siblings":
+                [{"rfilename": path}, ...]}), 404 when there is no such folder
 Every request line and Range header is appended to ROOT/requests.log. The chosen port is written to
 the file given as the second argument once the server listens.
 Usage: pull_server.py ROOT PORT_FILE
@@ -39,9 +42,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path.startswith(prefix):
                 mode = prefix.strip("/")
                 path = "/" + path[len(prefix):]
+        if path.startswith("/hf/api/models/"):
+            repo = os.path.join(ROOT, "repos", path[len("/hf/api/models/"):].strip("/"))
+            if ".." in path or not os.path.isdir(repo):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            files = []
+            for d, _, names in os.walk(repo):
+                for n in names:
+                    files.append(os.path.relpath(os.path.join(d, n), repo))
+            import json
+            body = json.dumps({"id": path[len("/hf/api/models/"):],
+                               "siblings": [{"rfilename": f} for f in sorted(files)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if path.startswith("/hf/"):
             mode = "etag"
-            path = "/" + path.rsplit("/", 1)[1]
+            parts = path[len("/hf/"):].split("/", 4)  # org, repo, "resolve", "main", path
+            in_repo = os.path.join("repos", parts[0], parts[1], parts[4]) if len(parts) == 5 else ""
+            if in_repo and os.path.isfile(os.path.join(ROOT, in_repo)):
+                path = "/" + in_repo
+            else:
+                path = "/" + path.rsplit("/", 1)[1]
         fpath = os.path.join(ROOT, path.lstrip("/"))
         if not os.path.isfile(fpath) or ".." in path:
             self.send_response(404)
