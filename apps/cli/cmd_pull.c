@@ -476,7 +476,7 @@ static bool ends_with_gguf(const char *s)
  * malloc'd strings in *out_files. Returns their count, 0 after printing why there is none. */
 static int hf_resolve(const char *endpoint, const store_hf_ref *ref, char ***out_files)
 {
-    char url[1024], err[512];
+    char url[1024 + sizeof ref->user + sizeof ref->repo + 16], err[512];
     snprintf(url, sizeof url, "%s/api/models/%s/%s", endpoint, ref->user, ref->repo);
     char *body = http_get(url, err, sizeof err);
     if (!body) {
@@ -844,12 +844,12 @@ int cmd_pull(int argc, char **argv)
         for (int k = 0; !rc && k < n_files; k++) {
             char label[320], shard_hex[65];
             bool shard_verified = false;
-            paths[k] = malloc(PATH_MAX + 32);
+            paths[k] = malloc(PATH_MAX + 64);
             if (!paths[k]) {
                 rc = 1;
                 break;
             }
-            snprintf(paths[k], PATH_MAX + 32, "%s.shard-%d-of-%d", final_path, k + 1, n_files);
+            snprintf(paths[k], PATH_MAX + 64, "%s.shard-%d-of-%d", final_path, k + 1, n_files);
             if (stat(paths[k], &st) == 0) continue; /* from an earlier, interrupted run */
             snprintf(label, sizeof label, "%s (shard %d of %d)", hf.name, k + 1, n_files);
             snprintf(url, sizeof url, "%s/%s/%s/resolve/main/%s", ep, hf.user, hf.repo, files[k]);
