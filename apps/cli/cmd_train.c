@@ -96,6 +96,10 @@ static int cmd_train_gen(int argc, char **argv)
     bool jsonl = false, suffix = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout); /* gen and eval are in r1 train's page */
+            return 0;
+        }
         if (!strcmp(a, "--tasks")) {
             if (!(mix_text = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-n")) {
@@ -143,6 +147,10 @@ static int cmd_train_eval(int argc, char **argv)
     int n_threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout); /* gen and eval are in r1 train's page */
+            return 0;
+        }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!(model_path = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--tasks")) {

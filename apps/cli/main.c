@@ -18,7 +18,8 @@ static int cmd_version(int argc, char **argv);
 static const command commands[] = {
     {"run", cmd_run, "generate text from a prompt, or chat"},
     {"logits", cmd_logits, "write the logits of every position for given token ids"},
-    {"pull", cmd_pull, "download a model (deepseek-r1:1.5b, ... or a GGUF URL) into the store"},
+    {"pull", cmd_pull,
+     "download a model (deepseek-r1:1.5b, USER/REPO:QUANT, a GGUF URL) into the store"},
     {"list", cmd_list, "show the downloaded models and their sizes"},
     {"rm", cmd_rm, "delete a downloaded model"},
     {"info", cmd_info, "show a model's architecture, hyperparameters and tensors"},
@@ -90,12 +91,20 @@ static int cmd_version(int argc, char **argv)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 COMMAND [options]\n\nr1 runs DeepSeek-R1-family models on the CPU.\n\n"
-               "commands:\n");
+    fprintf(f, "NAME\n"
+               "    r1 - run DeepSeek-R1-family models on the CPU\n"
+               "\n"
+               "SYNOPSIS\n"
+               "    r1 COMMAND [OPTIONS]\n"
+               "    r1 --version\n"
+               "\n"
+               "DESCRIPTION\n"
+               "    `r1 run` chats with a model (the default one without -m); `r1 pull` downloads\n"
+               "    one. `r1 COMMAND --help` gives the options of a command.\n"
+               "\n"
+               "COMMANDS\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun `r1 COMMAND --help` for the options of a command; `r1 --version` for the\n"
-               "version.\n");
+        fprintf(f, "    %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)
@@ -104,6 +113,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    cli_cmd = "r1";
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
@@ -117,9 +127,8 @@ int main(int argc, char **argv)
         return commands[i].fn(argc - 1, argv + 1);
     }
     if (argv[1][0] == '-')
-        fprintf(stderr, "r1: unknown option %s\n\n", argv[1]);
+        fprintf(stderr, "r1: unknown option %s (see `r1 --help`)\n", argv[1]);
     else
-        fprintf(stderr, "r1: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+        fprintf(stderr, "r1: unknown command '%s' (see `r1 --help`)\n", argv[1]);
     return 2;
 }

@@ -64,7 +64,8 @@ expect "[ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && cmp -s '$TMP/v1' '$TMP/v2'" "--versi
 for field in '^r1 [0-9]' '^commit: *[0-9a-f]' '^build: *[A-Za-z]' '^kernels: *[a-z]' '^cpu: '; do
   expect "grep -q '$field' '$TMP/v1'" "version shows '$field' ($(tr '\n' '|' < "$TMP/v1"))"
 done
-commands=$("$R1" --help | awk '/^commands:/ {f = 1; next} f && /^  [a-z]/ {print $1}')
+commands=$("$R1" --help | awk '/^COMMANDS$/ {f = 1; next} f && /^    [a-z]/ {print $1}')
+expect "\"$R1\" --help | head -2 | tr '\\n' ' ' | grep -q '^NAME     r1 - '" "r1 --help is man-page style too"
 expect "[ \$(echo \"\$commands\" | wc -w) -ge 17 ]" "r1 --help lists the commands: $commands"
 for c in $commands; do
   "$R1" $c --help > "$TMP/h" 2>&1; rc=$?
@@ -76,6 +77,9 @@ for c in $commands; do
     expect "[ $rc -eq 2 ] && [ \"\$(head -1 '$TMP/e')\" = 'r1 $c: unknown option --bogus (see \`r1 $c --help\`)' ]" \
       "r1 $c $args: rc $rc, '$(head -1 "$TMP/e")'"
   done
+done
+for sub in gen eval; do
+  expect "\"$R1\" train $sub --help | grep -q 'r1 train $sub'" "r1 train $sub --help (the train page)"
 done
 "$R1" train --steps > /dev/null 2> "$TMP/e"; rc=$?
 expect "[ $rc -eq 2 ] && grep -q '^r1 train: option --steps needs a value' '$TMP/e'" "train: a missing value ($(cat "$TMP/e"))"
