@@ -971,16 +971,16 @@ static int run_perplexity(const options *o, engine *e, const char *report_path)
     cJSON_AddNumberToObject(cfg, "window", window);
     cJSON_AddNumberToObject(cfg, "stride", stride);
     cJSON_AddNumberToObject(rep, "n_tokens", n);
-    cJSON_AddNumberToObject(rep, "mean_nll", sum / (n > 0 ? n : 1));
-    cJSON_AddNumberToObject(rep, "nll_stderr", se);
-    cJSON_AddNumberToObject(rep, "ppl", ppl);
+    cJSON_AddNumberToObject(rep, "mean_nll", cli_round(sum / (n > 0 ? n : 1), 6));
+    cJSON_AddNumberToObject(rep, "nll_stderr", cli_round(se, 6));
+    cJSON_AddNumberToObject(rep, "ppl", cli_round(ppl, 6));
     cJSON *ci = cJSON_AddArrayToObject(rep, "ppl_ci95");
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(lo));
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(hi));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(lo, 6)));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(hi, 6)));
     cJSON *tm = cJSON_AddObjectToObject(rep, "timing");
-    cJSON_AddNumberToObject(tm, "wall_s", wall);
+    cJSON_AddNumberToObject(tm, "wall_s", cli_round(wall, 3));
     cJSON_AddNumberToObject(tm, "processed_tokens", (double)processed);
-    cJSON_AddNumberToObject(tm, "tokens_per_s", wall > 0 ? processed / wall : 0);
+    cJSON_AddNumberToObject(tm, "tokens_per_s", cli_round(wall > 0 ? processed / wall : 0, 2));
     if (g_stop) cJSON_AddBoolToObject(rep, "interrupted", true);
     if (o->json) {
         char *js = cli_json_print(rep);
