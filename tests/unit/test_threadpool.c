@@ -59,10 +59,10 @@ static void test_every_part_once(void)
 
 /* ---- a worker that cannot run ---------------------------------------------------------------- */
 
-static pthread_t g_caller;
-static pthread_t g_worker;
+static _Atomic pthread_t g_caller;
+static _Atomic pthread_t g_worker;
 static atomic_int g_have_worker;
-static volatile sig_atomic_t g_parked, g_release;
+static atomic_int g_parked, g_release; /* lock-free atomics: safe in a signal handler */
 
 static void who_worker(void *p, int ith, int nth)
 {
@@ -76,8 +76,8 @@ static void who_worker(void *p, int ith, int nth)
 static void on_park(int sig)
 {
     (void)sig;
-    g_parked = 1;
-    while (!g_release) {
+    atomic_store(&g_parked, 1);
+    while (!atomic_load(&g_release)) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -119,11 +119,11 @@ static void test_worker_descheduled(void)
     }
     /* park it, as a scheduler would when another process takes its core */
     pthread_kill(g_worker, SIGUSR1);
-    for (int i = 0; i < 10000 && !g_parked; i++) {
+    for (int i = 0; i < 10000 && !atomic_load(&g_parked); i++) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    CHECK(g_parked);
+    CHECK(atomic_load(&g_parked));
     /* a job must still finish, all its parts run by the caller (a thread of its own here, so
      * that a pool that waits for the worker can be observed and released) */
     runner r = {.pool = pool};
@@ -135,7 +135,7 @@ static void test_worker_descheduled(void)
     }
     bool finished = atomic_load(&r.done);
     CHECKF(finished, "the job did not finish while its worker could not run");
-    g_release = 1;
+    atomic_store(&g_release, 1);
     pthread_join(th, NULL);
     if (finished) CHECK(pthread_equal(r.ran[0], th) && pthread_equal(r.ran[1], th));
     /* and the pool goes on normally once the worker runs again */
