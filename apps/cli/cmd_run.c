@@ -69,10 +69,11 @@ static void usage(FILE *f)
         "    -n, --max-tokens N    stop a reply after N tokens (default: at end of sequence or\n"
         "                          when the context is full)\n"
         "    -c, --ctx-size N      context size in tokens (default min(model, 4096))\n"
-        "        --temp T          temperature (default 0.6, R1's recommendation; 0 = greedy)\n"
-        "        --top-p P         nucleus sampling (default 0.95)\n"
+        "        --temp T          temperature, 0-2 (default 0.6, R1's recommendation; 0 =\n"
+        "                          greedy)\n"
+        "        --top-p P         nucleus sampling, 0-1 (default 0.95)\n"
         "        --top-k K         keep the K most likely tokens (default 0 = off)\n"
-        "        --min-p P         drop tokens below P x the top probability (default 0)\n"
+        "        --min-p P         drop tokens below P x the top probability, 0-1 (default 0)\n"
         "        --seed S          sampling seed (default: a fresh one every run, shown by -v;\n"
         "                          the same S, prompt and options give the same text)\n"
         "    -t, --threads N       threads (default: all cores)\n"
@@ -411,15 +412,18 @@ int cmd_run(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else if (!strcmp(a, "--temp")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.temperature))
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_float_range(a, v, 0, 2, &spar.temperature))
                 return 2;
         } else if (!strcmp(a, "--top-p")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.top_p)) return 2;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float_range(a, v, 0, 1, &spar.top_p))
+                return 2;
         } else if (!strcmp(a, "--top-k")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 24, &spar.top_k))
                 return 2;
         } else if (!strcmp(a, "--min-p")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.min_p)) return 2;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float_range(a, v, 0, 1, &spar.min_p))
+                return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &spar.seed)) return 2;
             have_seed = true;

@@ -43,6 +43,19 @@ bool cli_parse_float(const char *opt, const char *s, float *out)
     return true;
 }
 
+bool cli_parse_float_range(const char *opt, const char *s, float lo, float hi, float *out)
+{
+    float v;
+    if (!cli_parse_float(opt, s, &v)) return false;
+    if (v < lo || v > hi) {
+        fprintf(stderr, "%s: %s expects a number from %g to %g, got '%s'\n", cli_cmd, opt,
+                (double)lo, (double)hi, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
 {
     char *end;

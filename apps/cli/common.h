@@ -18,6 +18,8 @@ extern const char *cli_cmd;
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out);
 bool cli_parse_float(const char *opt, const char *s, float *out);
 bool cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* A float in [lo, hi] (sampling settings: the ranges r1 serve accepts). */
+bool cli_parse_float_range(const char *opt, const char *s, float lo, float hi, float *out);
 
 /* "r1 CMD: unknown option --x (see `r1 CMD --help`)" (or "unexpected argument 'x'" for one not
  * starting with '-'); "r1 CMD: option --x needs a value". Both return 2, the usage exit code. */

@@ -88,6 +88,11 @@ expect "[ $rc -eq 2 ] && grep -q '^r1: unknown option --bogus' '$TMP/e'" "r1 --b
 touch "$R1_HOME/keep" 2> /dev/null
 "$R1" run -m "$M" --temp abc > /dev/null 2> "$TMP/e"; rc=$?
 expect "[ $rc -eq 2 ] && grep -q '^r1 run: --temp expects a number' '$TMP/e'" "option values: 'r1 run:' prefix ($(cat "$TMP/e"))"
+# sampling settings outside the server's ranges are refused on the command line as in the chat
+for bad in "--temp 9" "--temp -1" "--top-p 1.5" "--min-p 2"; do
+  "$R1" run -m "$M" -p hi $bad > /dev/null 2> "$TMP/e"; rc=$?
+  expect "[ $rc -eq 2 ] && grep -q 'expects a number from 0 to' '$TMP/e'" "run $bad refused ($(cat "$TMP/e"))"
+done
 "$R1" run -m nosuchmodel > /dev/null 2> "$TMP/e"; rc=$?
 expect "[ $rc -eq 1 ] && grep -q '^r1 run: no file or stored model' '$TMP/e'" "model names: 'r1 run:' prefix ($(cat "$TMP/e"))"
 
