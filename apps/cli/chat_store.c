@@ -161,8 +161,10 @@ bool store_resolve_model(const char *arg, char *out, size_t out_size)
             snprintf(out, out_size, "%s/%s", store_models_dir(), file) < (int)out_size &&
             exists(out))
             return true;
-        fprintf(stderr, "%s: '%s' is not downloaded yet. Get it with\n  r1 pull %s\n", cli_cmd, arg,
-                arg);
+        fprintf(stderr,
+                "%s: no file or folder '%s', and no model pulled under that name; if it names a "
+                "Hugging Face repository, get it with\n  r1 pull %s\n",
+                cli_cmd, arg, arg);
         out[0] = 0;
         return false;
     }
