@@ -6,7 +6,9 @@
  * itself instead of spinning until the worker gets the CPU back (which took a scheduler time
  * slice per job, ~8x slower than one thread). Idle workers spin for a short while (a decode step
  * issues a job every few microseconds, and waking a sleeping thread costs more than the job), then
- * sleep on a condition variable. A 1-thread pool runs jobs inline with no synchronization. */
+ * sleep on a condition variable; while they keep missing jobs (the caller ran every part) that
+ * spin shrinks towards nothing, and it grows back as they keep up (threadpool_run).
+ * A 1-thread pool runs jobs inline with no synchronization. */
 #include "base/threadpool.h"
 
 #include <pthread.h>
