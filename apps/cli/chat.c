@@ -1,6 +1,7 @@
 /* chat.c — the conversation engine of `r1 run` (see chat.h): render, reuse the cached prefix,
  * prefill, sample, split reasoning from content, keep the history. */
 #include "chat.h"
+#include "common.h"
 
 #include <cjson/cJSON.h>
 
@@ -190,8 +191,12 @@ void chat_print_stats(const chat_stats *s)
 
 void chat_clear(chat *c)
 {
-    for (size_t i = 0; i < c->n_msgs; i++) msg_free(&c->msgs[i]);
-    c->n_msgs = 0;
+    chat_truncate(c, 0);
+}
+
+void chat_truncate(chat *c, size_t n_msgs)
+{
+    while (c->n_msgs > n_msgs) msg_free(&c->msgs[--c->n_msgs]);
 }
 
 void chat_free(chat *c)
@@ -528,6 +533,18 @@ drop_user:
 
 /* ---- save / load ----------------------------------------------------------------------------- */
 
+/* A float setting as the shortest decimal that reads back as the same float: 0.95f is saved as
+ * 0.95, not as its double value 0.949999988079071. */
+static double float_json(float v)
+{
+    char buf[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) break;
+    }
+    return strtod(buf, NULL);
+}
+
 r1_status chat_save(const chat *c, const char *path, char *err)
 {
     cJSON *root = cJSON_CreateObject(), *msgs = cJSON_CreateArray(), *opt = cJSON_CreateObject();
@@ -541,10 +558,11 @@ r1_status chat_save(const chat *c, const char *path, char *err)
     cJSON_AddItemToObject(root, "template", cJSON_CreateString(chat_template_name(c->tmpl.kind)));
     if (c->system) cJSON_AddItemToObject(root, "system", cJSON_CreateString(c->system));
     cJSON_AddItemToObject(opt, "think", cJSON_CreateString(chat_think_name(c->think)));
-    cJSON_AddItemToObject(opt, "temperature", cJSON_CreateNumber(c->sampling.temperature));
-    cJSON_AddItemToObject(opt, "top_p", cJSON_CreateNumber(c->sampling.top_p));
+    cJSON_AddItemToObject(opt, "temperature",
+                          cJSON_CreateNumber(float_json(c->sampling.temperature)));
+    cJSON_AddItemToObject(opt, "top_p", cJSON_CreateNumber(float_json(c->sampling.top_p)));
     cJSON_AddItemToObject(opt, "top_k", cJSON_CreateNumber(c->sampling.top_k));
-    cJSON_AddItemToObject(opt, "min_p", cJSON_CreateNumber(c->sampling.min_p));
+    cJSON_AddItemToObject(opt, "min_p", cJSON_CreateNumber(float_json(c->sampling.min_p)));
     cJSON_AddItemToObject(opt, "seed", cJSON_CreateNumber((double)c->sampling.seed));
     cJSON_AddItemToObject(opt, "max_tokens", cJSON_CreateNumber(c->max_tokens));
     cJSON_AddItemToObject(root, "options", opt);
@@ -558,7 +576,7 @@ r1_status chat_save(const chat *c, const char *path, char *err)
         cJSON_AddItemToArray(msgs, m);
     }
     cJSON_AddItemToObject(root, "messages", msgs);
-    char *json = cJSON_Print(root);
+    char *json = cli_json_print(root);
     cJSON_Delete(root);
     if (!json) return oom(err);
     /* write a temporary file and rename it: an interrupted save never truncates the old one */

@@ -109,6 +109,8 @@ r1_status chat_reply(chat *c, const char *user_text, const chat_callbacks *cb,
 
 /* Forget the history (the KV cache stays and is reused where the next prompt matches it). */
 void chat_clear(chat *c);
+/* Keep only the first n_msgs messages (the KV cache stays, as for chat_clear). */
+void chat_truncate(chat *c, size_t n_msgs);
 
 /* Save / load the conversation as JSON: {"messages":[{"role","content","reasoning_content"}],
  * "system": ..., "options": {...}}. Loading replaces the history. */

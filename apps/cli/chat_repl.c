@@ -271,10 +271,10 @@ static void help(void)
 {
     fputs("Commands:\n"
           "  /think on|off|hide   show the reasoning, answer without reasoning, or think silently\n"
-          "  /set temperature V   sampling temperature (0 = greedy; R1 recommends 0.5-0.7)\n"
-          "  /set top_p V         nucleus sampling (1 = off)\n"
+          "  /set temperature V   sampling temperature, 0-2 (0 = greedy; R1 recommends 0.5-0.7)\n"
+          "  /set top_p V         nucleus sampling, 0-1 (1 = off)\n"
           "  /set top_k N         keep the N most likely tokens (0 = off)\n"
-          "  /set min_p V         drop tokens below V x the top probability (0 = off)\n"
+          "  /set min_p V         drop tokens below V x the top probability, 0-1 (0 = off)\n"
           "  /set seed N          sampling seed\n"
           "  /set max_tokens N    longest reply in tokens (0 = until the context is full)\n"
           "  /set system TEXT     system prompt (DeepSeek advises against one for R1)\n"
@@ -338,6 +338,26 @@ static void cmd_set(chat *c, char *args)
     if (errno || end == val || *end || v != v) {
         printf("'%s' is not a number.\n", val);
         return;
+    }
+    /* the ranges r1 serve accepts (OpenAI's): a value outside is refused, not clamped, so that
+     * what /set shows is what samples */
+    const struct {
+        const char *key;
+        double lo, hi, now;
+        bool is_int;
+    } ranges[] = {{"temperature", 0, 2, c->sampling.temperature, false},
+                  {"temp", 0, 2, c->sampling.temperature, false},
+                  {"top_p", 0, 1, c->sampling.top_p, false},
+                  {"min_p", 0, 1, c->sampling.min_p, false},
+                  {"top_k", 0, 1 << 30, c->sampling.top_k, true}};
+    for (size_t k = 0; k < sizeof ranges / sizeof ranges[0]; k++) {
+        if (strcmp(key, ranges[k].key)) continue;
+        if (v < ranges[k].lo || v > ranges[k].hi || (ranges[k].is_int && v != (double)(long)v)) {
+            printf("%s must be %s from %g to %g; it stays %g.\n", key,
+                   ranges[k].is_int ? "an integer" : "a number", ranges[k].lo, ranges[k].hi,
+                   ranges[k].now);
+            return;
+        }
     }
     r1_sampler_params old = c->sampling;
     if (!strcmp(key, "temperature") || !strcmp(key, "temp")) {
@@ -435,8 +455,13 @@ static void reply(repl *r, const char *text)
     r->last_char = '\n';
     g_stop = 0;
     g_generating = 1;
+    size_t n_msgs = r->c->n_msgs;
     r1_status st = chat_reply(r->c, text, &cb, &s, err);
     g_generating = 0;
+    /* An interrupted reply leaves the conversation: a half-written answer (often an unclosed
+     * <think>) in the history derails every later answer. The message goes with it, so the next
+     * one is not read as a follow-up to a question never answered; it is in the line history. */
+    if (!st && s.finish == CHAT_FINISH_INTERRUPTED) chat_truncate(r->c, n_msgs);
     if (r->in_dim) {
         fputs(dim_off(r), stdout);
         r->in_dim = false;
@@ -450,7 +475,8 @@ static void reply(repl *r, const char *text)
         printf("Error: %s\n", err);
     } else {
         if (s.finish == CHAT_FINISH_INTERRUPTED)
-            printf("[stopped — press Ctrl-C again at the prompt or Ctrl-D to exit]\n");
+            printf("[stopped — the message and the partial reply are left out of the "
+                   "conversation; Ctrl-C again at the prompt or Ctrl-D exits]\n");
         else if (s.finish == CHAT_FINISH_CONTEXT)
             printf("[the context is full (%d tokens) — type /clear to start a new "
                    "conversation]\n",

@@ -1,11 +1,13 @@
 /* chat_store.c — the model store's paths and name resolution (see chat_store.h). */
 #include "chat_store.h"
+#include "common.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +110,38 @@ bool store_file_name(const char *name, char *out, size_t out_size)
     return true;
 }
 
+bool store_parse_hf_ref(const char *arg, store_hf_ref *out)
+{
+    static const char *const prefixes[] = {"hf.co/", "huggingface.co/"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(arg, prefixes[i], strlen(prefixes[i]))) arg += strlen(prefixes[i]);
+    const char *slash = strchr(arg, '/'), *colon = strchr(arg, ':');
+    if (!slash || strchr(slash + 1, '/') || (colon && colon < slash)) return false;
+    const char *repo_end = colon ? colon : arg + strlen(arg);
+    size_t n_user = (size_t)(slash - arg), n_repo = (size_t)(repo_end - slash - 1);
+    size_t n_quant = colon ? strlen(colon + 1) : 0;
+    if (!n_user || !n_repo || n_user >= sizeof out->user || n_repo >= sizeof out->repo ||
+        (colon && !n_quant) || n_quant >= sizeof out->quant)
+        return false;
+    if (n_repo >= 5 && !strncasecmp(repo_end - 5, ".gguf", 5)) return false; /* a path */
+    /* Hugging Face's own name rules: letters, digits, '-', '_', '.' */
+    for (const char *p = arg; p < repo_end; p++)
+        if (p != slash && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                            (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    memcpy(out->user, arg, n_user);
+    out->user[n_user] = 0;
+    memcpy(out->repo, slash + 1, n_repo);
+    out->repo[n_repo] = 0;
+    snprintf(out->quant, sizeof out->quant, "%s", colon ? colon + 1 : "Q4_K_M");
+    for (char *p = out->quant; *p; p++) {
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')) return false;
+    }
+    snprintf(out->name, sizeof out->name, "%s/%s:%s", out->user, out->repo, out->quant);
+    return true;
+}
+
 static bool exists(const char *path)
 {
     struct stat st;
@@ -121,6 +155,19 @@ bool store_resolve_model(const char *arg, char *out, size_t out_size)
         return true;
     }
     char file[256];
+    store_hf_ref hf;
+    if (store_parse_hf_ref(arg, &hf)) { /* pulled from a Hugging Face repository */
+        if (store_file_name(hf.name, file, sizeof file) &&
+            snprintf(out, out_size, "%s/%s", store_models_dir(), file) < (int)out_size &&
+            exists(out))
+            return true;
+        fprintf(stderr,
+                "%s: no file or folder '%s', and no model pulled under that name; if it names a "
+                "Hugging Face repository, get it with\n  r1 pull %s\n",
+                cli_cmd, arg, arg);
+        out[0] = 0;
+        return false;
+    }
     if (!is_url(arg) && store_file_name(arg, file, sizeof file)) {
         const store_builtin *b = store_builtin_find(arg);
         if (b) store_file_name(b->name, file, sizeof file);
@@ -129,21 +176,22 @@ bool store_resolve_model(const char *arg, char *out, size_t out_size)
             return true;
         if (b) {
             fprintf(stderr,
-                    "r1: model '%s' is not downloaded yet. Get it with\n"
+                    "%s: model '%s' is not downloaded yet. Get it with\n"
                     "  r1 pull %s\n",
-                    arg, b->name);
+                    cli_cmd, arg, b->name);
             return false;
         }
     }
     if (strchr(arg, '/') && !is_url(arg))
-        fprintf(stderr, "r1: cannot open model '%s': no such file or folder\n", arg);
+        fprintf(stderr, "%s: cannot open model '%s': no such file or folder\n", cli_cmd, arg);
     else if (is_url(arg))
-        fprintf(stderr, "r1: '%s' is a URL: download it first with `r1 pull %s`\n", arg, arg);
+        fprintf(stderr, "%s: '%s' is a URL: download it first with `r1 pull %s`\n", cli_cmd, arg,
+                arg);
     else
         fprintf(stderr,
-                "r1: no file or stored model named '%s' (stored models: `r1 list`; "
+                "%s: no file or stored model named '%s' (stored models: `r1 list`; "
                 "downloadable names: `r1 pull --help`)\n",
-                arg);
+                cli_cmd, arg);
     out[0] = 0;
     return false;
 }

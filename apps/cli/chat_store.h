@@ -27,6 +27,15 @@ extern const size_t store_n_builtins;
 /* The built-in entry for name, or NULL. */
 const store_builtin *store_builtin_find(const char *name);
 
+/* A GGUF repository on Hugging Face as Ollama names it: "hf.co/USER/REPO[:QUANT]",
+ * "huggingface.co/USER/REPO[:QUANT]" or "USER/REPO[:QUANT]" (one slash, no scheme). quant is
+ * upper-cased and defaults to Q4_K_M; name is the canonical "USER/REPO:QUANT" (its store file is
+ * store_file_name(name): USER-REPO-QUANT.gguf). */
+typedef struct store_hf_ref {
+    char user[96], repo[96], quant[32], name[232];
+} store_hf_ref;
+bool store_parse_hf_ref(const char *arg, store_hf_ref *out);
+
 /* $R1_HOME or its default, without a trailing slash (static buffer). */
 const char *store_home(void);
 /* store_home()/models (static buffer). */

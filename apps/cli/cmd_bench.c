@@ -178,21 +178,37 @@ static int bench_mtp(r1_model *model, const char *prompt_text, int n_gen, int re
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-r 3] [-t THREADS] "
-               "[--roofline] [--no-mmap]\n"
-               "               [--cache-type f32|f16|bf16|q8_0] [--mtp [--prompt TEXT]]\n\n"
-               "Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
-               "tokens one at a time), both after DEPTH context tokens when -d is given\n"
-               "(ppP@dD, tgN@dD), as tokens/s mean ± stddev over -r repetitions. --roofline also "
-               "measures the memory bandwidth\n"
-               "and shows decode's share of it. -p 0 or -n 0 skips that test. -b N decodes N\n"
-               "sequences together (batched decoding, as the server does) and reports the\n"
-               "aggregate tokens/s (tgN x B). --no-mmap reads the\n"
-               "weights into memory instead of mapping the file.\n"
-               "--mtp measures speculative decoding with the model's MTP module: greedy answers\n"
-               "to R1-style prompts (--prompt TEXT, or eight arithmetic questions), up to N\n"
-               "tokens each, with MTP off and on alternately; prints both, the share of drafts\n"
-               "accepted and the speed-up (ratio of the medians).\n");
+    fprintf(f,
+            "NAME\n"
+            "    r1 bench - measure prompt and generation speed\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 bench -m MODEL [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Measures prompt processing (ppP: P tokens in batches) and generation (tgN: N\n"
+            "    tokens one at a time), both after DEPTH context tokens when -d is given\n"
+            "    (ppP@dD, tgN@dD), as tokens/s mean ± stddev over -r repetitions, in a\n"
+            "    markdown table.\n"
+            "\n"
+            "OPTIONS\n"
+            "    -m, --model MODEL     GGUF file or Hugging Face folder\n"
+            "    -p N                  prompt tokens (default 512; 0 skips the test)\n"
+            "    -n N                  generated tokens (default 128; 0 skips the test)\n"
+            "    -d DEPTH              context tokens before each test (default 0)\n"
+            "    -b, --parallel N      decode N sequences together (batched decoding, as the\n"
+            "                          server does) and report the aggregate tokens/s (tgN xN)\n"
+            "    -r N                  repetitions (default 3)\n"
+            "    -t, --threads N       threads (default: all cores; docs/PERFORMANCE.md)\n"
+            "        --roofline        also measure the memory bandwidth and show decode's share\n"
+            "        --cache-type T    KV cache: f32 (default), f16, bf16, q8_0\n"
+            "        --no-mmap         read the weights into memory instead of mapping the file\n"
+            "        --mtp             speculative decoding with the model's MTP module: greedy\n"
+            "                          answers to R1-style prompts, up to N tokens each, with MTP\n"
+            "                          off and on alternately; prints both, the share of drafts\n"
+            "                          accepted and the speed-up (ratio of the medians)\n"
+            "        --prompt TEXT     --mtp: answer TEXT instead of eight arithmetic questions\n"
+            "    -h, --help            this help\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -236,9 +252,7 @@ int cmd_bench(int argc, char **argv)
         } else if (!strcmp(a, "--no-mmap")) {
             cli_use_mmap = false;
         } else {
-            fprintf(stderr, "r1 bench: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     if (!path) {
@@ -336,8 +350,10 @@ int cmd_bench(int argc, char **argv)
             size_t l = strlen(tname);
             snprintf(tname + l, sizeof tname - l, " x%d", n_seq);
         }
-        printf("| %s | %.2f GiB | %.2f B | %d | %s | %.2f ± %.2f |", name,
-               info.weight_bytes / (double)(1ull << 30), info.n_params / 1e9, threads, tname, mean,
+        char size[32], params[32];
+        printf("| %s | %s | %s | %d | %s | %.2f ± %.2f |", name,
+               cli_fmt_bytes((double)info.weight_bytes, size, sizeof size),
+               cli_fmt_count((double)info.n_params, params, sizeof params), threads, tname, mean,
                sd);
         if (roofline && test == 1) {
             /* KV bytes read per token at the mean depth of the test */

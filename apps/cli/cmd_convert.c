@@ -29,14 +29,28 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: r1 convert HF_DIR -o OUT.gguf [--type TYPE] [--threads N]\n\n"
-            "Converts a Hugging Face model folder (DeepseekV3/V2, Qwen2, Llama; BF16/F16/F32 or\n"
-            "DeepSeek's FP8) to GGUF, tensor by tensor (memory stays bounded).\n"
-            "TYPE: auto (default: F32/F16/BF16 weights as stored, FP8 to BF16) or a mix:\n ");
+            "NAME\n"
+            "    r1 convert - convert a Hugging Face model folder to GGUF\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 convert HF_DIR -o OUT.gguf [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Converts a Hugging Face model folder (DeepseekV3/V2, Qwen2, Llama; BF16/F16/F32\n"
+            "    or DeepSeek's FP8 safetensors) to GGUF, tensor by tensor (memory stays bounded).\n"
+            "\n"
+            "OPTIONS\n"
+            "    -o, --out OUT.gguf    the GGUF to write\n"
+            "        --type TYPE       auto (default: F32/F16/BF16 weights as stored, FP8 to\n"
+            "                          BF16) or a mix:\n"
+            "                         ");
     const qmix *m;
     int n = qmix_all(&m);
-    for (int i = 0; i < n; i++) fprintf(f, " %s", m[i].name);
-    fprintf(f, "\n");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%s", i && i % 8 == 0 ? "\n                          " : " ", m[i].name);
+    fprintf(f, "\n"
+               "    -t, --threads N       threads (default: all cores)\n"
+               "    -h, --help            this help\n");
 }
 
 /* ---- tokenizer --------------------------------------------------------------------------------
@@ -218,9 +232,7 @@ int cmd_convert(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else if (a[0] == '-' || dir) {
-            fprintf(stderr, "r1 convert: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         } else {
             dir = a;
         }

@@ -37,48 +37,62 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: r1 eval -m MODEL --task math|choice|perplexity --data FILE [options]\n"
-        "       r1 eval --summarize RESULTS.jsonl [--json]\n"
+        "NAME\n"
+        "    r1 eval - score a model on math, multiple-choice or perplexity benchmarks\n"
         "\n"
-        "Scores a model with DeepSeek-R1's protocol (docs/eval.md): math answers are the last\n"
-        "\\boxed{} after the reasoning, checked by a normalizing equivalence; choice items use\n"
-        "simple-evals' zero-shot prompt and its \"Answer: X\" line; perplexity slides a window\n"
-        "over a text file. Each finished item is appended to the results file at once; --resume\n"
-        "continues an interrupted run. The report (markdown on stdout, JSON in --report) has\n"
-        "pass@1 ± standard error, pass@k, cons@k, lengths, truncation and throughput.\n"
+        "SYNOPSIS\n"
+        "    r1 eval -m MODEL --task math|choice|perplexity --data FILE [OPTIONS]\n"
+        "    r1 eval --summarize RESULTS.jsonl [--json]\n"
         "\n"
-        "tasks and data:\n"
-        "  --task NAME         math, choice or perplexity\n"
-        "  --data FILE         JSONL (or a JSON array); perplexity: a text file\n"
-        "  --field ROLE=NAME   read ROLE (question, answer, choices, id, subject) from field NAME\n"
-        "  --limit N           only the first N items (perplexity: the first N tokens)\n"
-        "  --strict            a malformed line is an error (default: reported and skipped)\n"
-        "  --score gen|logprob choice: the letter of a generated answer (default), or the most\n"
-        "                      likely letter after \"Answer:\" without generating\n"
-        "protocol:\n"
-        "  --samples K         generations per item (default 1); pass@k and cons@k over them\n"
-        "  --temp T            temperature (default 0.6)\n"
-        "  --top-p P           nucleus sampling (default 0.95)\n"
-        "  --greedy            temperature 0, one sample: a quick deterministic check\n"
-        "  --seed S            base seed (default 1); each sample's seed is recorded\n"
-        "  --max-tokens N      generation limit per sample (default 32768, capped by the context)\n"
-        "  --ctx N             context size (default: the model's; perplexity: the window, 4096)\n"
-        "  --stride N          perplexity: tokens the window advances (default: half the window)\n"
-        "  --template NAME     chat template (default: detected; %s)\n"
-        "running:\n"
-        "  -m, --model MODEL   GGUF file, Hugging Face folder or stored model name\n"
-        "  -o, --out FILE      per-item results JSONL (default: DATA-STEM.TASK.jsonl)\n"
-        "  --report FILE       JSON report (default: the results file with .report.json)\n"
-        "  --resume            continue the results file: finished items are not redone\n"
-        "  --overwrite         start the results file over\n"
-        "  --parallel N        sequences decoded together (default: as many as fit, up to 64)\n"
-        "  --cache-type T      KV cache: f32 (default), f16, bf16, q8_0\n"
-        "  --mtp on|off        speculative decoding with the model's MTP module (default: on\n"
-        "                      when it has one; the same answers with greedy decoding)\n"
-        "  --no-text           leave the generated text out of the results file\n"
-        "  --json              print the JSON report instead of the markdown table\n"
-        "  -t, --threads N     worker threads (default: all cores)\n"
-        "  -v, --verbose\n",
+        "DESCRIPTION\n"
+        "    Scores a model with DeepSeek-R1's protocol (docs/eval.md): math answers are the last\n"
+        "    \\boxed{} after the reasoning, checked by a normalizing equivalence; choice items "
+        "use\n"
+        "    simple-evals' zero-shot prompt and its \"Answer: X\" line; perplexity slides a "
+        "window\n"
+        "    over a text file. Each finished item is appended to the results file at once; "
+        "--resume\n"
+        "    continues an interrupted run. The report (markdown on stdout, JSON in --report) has\n"
+        "    pass@1 ± standard error, pass@k, cons@k, lengths, truncation and throughput.\n"
+        "\n"
+        "OPTIONS\n"
+        "  Tasks and data\n"
+        "    --task NAME         math, choice or perplexity\n"
+        "    --data FILE         JSONL (or a JSON array); perplexity: a text file\n"
+        "    --field ROLE=NAME   read ROLE (question, answer, choices, id, subject) from field "
+        "NAME\n"
+        "    --limit N           only the first N items (perplexity: the first N tokens)\n"
+        "    --strict            a malformed line is an error (default: reported and skipped)\n"
+        "    --score gen|logprob choice: the letter of a generated answer (default), or the most\n"
+        "                        likely letter after \"Answer:\" without generating\n"
+        "  Protocol\n"
+        "    --samples K         generations per item (default 1); pass@k and cons@k over them\n"
+        "    --temp T            temperature (default 0.6)\n"
+        "    --top-p P           nucleus sampling (default 0.95)\n"
+        "    --greedy            temperature 0, one sample: a quick deterministic check\n"
+        "    --seed S            base seed (default 1); each sample's seed is recorded\n"
+        "    --max-tokens N      generation limit per sample (default 32768, capped by the "
+        "context)\n"
+        "    --ctx N             context size (default: the model's; perplexity: the window, "
+        "4096)\n"
+        "    --stride N          perplexity: tokens the window advances (default: half the "
+        "window)\n"
+        "    --template NAME     chat template (default: detected; %s)\n"
+        "  Running\n"
+        "    -m, --model MODEL   GGUF file, Hugging Face folder or stored model name\n"
+        "    -o, --out FILE      per-item results JSONL (default: DATA-STEM.TASK.jsonl)\n"
+        "    --report FILE       JSON report (default: the results file with .report.json)\n"
+        "    --resume            continue the results file: finished items are not redone\n"
+        "    --overwrite         start the results file over\n"
+        "    --parallel N        sequences decoded together (default: as many as fit, up to 64)\n"
+        "    --cache-type T      KV cache: f32 (default), f16, bf16, q8_0\n"
+        "    --mtp on|off        speculative decoding with the model's MTP module (default: on\n"
+        "                        when it has one; the same answers with greedy decoding)\n"
+        "    --no-text           leave the generated text out of the results file\n"
+        "    --json              print the JSON report instead of the markdown table\n"
+        "    -t, --threads N     worker threads (default: all cores)\n"
+        "    -v, --verbose       timings and progress on stderr\n"
+        "    -h, --help          this help\n",
         chat_template_names());
 }
 
@@ -206,8 +220,7 @@ static int parse_options(int argc, char **argv, options *o)
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             o->verbose = true;
         } else {
-            fprintf(stderr, "r1 eval: unknown option '%s' (see `r1 eval --help`)\n", a);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     if (o->summarize) return -1;
@@ -958,19 +971,19 @@ static int run_perplexity(const options *o, engine *e, const char *report_path)
     cJSON_AddNumberToObject(cfg, "window", window);
     cJSON_AddNumberToObject(cfg, "stride", stride);
     cJSON_AddNumberToObject(rep, "n_tokens", n);
-    cJSON_AddNumberToObject(rep, "mean_nll", sum / (n > 0 ? n : 1));
-    cJSON_AddNumberToObject(rep, "nll_stderr", se);
-    cJSON_AddNumberToObject(rep, "ppl", ppl);
+    cJSON_AddNumberToObject(rep, "mean_nll", cli_round(sum / (n > 0 ? n : 1), 6));
+    cJSON_AddNumberToObject(rep, "nll_stderr", cli_round(se, 6));
+    cJSON_AddNumberToObject(rep, "ppl", cli_round(ppl, 6));
     cJSON *ci = cJSON_AddArrayToObject(rep, "ppl_ci95");
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(lo));
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(hi));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(lo, 6)));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(hi, 6)));
     cJSON *tm = cJSON_AddObjectToObject(rep, "timing");
-    cJSON_AddNumberToObject(tm, "wall_s", wall);
+    cJSON_AddNumberToObject(tm, "wall_s", cli_round(wall, 3));
     cJSON_AddNumberToObject(tm, "processed_tokens", (double)processed);
-    cJSON_AddNumberToObject(tm, "tokens_per_s", wall > 0 ? processed / wall : 0);
+    cJSON_AddNumberToObject(tm, "tokens_per_s", cli_round(wall > 0 ? processed / wall : 0, 2));
     if (g_stop) cJSON_AddBoolToObject(rep, "interrupted", true);
     if (o->json) {
-        char *js = cJSON_Print(rep);
+        char *js = cli_json_print(rep);
         if (js) puts(js);
         free(js);
     } else {
@@ -982,7 +995,7 @@ static int run_perplexity(const options *o, engine *e, const char *report_path)
     }
     if (report_path) {
         FILE *f = fopen(report_path, "w");
-        char *js = cJSON_Print(rep);
+        char *js = cli_json_print(rep);
         if (!f || !js || fprintf(f, "%s\n", js) < 0) {
             fprintf(stderr, "r1 eval: cannot write %s\n", report_path);
             rc = 1;
@@ -1016,7 +1029,7 @@ static int report(const char *results, const char *report_path, bool json, const
     cJSON *j = eval_report_json(&rep, header, timing);
     int rc = 0;
     if (json) {
-        char *s = cJSON_Print(j);
+        char *s = cli_json_print(j);
         if (s) puts(s);
         free(s);
     } else {
@@ -1024,7 +1037,7 @@ static int report(const char *results, const char *report_path, bool json, const
     }
     if (report_path) {
         FILE *f = fopen(report_path, "w");
-        char *s = cJSON_Print(j);
+        char *s = cli_json_print(j);
         if (!f || !s || fprintf(f, "%s\n", s) < 0) {
             fprintf(stderr, "r1 eval: cannot write %s: %s\n", report_path, strerror(errno));
             rc = 1;

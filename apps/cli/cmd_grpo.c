@@ -21,27 +21,77 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 grpo -m START.gguf -o OUT.gguf [options]\n"
-               "\n"
-               "  --tasks MIX        training tasks (default mul:2-3x2@2,add:4-5,countdown:3)\n"
-               "  --steps N (100)  --prompts N per step (16)  --group G completions each (8)\n"
-               "  --max-new N        longest completion (320)   --temp T sampling temperature (1)\n"
-               "  --lr X (2e-4)  --warmup N (5)  --wd X (0)  --clip X (1)\n"
-               "  --clip-low X (0.2)  --clip-high X (0.28, DAPO clip-higher)  --epochs N (1)\n"
-               "  --kl-coef X        KL(π‖π_ref) penalty, k3 estimator (0: off, still logged)\n"
-               "  --agg token|seq|drgrpo  loss averaging (token: DAPO, default)\n"
-               "  --no-std           no std normalization of advantages (Dr. GRPO)\n"
-               "  --keep-uniform     keep groups whose rewards are all equal (default: dropped)\n"
-               "  --format-reward X  bonus for </think> + \\boxed{} + EOS (0.1)\n"
-               "  --suffix-prob P    prompts with R1's instruction line (0.3)\n"
-               "  --eval-tasks MIX   held-out greedy accuracy every --eval-every N steps (20), on\n"
-               "                     --eval-n problems (100)\n"
-               "  --sft-log PATH     SFT log to include in the picture (default: START.sft.tsv)\n"
-               "  --mtp-lambda X     weight of the MTP module's loss on the sampled completions\n"
-               "                     (0.3; 0: leave the module as it is)\n"
-               "  --mtp-trunk        let that loss's gradient into the trunk too (default: only\n"
-               "                     the MTP module learns from it)\n"
-               "  --seed S (1)  -t, --threads N (all cores)\n");
+    fprintf(f,
+            "NAME\n"
+            "    r1 grpo - improve a model with GRPO on verifiable-reward tasks\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 grpo -m START.gguf -o OUT.gguf [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Group relative policy optimization (DeepSeek-R1's RL stage) on generated\n"
+            "    problems whose answers are checked exactly (docs/training.md).\n"
+            "\n"
+            "OPTIONS\n"
+            "    --tasks MIX        training tasks (default mul:2-3x2@2,add:4-5,countdown:3)\n"
+            "    --steps N (100)  --prompts N per step (16)  --group G completions each (8)\n"
+            "    --max-new N        longest completion (320)   --temp T sampling temperature (1)\n"
+            "    --lr X (2e-4)  --warmup N (5)  --wd X (0)  --clip X (1)\n"
+            "    --clip-low X (0.2)  --clip-high X (0.28, DAPO clip-higher)  --epochs N (1)\n"
+            "    --kl-coef X        KL(π‖π_ref) penalty, k3 estimator (0: off, still logged)\n"
+            "    --agg token|seq|drgrpo  loss averaging (token: DAPO, default)\n"
+            "    --no-std           no std normalization of advantages (Dr. GRPO)\n"
+            "    --keep-uniform     keep groups whose rewards are all equal (default: dropped)\n"
+            "    --format-reward X  bonus for </think> + \\boxed{} + EOS (0.1)\n"
+            "    --suffix-prob P    prompts with R1's instruction line (0.3)\n"
+            "    --eval-tasks MIX   held-out greedy accuracy every --eval-every N steps (20), on\n"
+            "                       --eval-n problems (100)\n"
+            "    --sft-log PATH     SFT log to include in the picture (default: START.sft.tsv)\n"
+            "    --mtp-lambda X     weight of the MTP module's loss on the sampled completions\n"
+            "                       (0.3; 0: leave the module as it is)\n"
+            "    --mtp-trunk        let that loss's gradient into the trunk too (default: only\n"
+            "                       the MTP module learns from it)\n"
+            "    --seed S (1)  -t, --threads N (all cores)\n"
+            "    -h, --help         this help\n");
+}
+
+/* The options of `r1 grpo` that take a value, to tell a last option missing its value from an
+ * unknown one. */
+static bool grpo_takes_value(const char *a)
+{
+    static const char *const names[] = {"-m",
+                                        "--model",
+                                        "-o",
+                                        "--out",
+                                        "--tasks",
+                                        "--eval-tasks",
+                                        "--sft-log",
+                                        "--agg",
+                                        "--seed",
+                                        "--steps",
+                                        "--prompts",
+                                        "--group",
+                                        "--max-new",
+                                        "--warmup",
+                                        "--epochs",
+                                        "--eval-every",
+                                        "--eval-n",
+                                        "-t",
+                                        "--threads",
+                                        "--temp",
+                                        "--lr",
+                                        "--wd",
+                                        "--clip",
+                                        "--clip-low",
+                                        "--clip-high",
+                                        "--kl-coef",
+                                        "--format-reward",
+                                        "--suffix-prob",
+                                        "--bias-rate",
+                                        "--mtp-lambda"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(a, names[k])) return true;
+    return false;
 }
 
 static void sibling(const char *out, const char *suffix, char *dst, size_t cap)
@@ -168,7 +218,10 @@ int cmd_grpo(int argc, char **argv)
             gp.mtp_trunk = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return 2;
+        /* every other option takes a value: one that is last is unknown or misses it */
+        if (i + 1 >= argc)
+            return grpo_takes_value(a) ? cli_missing_value(a) : cli_unknown_option(a);
+        v = argv[++i];
 #define INT(flag, field, lo, hi)                                                                   \
     else if (!strcmp(a, flag))                                                                     \
     {                                                                                              \
@@ -217,9 +270,7 @@ int cmd_grpo(int argc, char **argv)
         FLT("--mtp-lambda", &gp.mtp_lambda)
         else
         {
-            fprintf(stderr, "r1 grpo: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
 #undef INT
 #undef FLT

@@ -11,17 +11,29 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 info -m MODEL [--tensors] [--ctx-size N]\n\n"
-               "Prints the architecture, hyperparameters, tensor types and sizes of a GGUF model,\n"
-               "and the memory needed to run it (weights + KV cache for N tokens, default 4096).\n"
-               "  --tensors   list every tensor\n");
+    fprintf(f, "NAME\n"
+               "    r1 info - what a model is and what running it needs\n"
+               "\n"
+               "SYNOPSIS\n"
+               "    r1 info -m MODEL [OPTIONS]\n"
+               "\n"
+               "DESCRIPTION\n"
+               "    Prints the architecture, parameter count, hyperparameters, tensor types and\n"
+               "    sizes of a GGUF model, and the memory needed to run it: the weights plus the\n"
+               "    KV cache at the context r1 run uses by default, min(trained context, 4096).\n"
+               "\n"
+               "OPTIONS\n"
+               "    -m, --model MODEL     GGUF file\n"
+               "    -c, --ctx-size N      size the KV cache for N tokens instead\n"
+               "        --tensors         list every tensor\n"
+               "    -h, --help            this help\n");
 }
 
 int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
     bool list = false;
-    int n_ctx = 4096;
+    int n_ctx = 0; /* 0: as r1 run would use it, min(trained context, 4096) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -35,15 +47,14 @@ int cmd_info(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 24, &n_ctx))
                 return 2;
         } else {
-            fprintf(stderr, "r1 info: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     if (!path) {
         usage(stderr);
         return 2;
     }
+    if (!cli_check_model(path)) return 1;
     gguf_file *f = NULL;
     char err[R1_ERR_MAX];
     if (gguf_open(path, true, &f, err)) {
@@ -60,8 +71,10 @@ int cmd_info(int argc, char **argv)
     printf("file:          %s (GGUF v%u, %lld tensors, %lld metadata keys)\n", path, f->version,
            (long long)f->n_tensors, (long long)f->n_kv);
     printf("architecture:  %s%s%s\n", info.architecture, info.name[0] ? "  name: " : "", info.name);
-    printf("parameters:    %.3f B  (%.2f GiB of weights)\n", info.n_params / 1e9,
-           info.weight_bytes / (double)(1ull << 30));
+    char b1[32], b2[32], b3[32];
+    printf("parameters:    %s  (%s of weights)\n",
+           cli_fmt_count((double)info.n_params, b1, sizeof b1),
+           cli_fmt_bytes((double)info.weight_bytes, b2, sizeof b2));
     printf("vocabulary:    %d tokens  bos %d  eos %d\n", info.n_vocab, info.bos_id, info.eos_id);
     printf("layers:        %d  embedding %d  trained context %d\n", info.n_layers, info.n_embd,
            info.n_ctx_train);
@@ -103,22 +116,28 @@ int cmd_info(int argc, char **argv)
     printf("tensor types:\n");
     for (int t = 0; t < DTYPE_COUNT; t++)
         if (count[t])
-            printf("  %-8s %5lld tensors  %10.2f MiB\n", dtype_get((uint32_t)t)->name, count[t],
-                   bytes[t] / 1048576.0);
+            printf("  %-8s %5lld tensors  %10s\n", dtype_get((uint32_t)t)->name, count[t],
+                   cli_fmt_bytes((double)bytes[t], b1, sizeof b1));
+    /* the cache as r1 run sizes it by default; the full trained context besides when larger */
+    if (!n_ctx) n_ctx = info.n_ctx_train > 0 && info.n_ctx_train < 4096 ? info.n_ctx_train : 4096;
     double kv_bytes = (double)info.kv_values_per_token_layer * info.n_layers * sizeof(float);
-    printf("KV cache:      %d values per token per layer (fp32), %.1f KiB per token, "
-           "%.1f MiB for %d tokens\n",
-           info.kv_values_per_token_layer, kv_bytes / 1024, kv_bytes * n_ctx / 1048576.0, n_ctx);
-    printf("memory:        %.2f GiB weights (mmap) + %.2f GiB KV cache at %d tokens\n",
-           info.weight_bytes / (double)(1ull << 30), kv_bytes * n_ctx / (double)(1ull << 30),
-           n_ctx);
+    printf("KV cache:      %d values per token per layer (fp32), %s per token, %s for %d tokens\n",
+           info.kv_values_per_token_layer, cli_fmt_bytes(kv_bytes, b1, sizeof b1),
+           cli_fmt_bytes(kv_bytes * n_ctx, b2, sizeof b2), n_ctx);
+    printf("memory:        %s weights (mmap) + %s KV cache at %d tokens",
+           cli_fmt_bytes((double)info.weight_bytes, b1, sizeof b1),
+           cli_fmt_bytes(kv_bytes * n_ctx, b2, sizeof b2), n_ctx);
+    if (info.n_ctx_train > n_ctx)
+        printf(" (%s at the trained %d)", cli_fmt_bytes(kv_bytes * info.n_ctx_train, b3, sizeof b3),
+               info.n_ctx_train);
+    printf("\n");
     if (list) {
         printf("tensors:\n");
         for (int64_t i = 0; i < f->n_tensors; i++) {
             const gguf_tensor *t = &f->tensors[i];
             printf("  %-40s %-7s [%lld", t->name, dtype_get(t->type)->name, (long long)t->ne[0]);
             for (int d = 1; d < t->n_dims; d++) printf(", %lld", (long long)t->ne[d]);
-            printf("]  %.2f MiB\n", t->n_bytes / 1048576.0);
+            printf("]  %s\n", cli_fmt_bytes((double)t->n_bytes, b1, sizeof b1));
         }
     }
     r1_model_free(model);

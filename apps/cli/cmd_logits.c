@@ -10,12 +10,26 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 logits -m MODEL --tokens ID,ID,... --out FILE [-t THREADS]\n"
-               "                 [--cache-type f32|f16|bf16|q8_0]\n\n"
-               "Runs the token ids through the model as one sequence and writes the logits of\n"
-               "every position to FILE as little-endian float32, n_tokens x n_vocab, row-major,\n"
-               "without a header. MODEL is a GGUF file or a Hugging Face folder;\n"
-               "--load-type T converts its FP8 weights to T at load (default Q8_0).\n");
+    fprintf(f,
+            "NAME\n"
+            "    r1 logits - the logits of every position for given token ids\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 logits -m MODEL --tokens ID,ID,... -o FILE [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Runs the token ids through the model as one sequence and writes the logits of\n"
+            "    every position to FILE as little-endian float32, n_tokens x n_vocab, row-major,\n"
+            "    without a header (docs/formats.md).\n"
+            "\n"
+            "OPTIONS\n"
+            "    -m, --model MODEL     GGUF file or Hugging Face folder\n"
+            "        --tokens IDS      token ids, separated by commas\n"
+            "    -o, --out FILE        where the logits go\n"
+            "    -t, --threads N       threads (default: all cores)\n"
+            "        --cache-type T    KV cache element type: f32 (default), f16, bf16, q8_0\n"
+            "        --load-type T     Hugging Face FP8 weights become T at load (default Q8_0)\n"
+            "    -h, --help            this help\n");
 }
 
 int cmd_logits(int argc, char **argv)
@@ -42,9 +56,7 @@ int cmd_logits(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else {
-            fprintf(stderr, "r1 logits: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     if (!model_path || !tokens || !out) {

@@ -14,6 +14,9 @@
 #include "cli.h"
 #include "common.h"
 
+#include "formats/gguf.h"
+
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -21,9 +24,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +64,7 @@ typedef struct download {
     char linked_etag[65];  /* X-Linked-Etag (Hugging Face's SHA-256 of the file), or "" */
     long long linked_size; /* X-Linked-Size, or -1 */
     bool tty;
+    long long announced_resume; /* the offset "resuming at" was last printed for */
     double t_start, t_last_draw;
     char io_error[256];
 } download;
@@ -154,6 +160,14 @@ static void draw_progress(download *d, bool final)
     fflush(stderr);
 }
 
+static volatile sig_atomic_t g_interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    g_interrupted = 1;
+}
+
 static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
@@ -163,14 +177,27 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
     (void)ulnow;
     if (dltotal > 0 && d->total < 0) d->total = d->offset + dltotal;
     draw_progress(d, false);
-    return 0;
+    return g_interrupted ? 1 : 0; /* non-zero: libcurl stops with CURLE_ABORTED_BY_CALLBACK */
+}
+
+/* "\r" and "erase to the end of the line" only where they mean something: on a terminal. */
+static const char *cr(const download *d)
+{
+    return d->tty ? "\r" : "";
+}
+
+static const char *erase(const download *d)
+{
+    return d->tty ? "\033[K" : "";
 }
 
 typedef enum attempt_result {
-    ATTEMPT_DONE,    /* the part holds the whole file */
-    ATTEMPT_RETRY,   /* the connection broke: resume later */
-    ATTEMPT_FATAL,   /* HTTP error or local error: stop */
-    ATTEMPT_RESTART, /* the part was dropped (no range support): go again at once */
+    ATTEMPT_DONE,        /* the part holds the whole file */
+    ATTEMPT_RETRY,       /* the connection broke: resume later */
+    ATTEMPT_UNREACHABLE, /* no connection at all (refused, no such host): a few quick tries */
+    ATTEMPT_INTERRUPTED, /* Ctrl-C */
+    ATTEMPT_FATAL,       /* HTTP error or local error: stop */
+    ATTEMPT_RESTART,     /* the part was dropped (no range support): go again at once */
 } attempt_result;
 
 static attempt_result attempt(download *d, const char *url, char *err, size_t err_size)
@@ -183,6 +210,12 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
     if (!hash_part(d, d->offset)) {
         snprintf(err, err_size, "cannot read %s", d->part_path);
         return ATTEMPT_FATAL;
+    }
+    if (d->offset > 0 && d->offset != d->announced_resume) {
+        char have[32];
+        human_bytes((double)d->offset, have, sizeof have);
+        fprintf(stderr, "%sresuming at %s%s\n", cr(d), have, erase(d));
+        d->announced_resume = d->offset;
     }
     d->f = fopen(d->part_path, "ab");
     if (!d->f) {
@@ -233,6 +266,7 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
     d->f = NULL;
     draw_progress(d, false);
 
+    if (rc == CURLE_ABORTED_BY_CALLBACK && g_interrupted) return ATTEMPT_INTERRUPTED;
     if (d->io_error[0]) {
         snprintf(err, err_size, "%s", d->io_error);
         return ATTEMPT_FATAL;
@@ -248,7 +282,7 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
             snprintf(err, err_size, "cannot remove %s: %s", d->part_path, strerror(errno));
             return ATTEMPT_FATAL;
         }
-        fprintf(stderr, "\rthe server cannot resume downloads; starting over\033[K\n");
+        fprintf(stderr, "%sthe server cannot resume downloads; starting over%s\n", cr(d), erase(d));
         return ATTEMPT_RESTART;
     }
     if (code == 416 && d->offset > 0) {
@@ -256,15 +290,17 @@ static attempt_result attempt(download *d, const char *url, char *err, size_t er
         return ATTEMPT_DONE;
     }
     if (rc == CURLE_HTTP_RETURNED_ERROR) {
-        snprintf(err, err_size, "the server answered HTTP %ld for %.400s", code, url);
+        snprintf(err, err_size, "the server answered HTTP %ld", code); /* the URL is shown once */
         bool transient = code == 408 || code == 429 || code >= 500;
         return transient ? ATTEMPT_RETRY : ATTEMPT_FATAL;
     }
     snprintf(err, err_size, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+        rc == CURLE_COULDNT_RESOLVE_PROXY)
+        return ATTEMPT_UNREACHABLE;
     bool broken = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
                   rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING ||
-                  rc == CURLE_SEND_ERROR || rc == CURLE_COULDNT_CONNECT || rc == CURLE_HTTP2 ||
-                  rc == CURLE_HTTP2_STREAM;
+                  rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM;
     return broken ? ATTEMPT_RETRY : ATTEMPT_FATAL;
 }
 
@@ -275,7 +311,7 @@ static void pull_usage(FILE *f)
             "    r1 pull - download a GGUF model into the local store\n"
             "\n"
             "SYNOPSIS\n"
-            "    r1 pull NAME|URL [--sha256 HEX] [--retries N] [--force]\n"
+            "    r1 pull NAME|USER/REPO[:QUANT]|URL [--sha256 HEX] [--retries N] [--force]\n"
             "\n"
             "DESCRIPTION\n"
             "    Downloads to %s (set R1_HOME to move the store) as\n"
@@ -287,7 +323,11 @@ static void pull_usage(FILE *f)
             store_models_dir());
     for (size_t i = 0; i < store_n_builtins; i++)
         fprintf(f, "      %-18s %s\n", store_builtins[i].name, store_builtins[i].description);
-    fprintf(f, "    or any http(s) URL of a .gguf file (stored under the URL's file name).\n"
+    fprintf(f, "    or a Hugging Face GGUF repository as hf.co/USER/REPO[:QUANT] or\n"
+               "    USER/REPO[:QUANT] (QUANT defaults to Q4_K_M; the repository's file of that\n"
+               "    quantization is found in its listing, a split one is fetched shard by shard\n"
+               "    and joined into one GGUF; `r1 run -m USER/REPO:QUANT` then runs it),\n"
+               "    or any http(s) URL of a .gguf file (stored under the URL's file name).\n"
                "\n"
                "OPTIONS\n"
                "    --sha256 HEX    expected SHA-256 of the file; without it the X-Linked-Etag of\n"
@@ -315,85 +355,264 @@ static int remove_part(const char *part)
     return unlink(part) == 0 || errno == ENOENT;
 }
 
-int cmd_pull(int argc, char **argv)
+/* ---- Hugging Face repositories: USER/REPO:QUANT -> the file(s) of that quantization ---------- */
+
+typedef struct membuf {
+    char *data;
+    size_t n, cap;
+    bool oom;
+} membuf;
+
+static size_t on_mem(char *buf, size_t size, size_t n, void *user)
 {
-    const char *what = NULL, *sha_arg = NULL;
-    int retries = 5;
-    bool force = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            pull_usage(stdout);
+    membuf *m = user;
+    size_t len = size * n;
+    if (m->n + len + 1 > m->cap) {
+        size_t cap = (m->n + len + 1) * 2;
+        char *t = cap <= (64u << 20) ? realloc(m->data, cap) : NULL; /* a listing, not a model */
+        if (!t) {
+            m->oom = true;
             return 0;
-        } else if (!strcmp(a, "--sha256")) {
-            if (!(sha_arg = cli_value(argc, argv, &i))) return 2;
-            if (!is_hex64(sha_arg, strlen(sha_arg))) {
-                fprintf(stderr, "r1 pull: --sha256 expects 64 hex digits\n");
-                return 2;
-            }
-        } else if (!strcmp(a, "--retries")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1000, &retries))
-                return 2;
-        } else if (!strcmp(a, "--force")) {
-            force = true;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "r1 pull: unknown option '%s' (see `r1 pull --help`)\n", a);
-            return 2;
-        } else if (what) {
-            fprintf(stderr, "r1 pull: one model at a time ('%s' and '%s')\n", what, a);
-            return 2;
-        } else {
-            what = a;
         }
+        m->data = t;
+        m->cap = cap;
     }
-    if (!what) {
-        pull_usage(stderr);
-        return 2;
-    }
+    memcpy(m->data + m->n, buf, len);
+    m->n += len;
+    m->data[m->n] = 0;
+    return len;
+}
 
-    char url[4096], file[256];
-    const store_builtin *b = store_builtin_find(what);
-    if (b) {
-        const char *ep = getenv("HF_ENDPOINT");
-        if (!ep || !ep[0]) ep = "https://huggingface.co";
-        size_t n = strlen(ep);
-        while (n && ep[n - 1] == '/') n--;
-        snprintf(url, sizeof url, "%.*s/%s/resolve/main/%s", (int)n, ep, b->hf_repo, b->hf_file);
-        store_file_name(b->name, file, sizeof file);
-    } else if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
-        snprintf(url, sizeof url, "%s", what);
-        if (!store_file_name(what, file, sizeof file)) {
-            fprintf(stderr, "r1 pull: cannot make a file name from '%s'\n", what);
-            return 2;
-        }
-    } else {
-        fprintf(stderr, "r1 pull: unknown model name '%s'. Known names:", what);
-        for (size_t i = 0; i < store_n_builtins; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", store_builtins[i].name);
-        fprintf(stderr, "\n(or pass the http(s) URL of a .gguf file)\n");
-        return 2;
+/* GET url into memory (HF_TOKEN sent to Hugging Face); NULL and err on failure. */
+static char *http_get(const char *url, char *err, size_t err_size)
+{
+    membuf m = {0};
+    CURL *h = curl_easy_init();
+    if (!h) {
+        snprintf(err, err_size, "cannot initialize libcurl");
+        return NULL;
     }
+    char curl_err[CURL_ERROR_SIZE] = "";
+    struct curl_slist *hdrs = NULL;
+    const char *token = getenv("HF_TOKEN");
+    if (token && token[0]) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "r1/0.1 (libcurl)");
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_mem);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+    if (hdrs) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    if (rc == CURLE_OK && !m.oom && m.data) return m.data;
+    if (rc == CURLE_HTTP_RETURNED_ERROR)
+        snprintf(err, err_size, "the server answered HTTP %ld%s", code,
+                 code == 401 || code == 403 ? " (a gated or private repository: set HF_TOKEN)"
+                 : code == 404              ? " (no such repository)"
+                                            : "");
+    else
+        snprintf(err, err_size, "%s",
+                 m.oom         ? "the listing is too large"
+                 : curl_err[0] ? curl_err
+                               : curl_easy_strerror(rc));
+    free(m.data);
+    return NULL;
+}
 
-    const char *dir = store_models_dir();
-    if (!store_mkdirs(dir)) {
-        fprintf(stderr, "r1 pull: cannot create %s: %s (set R1_HOME to another folder)\n", dir,
-                strerror(errno));
-        return 1;
+/* Whether path names the quantization q (upper case): q appears with no letter or digit before
+ * it and none of letter, digit or '_' after it, so Q4_K does not match Q4_K_M nor IQ4_K. */
+static bool names_quant(const char *path, const char *q)
+{
+    size_t n = strlen(q);
+    for (const char *p = path; *p; p++) {
+        if (strncasecmp(p, q, n)) continue;
+        char before = p > path ? p[-1] : '/', after = p[n];
+        bool alnum_before =
+            (before >= '0' && before <= '9') || ((before | 0x20) >= 'a' && (before | 0x20) <= 'z');
+        bool word_after = after == '_' || (after >= '0' && after <= '9') ||
+                          ((after | 0x20) >= 'a' && (after | 0x20) <= 'z');
+        if (!alnum_before && !word_after) return true;
     }
-    char final_path[PATH_MAX], part_path[PATH_MAX + 8];
-    snprintf(final_path, sizeof final_path, "%s/%s", dir, file);
-    snprintf(part_path, sizeof part_path, "%s.part", final_path);
-    struct stat st;
-    if (!force && stat(final_path, &st) == 0) {
-        char sz[32];
-        human_bytes((double)st.st_size, sz, sizeof sz);
-        printf("%s is already stored (%s, %s); `r1 rm %s` removes it, --force downloads it "
-               "again\n",
-               what, final_path, sz, b ? b->name : file);
+    return false;
+}
+
+/* "...-00002-of-00005.gguf": shard 2 of 5 (1-based); false for a file that is not split. */
+static bool split_index(const char *path, int *out_k, int *out_n, size_t *out_stem)
+{
+    size_t len = strlen(path);
+    const char *tail = "-00000-of-00000.gguf";
+    if (len < strlen(tail)) return false;
+    const char *t = path + len - strlen(tail);
+    int k, n;
+    char of[3];
+    if (sscanf(t, "-%5d-%2[of]-%5d.gguf", &k, of, &n) != 3 || strcmp(of, "of") || k < 1 || n < 2 ||
+        k > n)
+        return false;
+    *out_k = k;
+    *out_n = n;
+    *out_stem = (size_t)(t - path);
+    return true;
+}
+
+static bool ends_with_gguf(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 5 && !strcasecmp(s + n - 5, ".gguf");
+}
+
+/* The repository's files for ref->quant, in order (one file, or every shard of a split one);
+ * malloc'd strings in *out_files. Returns their count, 0 after printing why there is none. */
+static int hf_resolve(const char *endpoint, const store_hf_ref *ref, char ***out_files)
+{
+    char url[1024 + sizeof ref->user + sizeof ref->repo + 16], err[512];
+    snprintf(url, sizeof url, "%s/api/models/%s/%s", endpoint, ref->user, ref->repo);
+    char *body = http_get(url, err, sizeof err);
+    if (!body) {
+        fprintf(stderr, "r1 pull: cannot list %s/%s on %s: %s\n", ref->user, ref->repo, endpoint,
+                err);
         return 0;
     }
+    cJSON *root = cJSON_Parse(body);
+    free(body);
+    cJSON *sib = cJSON_GetObjectItem(root, "siblings");
+    int n_sib = cJSON_IsArray(sib) ? cJSON_GetArraySize(sib) : 0;
+    const char **match = calloc((size_t)n_sib + 1, sizeof *match);
+    int n_match = 0, n_gguf = 0;
+    for (int i = 0; match && i < n_sib; i++) {
+        cJSON *f = cJSON_GetObjectItem(cJSON_GetArrayItem(sib, i), "rfilename");
+        if (!cJSON_IsString(f) || !ends_with_gguf(f->valuestring)) continue;
+        const char *base =
+            strrchr(f->valuestring, '/') ? strrchr(f->valuestring, '/') + 1 : f->valuestring;
+        if (!strncasecmp(base, "mmproj", 6)) continue; /* vision projectors, not the model */
+        n_gguf++;
+        if (names_quant(f->valuestring, ref->quant)) match[n_match++] = f->valuestring;
+    }
+    int n_out = 0;
+    char **files = NULL;
+    if (!cJSON_IsArray(sib)) {
+        fprintf(stderr, "r1 pull: %s did not answer with a model listing\n", url);
+    } else if (n_match == 0) {
+        fprintf(stderr, "r1 pull: %s/%s has no %s GGUF file; its GGUF files:%s", ref->user,
+                ref->repo, ref->quant, n_gguf ? "\n" : " none\n");
+        for (int i = 0, shown = 0; i < n_sib && shown < 40; i++) {
+            cJSON *f = cJSON_GetObjectItem(cJSON_GetArrayItem(sib, i), "rfilename");
+            int k, n;
+            size_t stem;
+            if (!cJSON_IsString(f) || !ends_with_gguf(f->valuestring) ||
+                (split_index(f->valuestring, &k, &n, &stem) && k != 1))
+                continue;
+            fprintf(stderr, "  %s\n", f->valuestring);
+            shown++;
+        }
+        fprintf(stderr, "Name one with r1 pull %s/%s:QUANT\n", ref->user, ref->repo);
+    } else {
+        /* a single file wins; else the shards of the first split file, all of them in order */
+        const char *single = NULL, *first = NULL;
+        int k, n = 0;
+        size_t stem = 0;
+        for (int i = 0; i < n_match && !single; i++) {
+            if (!split_index(match[i], &k, &n, &stem))
+                single = match[i];
+            else if (!first)
+                first = match[i];
+        }
+        if (single) {
+            files = malloc(sizeof *files);
+            if (files && (files[0] = strdup(single))) n_out = 1;
+        } else {
+            split_index(first, &k, &n, &stem);
+            files = calloc((size_t)n, sizeof *files);
+            for (int i = 0; files && i < n_match; i++) {
+                int ki, ni;
+                size_t si;
+                if (split_index(match[i], &ki, &ni, &si) && ni == n && si == stem &&
+                    !strncmp(match[i], first, stem) && !files[ki - 1])
+                    files[ki - 1] = strdup(match[i]);
+            }
+            n_out = n;
+            for (int i = 0; files && i < n; i++)
+                if (!files[i]) {
+                    fprintf(stderr, "r1 pull: %s/%s lists shard %d of %d of %.*s missing\n",
+                            ref->user, ref->repo, i + 1, n, (int)stem, first);
+                    n_out = 0;
+                }
+        }
+        if (!n_out && files) {
+            for (int i = 0; i < n; i++) free(files[i]);
+            free(files);
+            files = NULL;
+        }
+    }
+    free(match);
+    cJSON_Delete(root);
+    *out_files = files;
+    return files ? n_out : 0;
+}
 
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+/* Join the shards of a split GGUF (llama.cpp's gguf-split: the metadata in the first, split.*
+ * keys in each) into one file, tensors in shard order. */
+static bool merge_shards(char **paths, int n, const char *out)
+{
+    gguf_file **f = calloc((size_t)n, sizeof *f);
+    gguf_writer *w = gguf_writer_new();
+    char err[R1_ERR_MAX];
+    bool ok = f && w;
+    for (int i = 0; ok && i < n; i++)
+        if (gguf_open(paths[i], true, &f[i], err)) {
+            fprintf(stderr, "r1 pull: shard %d: %s\n", i + 1, err);
+            ok = false;
+        }
+    for (int64_t i = 0; ok && i < f[0]->n_kv; i++)
+        if (strncmp(f[0]->kv[i].key, "split.", 6)) gguf_writer_copy_kv(w, &f[0]->kv[i]);
+    for (int s = 0; ok && s < n; s++)
+        for (int64_t i = 0; ok && i < f[s]->n_tensors; i++) {
+            const gguf_tensor *t = &f[s]->tensors[i];
+            if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, NULL, err)) {
+                fprintf(stderr, "r1 pull: joining the shards: %s\n", err);
+                ok = false;
+            }
+        }
+    if (ok && gguf_writer_begin(w, out, err)) {
+        fprintf(stderr, "r1 pull: %s\n", err);
+        ok = false;
+    }
+    for (int s = 0; ok && s < n; s++)
+        for (int64_t i = 0; ok && i < f[s]->n_tensors; i++)
+            if (gguf_writer_write_tensor(w, f[s]->tensors[i].data, f[s]->tensors[i].n_bytes, err)) {
+                fprintf(stderr, "r1 pull: %s\n", err);
+                ok = false;
+            }
+    if (ok && gguf_writer_finish(w, err)) {
+        fprintf(stderr, "r1 pull: %s\n", err);
+        ok = false;
+    }
+    gguf_writer_free(w);
+    for (int i = 0; f && i < n; i++) gguf_close(f[i]);
+    free(f);
+    return ok;
+}
+
+/* Download url to final_path (through final_path.part, resumed when it exists), verified as the
+ * file comment says. Returns 0 (stored; hex gets the SHA-256, *verified whether a published or
+ * given one matched), 1 (failed, said why), 130 (Ctrl-C; the part is kept). */
+static int fetch(const char *what, const char *url, const char *final_path, const char *sha_arg,
+                 int retries, char hex[65], bool *verified)
+{
+    char part_path[PATH_MAX + 8];
+    snprintf(part_path, sizeof part_path, "%s.part", final_path);
+    struct stat st;
     download d = {.part_path = part_path,
                   .sha = EVP_MD_CTX_new(),
                   .linked_size = -1,
@@ -405,32 +624,64 @@ int cmd_pull(int argc, char **argv)
         fprintf(stderr, "r1 pull: cannot initialize SHA-256\n");
         goto out;
     }
-    fprintf(stderr, "pulling %s\n  from %s\n", what, url);
+    if (strcmp(what, url))
+        fprintf(stderr, "pulling %s\n  from %s\n", what, url);
+    else
+        fprintf(stderr, "pulling %s\n", url);
+    /* Ctrl-C stops the transfer between two chunks; the part stays for the next run */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     attempt_result ar = ATTEMPT_FATAL;
-    for (int i = 0; i <= retries; i++) {
+    /* a broken transfer resumes after 1, 2, 4... s; a server that cannot be reached at all is
+     * tried UNREACHABLE_TRIES times, half a second apart, then the reason is given */
+    enum { UNREACHABLE_TRIES = 3 };
+    int n_unreachable = 0;
+    for (int i = 0; i <= retries && !g_interrupted; i++) {
         ar = attempt(&d, url, err, sizeof err);
         if (ar == ATTEMPT_RESTART) ar = attempt(&d, url, err, sizeof err);
+        if (ar == ATTEMPT_UNREACHABLE && ++n_unreachable < UNREACHABLE_TRIES) {
+            struct timespec half = {0, 500000000L};
+            nanosleep(&half, NULL);
+            i--; /* not one of --retries, which are for broken transfers */
+            continue;
+        }
         if (ar != ATTEMPT_RETRY) break;
         if (i < retries) {
-            char have[32];
-            stat(part_path, &st);
-            human_bytes((double)st.st_size, have, sizeof have);
             unsigned delay = i < 5 ? 1u << i : 30u;
-            fprintf(stderr, "\r%s; resuming at %s in %u s\033[K\n", err, have, delay);
-            sleep(delay);
+            fprintf(stderr, "%s%s; trying again in %u s%s\n", cr(&d), err, delay, erase(&d));
+            for (unsigned k = 0; k < 10 * delay && !g_interrupted; k++) {
+                struct timespec tenth = {0, 100000000L};
+                nanosleep(&tenth, NULL);
+            }
         }
     }
+    if (g_interrupted) ar = ATTEMPT_INTERRUPTED;
     if (ar != ATTEMPT_DONE) {
         if (stat(part_path, &st) == 0 && st.st_size == 0) remove_part(part_path);
-        if (ar == ATTEMPT_RETRY && stat(part_path, &st) == 0) {
+        if (ar == ATTEMPT_INTERRUPTED) {
+            char have[32];
+            human_bytes(stat(part_path, &st) == 0 ? (double)st.st_size : 0, have, sizeof have);
+            fprintf(stderr,
+                    "%sr1 pull: interrupted with %s received — run the same command to "
+                    "resume\n",
+                    d.tty ? "\n" : "", have);
+            rc = 130;
+        } else if (ar == ATTEMPT_UNREACHABLE) {
+            fprintf(stderr, "r1 pull: cannot reach the server (%d tries): %s\n", n_unreachable,
+                    err);
+        } else if (ar == ATTEMPT_RETRY && stat(part_path, &st) == 0) {
             char have[32];
             human_bytes((double)st.st_size, have, sizeof have);
             fprintf(stderr,
-                    "\nr1 pull: download interrupted (%s) with %s received; run the same "
-                    "command again to resume\n",
-                    err, have);
+                    "%sr1 pull: the connection broke (%s) with %s received — run the same "
+                    "command to resume\n",
+                    d.tty ? "\n" : "", err, have);
         } else {
-            fprintf(stderr, "\nr1 pull: %s\n", err);
+            fprintf(stderr, "%sr1 pull: %s\n", d.tty ? "\n" : "", err);
         }
         goto out;
     }
@@ -461,7 +712,6 @@ int cmd_pull(int argc, char **argv)
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     EVP_DigestFinal_ex(d.sha, md, &md_len);
-    char hex[65];
     for (unsigned i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     char expected[65] = "";
     const char *source = NULL;
@@ -486,16 +736,153 @@ int cmd_pull(int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    char sz[32];
-    human_bytes((double)st.st_size, sz, sizeof sz);
-    printf("stored %s (%s) as %s\n", what, sz, final_path);
-    printf("sha256 %s%s\n", hex, source ? " (verified)" : " (no published checksum to compare)");
-    printf("chat with it: r1 run -m %s\n", b ? b->name : file);
+    *verified = source != NULL;
     rc = 0;
 out:
     EVP_MD_CTX_free(d.sha);
-    curl_global_cleanup();
     return rc;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+    const char *what = NULL, *sha_arg = NULL;
+    int retries = 5;
+    bool force = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            pull_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--sha256")) {
+            if (!(sha_arg = cli_value(argc, argv, &i))) return 2;
+            if (!is_hex64(sha_arg, strlen(sha_arg))) {
+                fprintf(stderr, "r1 pull: --sha256 expects 64 hex digits\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--retries")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1000, &retries))
+                return 2;
+        } else if (!strcmp(a, "--force")) {
+            force = true;
+        } else if (a[0] == '-') {
+            return cli_unknown_option(a);
+        } else if (what) {
+            fprintf(stderr, "r1 pull: one model at a time ('%s' and '%s')\n", what, a);
+            return 2;
+        } else {
+            what = a;
+        }
+    }
+    if (!what) {
+        pull_usage(stderr);
+        return 2;
+    }
+
+    char url[4096], file[256], ep[1024];
+    snprintf(ep, sizeof ep, "%s",
+             getenv("HF_ENDPOINT") && getenv("HF_ENDPOINT")[0] ? getenv("HF_ENDPOINT")
+                                                               : "https://huggingface.co");
+    for (size_t n = strlen(ep); n && ep[n - 1] == '/';) ep[--n] = 0;
+    const store_builtin *b = store_builtin_find(what);
+    store_hf_ref hf;
+    bool is_hf = false;
+    if (b) {
+        snprintf(url, sizeof url, "%s/%s/resolve/main/%s", ep, b->hf_repo, b->hf_file);
+        store_file_name(b->name, file, sizeof file);
+    } else if (store_parse_hf_ref(what, &hf)) {
+        is_hf = true; /* the file (or shards) of hf.quant, found in the repository's listing */
+        store_file_name(hf.name, file, sizeof file);
+    } else if (!strncmp(what, "http://", 7) || !strncmp(what, "https://", 8)) {
+        snprintf(url, sizeof url, "%s", what);
+        if (!store_file_name(what, file, sizeof file)) {
+            fprintf(stderr, "r1 pull: cannot make a file name from '%s'\n", what);
+            return 2;
+        }
+    } else {
+        fprintf(stderr, "r1 pull: unknown model name '%s'. Known names:", what);
+        for (size_t i = 0; i < store_n_builtins; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", store_builtins[i].name);
+        fprintf(stderr, "\n(or USER/REPO[:QUANT] of a Hugging Face GGUF repository, or the http(s) "
+                        "URL of a .gguf file)\n");
+        return 2;
+    }
+
+    const char *dir = store_models_dir();
+    if (!store_mkdirs(dir)) {
+        fprintf(stderr, "r1 pull: cannot create %s: %s (set R1_HOME to another folder)\n", dir,
+                strerror(errno));
+        return 1;
+    }
+    char final_path[PATH_MAX];
+    snprintf(final_path, sizeof final_path, "%s/%s", dir, file);
+    struct stat st;
+    if (!force && stat(final_path, &st) == 0) {
+        char sz[32];
+        human_bytes((double)st.st_size, sz, sizeof sz);
+        printf("%s is already stored (%s, %s); `r1 rm %s` removes it, --force downloads it "
+               "again\n",
+               what, final_path, sz, b ? b->name : file);
+        return 0;
+    }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char hex[65] = "";
+    bool verified = false;
+    int rc = 1, n_files = 1;
+    char **files = NULL;
+    if (!is_hf) {
+        rc = fetch(what, url, final_path, sha_arg, retries, hex, &verified);
+    } else if ((n_files = hf_resolve(ep, &hf, &files)) == 1) {
+        snprintf(url, sizeof url, "%s/%s/%s/resolve/main/%s", ep, hf.user, hf.repo, files[0]);
+        rc = fetch(hf.name, url, final_path, sha_arg, retries, hex, &verified);
+    } else if (n_files > 1) {
+        /* a split model: every shard (each verified against Hugging Face's checksum, resumable,
+         * kept until all are in), then joined into the one file r1 loads */
+        char **paths = calloc((size_t)n_files, sizeof *paths);
+        rc = paths ? 0 : 1;
+        verified = true;
+        for (int k = 0; !rc && k < n_files; k++) {
+            char label[320], shard_hex[65];
+            bool shard_verified = false;
+            paths[k] = malloc(PATH_MAX + 64);
+            if (!paths[k]) {
+                rc = 1;
+                break;
+            }
+            snprintf(paths[k], PATH_MAX + 64, "%s.shard-%d-of-%d", final_path, k + 1, n_files);
+            if (stat(paths[k], &st) == 0) continue; /* from an earlier, interrupted run */
+            snprintf(label, sizeof label, "%s (shard %d of %d)", hf.name, k + 1, n_files);
+            snprintf(url, sizeof url, "%s/%s/%s/resolve/main/%s", ep, hf.user, hf.repo, files[k]);
+            rc = fetch(label, url, paths[k], NULL, retries, shard_hex, &shard_verified);
+            verified = verified && shard_verified;
+        }
+        if (!rc) {
+            fprintf(stderr, "joining %d shards into %s\n", n_files, final_path);
+            rc = merge_shards(paths, n_files, final_path) ? 0 : 1;
+        }
+        for (int k = 0; paths && k < n_files; k++) {
+            if (!rc && paths[k]) unlink(paths[k]);
+            free(paths[k]);
+        }
+        free(paths);
+        if (!rc && sha_arg) fprintf(stderr, "r1 pull: --sha256 is not checked for a split model\n");
+    }
+    for (int i = 0; files && i < n_files; i++) free(files[i]);
+    free(files);
+    curl_global_cleanup();
+    if (rc) return rc;
+    stat(final_path, &st);
+    char sz[32];
+    human_bytes((double)st.st_size, sz, sizeof sz);
+    printf("stored %s (%s) as %s\n", is_hf ? hf.name : what, sz, final_path);
+    if (hex[0] && n_files == 1)
+        printf("sha256 %s%s\n", hex,
+               verified ? " (verified)" : " (no published checksum to compare)");
+    else
+        printf("joined from %d shards, %s\n", n_files,
+               verified ? "each verified" : "not all with a published checksum to compare");
+    printf("chat with it: r1 run -m %s\n", b ? b->name : is_hf ? hf.name : file);
+    return 0;
 }
 
 /* ---- list and rm --------------------------------------------------------------------------------
@@ -531,8 +918,7 @@ int cmd_list(int argc, char **argv)
                    store_models_dir());
             return 0;
         }
-        fprintf(stderr, "r1 list: unknown argument '%s'\n", argv[i]);
-        return 2;
+        return cli_unknown_option(argv[i]);
     }
     const char *dir = store_models_dir();
     DIR *dp = opendir(dir);
@@ -588,6 +974,10 @@ int cmd_rm(int argc, char **argv)
         fprintf(stderr, "usage: r1 rm NAME... (names as `r1 list` shows them)\n");
         return 2;
     }
+    /* options first, so that a mistyped one deletes nothing */
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && strcmp(argv[i], "-h") && strcmp(argv[i], "--help"))
+            return cli_unknown_option(argv[i]);
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

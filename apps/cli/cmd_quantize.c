@@ -25,19 +25,33 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 quantize IN.gguf OUT.gguf TYPE [--imatrix FILE] [--threads N]\n\nTYPE:");
+    fprintf(f,
+            "NAME\n"
+            "    r1 quantize - requantize a GGUF with a per-tensor mix\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 quantize IN.gguf OUT.gguf TYPE [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Norms, biases, the MoE router and exp_probs_b stay F32; output.weight gets Q6_K\n"
+            "    in the lower mixes; the *_M mixes give attn_v and ffn_down more bits in some\n"
+            "    layers; rows a type's block does not divide fall back to a compatible type.\n"
+            "    The IQ mixes keep output, token_embd and attn_output higher; the R1-* mixes\n"
+            "    (the shape of the popular DeepSeek-R1 671B files) put only the routed experts\n"
+            "    at the low-bit type and everything else at Q4_K/Q6_K. docs/quantization.md\n"
+            "    has the per-tensor tables. TYPE is one of:\n"
+            "   ");
     const qmix *m;
     int n = qmix_all(&m);
-    for (int i = 0; i < n; i++) fprintf(f, " %s", m[i].name);
-    fprintf(f, "\n\nNorms, biases, the MoE router and exp_probs_b stay F32; output.weight gets "
-               "Q6_K in the\nlower mixes; the *_M mixes give attn_v and ffn_down more bits in "
-               "some layers; rows a\ntype's block does not divide fall back to a compatible "
-               "type. The IQ mixes keep\noutput, token_embd and attn_output higher; the R1-* "
-               "mixes (the shape of the\npopular DeepSeek-R1 671B files) put only the routed "
-               "experts at the low-bit type\nand everything else at Q4_K/Q6_K "
-               "(docs/quantization.md has the tables).\n\n--imatrix FILE: an importance "
-               "matrix in llama.cpp's imatrix GGUF format (llama-imatrix\nwrites it); the "
-               "IQ1/IQ2 mixes need one, the lattice types use it.\n");
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i && i % 9 == 0 ? "\n    " : " ", m[i].name);
+    fprintf(f, "\n"
+               "\n"
+               "OPTIONS\n"
+               "        --imatrix FILE    importance matrix in llama.cpp's imatrix GGUF format\n"
+               "                          (llama-imatrix writes it); the IQ1/IQ2 and R1-IQ*\n"
+               "                          mixes need one, the lattice types use it\n"
+               "    -t, --threads N       threads (default: all cores)\n"
+               "    -h, --help            this help\n");
 }
 
 typedef struct q_job {
@@ -93,9 +107,7 @@ int cmd_quantize(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else if (a[0] == '-' || n_pos == 3) {
-            fprintf(stderr, "r1 quantize: unexpected argument '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         } else {
             pos[n_pos++] = a;
         }

@@ -69,20 +69,22 @@ static void usage(FILE *f)
         "    -n, --max-tokens N    stop a reply after N tokens (default: at end of sequence or\n"
         "                          when the context is full)\n"
         "    -c, --ctx-size N      context size in tokens (default min(model, 4096))\n"
-        "        --temp T          temperature (default 0.6, R1's recommendation; 0 = greedy)\n"
-        "        --top-p P         nucleus sampling (default 0.95)\n"
+        "        --temp T          temperature, 0-2 (default 0.6, R1's recommendation; 0 =\n"
+        "                          greedy)\n"
+        "        --top-p P         nucleus sampling, 0-1 (default 0.95)\n"
         "        --top-k K         keep the K most likely tokens (default 0 = off)\n"
-        "        --min-p P         drop tokens below P x the top probability (default 0)\n"
-        "        --seed S          sampling seed (default 0)\n"
+        "        --min-p P         drop tokens below P x the top probability, 0-1 (default 0)\n"
+        "        --seed S          sampling seed (default: a fresh one every run, shown by -v;\n"
+        "                          the same S, prompt and options give the same text)\n"
         "    -t, --threads N       threads (default: all cores)\n"
         "        --no-mmap         read the weights into memory instead of mapping the file\n"
         "        --load-type T     Hugging Face FP8 weights become T at load (default Q8_0)\n"
         "        --cache-type T    KV cache element type: f32 (default), f16, bf16, q8_0\n"
         "        --mtp on|off      speculative decoding with the model's multi-token-prediction\n"
         "                          module (default: on when the model has one)\n"
-        "    -v, --verbose         timings on stderr: prompt tokens processed (and reused from\n"
-        "                          the cache) with tok/s, generated tokens with tok/s, and the\n"
-        "                          share of MTP drafts accepted\n"
+        "    -v, --verbose         on stderr: the seed, then timings: prompt tokens processed\n"
+        "                          (and reused from the cache) with tok/s, generated tokens\n"
+        "                          with tok/s, and the share of MTP drafts accepted\n"
         "    -h, --help            this help\n"
         "\n"
         "EXIT STATUS\n"
@@ -293,13 +295,14 @@ static void print_json(const chat *c, const char *model, const chat_stats *s)
     cJSON_AddNumberToObject(o, "cached_tokens", s->n_reused);
     cJSON_AddNumberToObject(o, "completion_tokens", s->n_generated);
     cJSON_AddNumberToObject(o, "reasoning_tokens", s->n_reasoning);
-    cJSON_AddNumberToObject(o, "prompt_seconds", s->prompt_s);
+    /* durations to the millisecond, rates to 0.01 tok/s: what the measurement resolves */
+    cJSON_AddNumberToObject(o, "prompt_seconds", cli_round(s->prompt_s, 3));
     cJSON_AddNumberToObject(o, "prompt_tokens_per_second",
-                            s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0);
-    cJSON_AddNumberToObject(o, "generation_seconds", s->gen_s);
+                            cli_round(s->prompt_s > 0 ? s->n_processed / s->prompt_s : 0, 2));
+    cJSON_AddNumberToObject(o, "generation_seconds", cli_round(s->gen_s, 3));
     cJSON_AddNumberToObject(o, "generation_tokens_per_second",
-                            s->gen_s > 0 ? s->n_generated / s->gen_s : 0);
-    char *text = cJSON_Print(o);
+                            cli_round(s->gen_s > 0 ? s->n_generated / s->gen_s : 0, 2));
+    char *text = cli_json_print(o);
     if (text) printf("%s\n", text);
     free(text);
     cJSON_Delete(o);
@@ -361,7 +364,7 @@ int cmd_run(int argc, char **argv)
 {
     const char *model_arg = NULL, *prompt = NULL, *template_name = NULL, *system = NULL;
     int n_predict = 0, n_ctx = 0, n_threads = 0;
-    bool verbose = false, json = false, raw = false;
+    bool verbose = false, json = false, raw = false, have_seed = false;
     r1_mtp_mode mtp = R1_MTP_AUTO;
     r1_cache_type cache_type = R1_CACHE_F32;
     chat_think think = CHAT_THINK_SHOW;
@@ -409,17 +412,21 @@ int cmd_run(int argc, char **argv)
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
                 return 2;
         } else if (!strcmp(a, "--temp")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.temperature))
+            if (!(v = cli_value(argc, argv, &i)) ||
+                !cli_parse_float_range(a, v, 0, 2, &spar.temperature))
                 return 2;
         } else if (!strcmp(a, "--top-p")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.top_p)) return 2;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float_range(a, v, 0, 1, &spar.top_p))
+                return 2;
         } else if (!strcmp(a, "--top-k")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 1 << 24, &spar.top_k))
                 return 2;
         } else if (!strcmp(a, "--min-p")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &spar.min_p)) return 2;
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float_range(a, v, 0, 1, &spar.min_p))
+                return 2;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &spar.seed)) return 2;
+            have_seed = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             verbose = true;
         } else if (!strcmp(a, "--mtp")) {
@@ -427,8 +434,7 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--cache-type")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &cache_type)) return 2;
         } else {
-            fprintf(stderr, "r1 run: unknown option '%s' (see `r1 run --help`)\n", a);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
 
@@ -445,6 +451,10 @@ int cmd_run(int argc, char **argv)
                 store_models_dir());
         return 2;
     }
+
+    /* A fresh seed per run, as Ollama, llama.cpp and r1 serve do: with a fixed default every run
+     * of the same prompt at a temperature above 0 would print the same "random" text. */
+    if (!have_seed) spar.seed = cli_random_seed();
 
     if (json && !prompt && isatty(STDIN_FILENO)) {
         fprintf(stderr, "r1 run: --json answers one prompt: pass it with -p or on stdin\n");
@@ -466,6 +476,7 @@ int cmd_run(int argc, char **argv)
     r1_model *model = NULL;
     chat c = {0};
     bool have_chat = false;
+    if (!cli_check_model(model_path)) goto done;
     if (load_tokenizer(model_path, &tok, err)) {
         fprintf(stderr, "r1 run: cannot load the tokenizer of %s: %s\n", model_path, err);
         goto done;
@@ -482,6 +493,9 @@ int cmd_run(int argc, char **argv)
     c.raw = raw;
     if (system) c.system = strdup(system);
     if (warning && !raw && (verbose || interactive)) fprintf(stderr, "r1 run: %s\n", warning);
+    if (verbose)
+        fprintf(stderr, "seed %llu (--seed %llu repeats this run)\n", (unsigned long long)spar.seed,
+                (unsigned long long)spar.seed);
 
     if (interactive) {
         r1_model_info info;

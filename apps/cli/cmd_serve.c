@@ -1,10 +1,12 @@
 /* cmd_serve.c — `r1 serve`: options -> server_params -> server_run (apps/server/). */
+#include "chat_store.h"
 #include "cli.h"
 #include "common.h"
 
 #include "../server/server.h"
 #include "tokenizer/chat_template.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,40 +15,56 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: r1 serve -m MODEL [options]\n\n"
-        "Serves the model over HTTP with an OpenAI- and DeepSeek-compatible API\n"
-        "(/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics, /tokenize,\n"
-        "/detokenize) and a chat page at /. See docs/server-api.md.\n\n"
-        "options:\n"
-        "  -m, --model FILE          GGUF model or Hugging Face folder\n"
-        "      --host ADDR           address to bind (default 127.0.0.1)\n"
-        "      --port N              port (default 8080; 0 = any free port)\n"
-        "      --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
-        "      --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
-        "  -np, --parallel N         sequences decoded together (default 4)\n"
-        "  -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
-        "      --queue N             requests that may wait for a slot (default 64)\n"
-        "  -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
-        "      --prefill-chunk N     prompt tokens per step while others decode (128)\n"
-        "      --max-body BYTES      largest request body (default 8388608)\n"
-        "      --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
-        "      --max-connections N   open connections, all clients together (default 1024)\n"
-        "      --max-conns-per-ip N  open connections from one address (default 64; 0 = no cap)\n"
-        "      --header-timeout S    a request's headers must arrive within S s of the\n"
-        "                            connection opening or the previous answer (default 30)\n"
-        "      --body-timeout S      its body within S s of the headers (default 120)\n"
-        "      --max-json-values N   JSON values per body (default 4 * ctx + 4096)\n"
-        "      --tokenize-ctx-multiple K  /tokenize content up to K * ctx bytes (default 16)\n"
-        "      --alias NAME          model id in responses (default: the file name)\n"
-        "      --chat-template NAME  prompt format: %s\n"
-        "      --think               end the generation prompt with <think>\\n\n"
-        "      --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
-        "  -t, --threads N           threads (default: all cores)\n"
-        "      --no-mmap             read the weights into memory\n"
-        "      --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
-        "      --mtp on|off          speculative decoding with the model's MTP module\n"
-        "                            (default: on when it has one)\n"
-        "  -v, --verbose             log more\n",
+        "NAME\n"
+        "    r1 serve - serve a model over HTTP (OpenAI/DeepSeek API) with a chat page\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    r1 serve [-m MODEL] [OPTIONS]\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Serves the model with an OpenAI- and DeepSeek-compatible API\n"
+        "    (/v1/chat/completions, /v1/completions, /v1/models, /health, /metrics,\n"
+        "    /tokenize, /detokenize) and a chat page at /. See docs/server-api.md.\n"
+        "    The model is found and checked before the port opens. Without -m, r1 serves\n"
+        "    the default model, as r1 run does.\n"
+        "\n"
+        "OPTIONS\n"
+        "    -m, --model MODEL         GGUF file, Hugging Face folder or stored model name\n"
+        "        --host ADDR           address to bind (default 127.0.0.1)\n"
+        "        --port N              port (default 8080; 0 = any free port)\n"
+        "        --api-key KEY         require 'Authorization: Bearer KEY' (also R1_API_KEY)\n"
+        "        --cors ORIGIN         allow browser requests from ORIGIN ('*' = any)\n"
+        "    -np, --parallel N         sequences decoded together (default 4)\n"
+        "    -c, --ctx-size N          context per sequence (default min(model, 4096))\n"
+        "        --queue N             requests that may wait for a slot (default 64)\n"
+        "    -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
+        "        --prefill-chunk N     prompt tokens per step while others decode (128)\n"
+        "        --max-body BYTES      largest request body (default 8388608)\n"
+        "        --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
+        "        --max-connections N   open connections, all clients together (default 1024)\n"
+        "        --max-conns-per-ip N  open connections from one address (default 64; 0 = no\n"
+        "                              cap)\n"
+        "        --header-timeout S    a request's headers must arrive within S s of the\n"
+        "                              connection opening or the previous answer (default 30)\n"
+        "        --body-timeout S      its body within S s of the headers (default 120)\n"
+        "        --max-json-values N   JSON values per body (default 4 * ctx + 4096)\n"
+        "        --tokenize-ctx-multiple K  /tokenize content up to K * ctx bytes (default 16)\n"
+        "        --alias NAME          model id in responses (default: the file name, or the\n"
+        "                              stored model's name)\n"
+        "        --chat-template NAME  prompt format: %s\n"
+        "        --think               end the generation prompt with <think>\\n\n"
+        "        --reasoning-format F  deepseek (reasoning_content) or none (default deepseek)\n"
+        "    -t, --threads N           threads (default: all cores)\n"
+        "        --no-mmap             read the weights into memory\n"
+        "        --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
+        "        --mtp on|off          speculative decoding with the model's MTP module\n"
+        "                              (default: on when it has one)\n"
+        "    -v, --verbose             log more\n"
+        "    -h, --help                this help\n"
+        "\n"
+        "EXAMPLES\n"
+        "    r1 serve -m deepseek-r1:1.5b\n"
+        "    r1 serve -m model.gguf --host 0.0.0.0 --port 8080 --api-key secret\n",
         chat_template_names());
 }
 
@@ -148,15 +166,21 @@ int cmd_serve(int argc, char **argv)
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             p.verbose = true;
         } else {
-            fprintf(stderr, "r1 serve: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
-    if (!p.model_path) {
-        fprintf(stderr, "r1 serve: no model given. Pass one with -m, e.g.\n"
-                        "  r1 synth --preset tiny-deepseek2 -o tiny.gguf && r1 serve -m "
-                        "tiny.gguf\n");
+    /* the model is found and checked before the port opens: a missing or broken file is an
+     * error at the command line, not a server that listens and then exits */
+    static char model_path[PATH_MAX];
+    if (p.model_path) {
+        if (!store_resolve_model(p.model_path, model_path, sizeof model_path)) return 1;
+    } else if (!store_default_model(model_path, sizeof model_path)) {
+        fprintf(stderr,
+                "r1 serve: no model given and no default model found (looked for\n"
+                "  %s/default.gguf and models/r1-tiny.gguf of the source tree).\n"
+                "Pass one with -m, e.g.\n"
+                "  r1 pull deepseek-r1:1.5b && r1 serve -m deepseek-r1:1.5b\n",
+                store_models_dir());
         return 2;
     }
     /* An empty key would silently turn authentication off: someone who set one meant it on. */
@@ -165,5 +189,9 @@ int cmd_serve(int argc, char **argv)
                         "a key, or unset R1_API_KEY and drop --api-key to serve without one\n");
         return 2;
     }
+    if (!cli_check_model(model_path)) return 1;
+    /* a stored model answers to the name it was given by (deepseek-r1:1.5b), a file to its name */
+    if (!p.alias && p.model_path && strcmp(p.model_path, model_path)) p.alias = p.model_path;
+    p.model_path = model_path;
     return server_run(&p);
 }

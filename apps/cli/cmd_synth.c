@@ -494,13 +494,15 @@ static bool write_real_tokenizer(gguf_writer *w, const preset *p, const char *pa
     return ok;
 }
 
-static void write_metadata(gguf_writer *w, const preset *p, int n_layers, int n_mtp, dtype wt)
+static void write_metadata(gguf_writer *w, const preset *p, int n_layers, int n_mtp, dtype wt,
+                           const char *type_label)
 {
     char k[128];
 #define KEY(s) (snprintf(k, sizeof k, "%s.%s", p->arch, s), k)
     gguf_writer_set_str(w, "general.architecture", p->arch);
     char name[128];
-    snprintf(name, sizeof name, "synth %s (%s, random weights)", p->name, dtype_get(wt)->name);
+    snprintf(name, sizeof name, "synth %s (%s, random weights)", p->name,
+             type_label ? type_label : dtype_get(wt)->name);
     gguf_writer_set_str(w, "general.name", name);
     gguf_writer_set_u32(w, "general.quantization_version", 2);
     gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)(n_layers + n_mtp));
@@ -616,17 +618,37 @@ static void gen_worker(void *p, int ith, int nth)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: r1 synth --preset NAME [--type TYPE] [--layers N] [--seed S]\n"
-               "                [--mtp N] [--tokenizer FILE] -o OUT.gguf\n\n"
-               "Writes a GGUF with random weights and the exact shapes and metadata of a real\n"
-               "model. TYPE: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K\n"
-               "IQ4_NL IQ4_XS (default Q8_0). --layers overrides the layer count.\n"
-               "--mtp N adds N multi-token-prediction modules (deepseek2 only; R1 has 1).\n"
-               "--tokenizer FILE includes a real vocabulary (tokenizer.json or a GGUF), padded to\n"
-               "the preset's vocabulary size; without it a minimal byte-level one is written.\n\n"
-               "presets:\n");
+    fprintf(
+        f,
+        "NAME\n"
+        "    r1 synth - write a random-weight GGUF with the shapes of a real model\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    r1 synth --preset NAME [OPTIONS] -o OUT.gguf\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Writes a GGUF with random weights and the exact shapes and metadata of a real\n"
+        "    model: for benchmarks and tests of models too large to download.\n"
+        "\n"
+        "OPTIONS\n"
+        "        --preset NAME     the model (below)\n"
+        "    -o, --out OUT.gguf    the GGUF to write\n"
+        "        --type TYPE       a tensor type (F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K\n"
+        "                          Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS) or a mix of `r1 quantize`\n"
+        "                          (Q4_K_M, Q5_K_S, ...); default Q8_0\n"
+        "        --layers N        override the layer count\n"
+        "        --mtp N           add N multi-token-prediction modules (deepseek2 only; R1\n"
+        "                          has 1)\n"
+        "        --tokenizer FILE  include a real vocabulary (tokenizer.json or a GGUF),\n"
+        "                          padded to the preset's vocabulary size; without it a\n"
+        "                          minimal byte-level one is written\n"
+        "        --seed S          random weights from seed S (default 1)\n"
+        "    -t, --threads N       threads (default: all cores)\n"
+        "    -h, --help            this help\n"
+        "\n"
+        "PRESETS\n");
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-        fprintf(f, "  %-22s %s\n", presets[i].name, presets[i].description);
+        fprintf(f, "    %-22s %s\n", presets[i].name, presets[i].description);
 }
 
 int cmd_synth(int argc, char **argv)
@@ -658,19 +680,23 @@ int cmd_synth(int argc, char **argv)
         } else if (!strcmp(a, "--seed")) {
             if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &seed)) return 2;
         } else {
-            fprintf(stderr, "r1 synth: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     const preset *p = NULL;
     for (size_t i = 0; preset_name && i < sizeof presets / sizeof presets[0]; i++)
         if (!strcmp(presets[i].name, preset_name)) p = &presets[i];
     int type = dtype_from_name(type_name);
+    /* a mix of `r1 quantize` (Q4_K_M, ...): its base type, then each tensor as the mix says */
+    const qmix *mix = type < 0 ? qmix_find(type_name) : NULL;
+    if (mix) type = (int)mix->base;
     if (!p || !out || type < 0 || !dtype_get((uint32_t)type)->is_supported) {
         if (preset_name && !p) fprintf(stderr, "r1 synth: unknown preset '%s'\n", preset_name);
         if (type < 0 || !dtype_get((uint32_t)type)->is_supported)
-            fprintf(stderr, "r1 synth: unknown or unsupported type '%s'\n", type_name);
+            fprintf(stderr,
+                    "r1 synth: unknown or unsupported type '%s' (a tensor type or a mix of `r1 "
+                    "quantize --help`)\n",
+                    type_name);
         usage(stderr);
         return 2;
     }
@@ -683,8 +709,12 @@ int cmd_synth(int argc, char **argv)
     if (pp.n_dense > pp.n_layers) pp.n_dense = pp.n_layers;
     tlist l = {0};
     list_tensors(&pp, (dtype)type, n_mtp, &l);
+    for (int i = 0; mix && i < l.n; i++)
+        if (l.v[i].kind == T_MATRIX || l.v[i].kind == T_EMBED)
+            l.v[i].type =
+                qmix_tensor_type(mix, l.v[i].name, l.v[i].n_dims, l.v[i].ne, pp.n_layers + n_mtp);
     gguf_writer *w = gguf_writer_new();
-    write_metadata(w, &pp, pp.n_layers, n_mtp, (dtype)type);
+    write_metadata(w, &pp, pp.n_layers, n_mtp, (dtype)type, mix ? mix->name : NULL);
     char err[R1_ERR_MAX];
     int rc = 1;
     if (!tok_path)

@@ -1,6 +1,7 @@
 /* cmd_tokenize.c — `r1 tokenize`, `r1 detokenize` and `r1 template`: the tokenizer and chat
  * templates from the command line (MODEL is a .gguf file or a Hugging Face tokenizer.json). */
 #include "cli.h"
+#include "common.h"
 
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
@@ -40,11 +41,11 @@ static tokenizer *load_tokenizer(const char *path)
     char err[R1_ERR_MAX];
     tokenizer *tok;
     if (!path) {
-        fprintf(stderr, "r1: -m MODEL is required (a .gguf file or a tokenizer.json)\n");
+        fprintf(stderr, "%s: -m MODEL is required (a .gguf file or a tokenizer.json)\n", cli_cmd);
         return NULL;
     }
     if (tokenizer_load_path(path, &tok, err) != R1_OK) {
-        fprintf(stderr, "r1: cannot load the tokenizer: %s\n", err);
+        fprintf(stderr, "%s: cannot load the tokenizer: %s\n", cli_cmd, err);
         return NULL;
     }
     return tok;
@@ -86,18 +87,26 @@ static void tokenize_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: r1 tokenize -m MODEL [options] < text\n\n"
-        "Encode text (stdin, or -p) to token ids. MODEL is a .gguf file or a tokenizer.json\n"
-        "(tokenizer_config.json next to it is read too).\n\n"
-        "options:\n"
-        "  -m, --model PATH      model or tokenizer.json\n"
-        "  -p, --prompt TEXT     encode TEXT instead of stdin\n"
-        "  --ids                 print only the ids, on one line\n"
-        "  -0, --null            stdin holds NUL-separated texts: one line of ids per text\n"
-        "  --bos                 start with BOS when the tokenizer asks for it (add_bos_token)\n"
-        "  --no-parse-special    treat control-token text (<｜end▁of▁sentence｜>) as plain text\n"
-        "  -h, --help            this help\n\n"
-        "Without --ids each token is printed as `id<TAB>piece` with control bytes escaped.\n");
+        "NAME\n"
+        "    r1 tokenize - text to token ids with a model's vocabulary\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    r1 tokenize -m MODEL [OPTIONS] < TEXT\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Encodes text (stdin, or -p) to token ids. MODEL is a .gguf file or a\n"
+        "    tokenizer.json (tokenizer_config.json next to it is read too). Without --ids\n"
+        "    each token is printed as `id<TAB>piece` with control bytes escaped.\n"
+        "\n"
+        "OPTIONS\n"
+        "    -m, --model PATH      model or tokenizer.json\n"
+        "    -p, --prompt TEXT     encode TEXT instead of stdin\n"
+        "        --ids             print only the ids, on one line\n"
+        "    -0, --null            stdin holds NUL-separated texts: one line of ids per text\n"
+        "        --bos             start with BOS when the tokenizer asks for it\n"
+        "        --no-parse-special\n"
+        "                          treat control-token text (<｜end▁of▁sentence｜>) as plain text\n"
+        "    -h, --help            this help\n");
 }
 
 static int print_ids(const int32_t *ids, size_t n)
@@ -116,10 +125,10 @@ int cmd_tokenize(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             tokenize_usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            model = argv[++i];
-        } else if ((!strcmp(a, "-p") || !strcmp(a, "--prompt")) && i + 1 < argc) {
-            prompt = argv[++i];
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            if (!(prompt = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--ids")) {
             ids_only = true;
         } else if (!strcmp(a, "-0") || !strcmp(a, "--null")) {
@@ -129,9 +138,7 @@ int cmd_tokenize(int argc, char **argv)
         } else if (!strcmp(a, "--no-parse-special")) {
             parse_special = false;
         } else {
-            fprintf(stderr, "r1 tokenize: unknown or incomplete option '%s'\n\n", a);
-            tokenize_usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     tokenizer *tok = load_tokenizer(model);
@@ -193,16 +200,24 @@ int cmd_tokenize(int argc, char **argv)
 
 static void detokenize_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: r1 detokenize -m MODEL [options] [ID ...]\n\n"
-            "Decode token ids (arguments, or stdin when none are given; separated by spaces,\n"
-            "commas or newlines) to text, streaming: a character split over tokens is written\n"
-            "once complete.\n\n"
-            "options:\n"
-            "  -m, --model PATH   model or tokenizer.json\n"
-            "  --no-special       drop control tokens (BOS, EOS, ...) from the output\n"
-            "  --lines            each stdin line is one sequence; each text is followed by NUL\n"
-            "  -h, --help         this help\n");
+    fprintf(
+        f,
+        "NAME\n"
+        "    r1 detokenize - token ids to text\n"
+        "\n"
+        "SYNOPSIS\n"
+        "    r1 detokenize -m MODEL [OPTIONS] [ID ...]\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Decodes token ids (arguments, or stdin when none are given; separated by\n"
+        "    spaces, commas or newlines) to text, streaming: a character split over tokens\n"
+        "    is written once complete.\n"
+        "\n"
+        "OPTIONS\n"
+        "    -m, --model PATH      model or tokenizer.json\n"
+        "        --no-special      drop control tokens (BOS, EOS, ...) from the output\n"
+        "        --lines           each stdin line is one sequence; each text is followed by NUL\n"
+        "    -h, --help            this help\n");
 }
 
 /* Parse the next id from *p; returns 0 at the end, -1 on a bad number. */
@@ -259,16 +274,14 @@ int cmd_detokenize(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             detokenize_usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            model = argv[++i];
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--no-special")) {
             special = false;
         } else if (!strcmp(a, "--lines")) {
             lines = true;
         } else if (a[0] == '-' && !(a[1] >= '0' && a[1] <= '9')) {
-            fprintf(stderr, "r1 detokenize: unknown or incomplete option '%s'\n\n", a);
-            detokenize_usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         } else {
             first_id = i;
             break;
@@ -328,17 +341,28 @@ int cmd_detokenize(int argc, char **argv)
 static void template_usage(FILE *f)
 {
     fprintf(f,
-            "usage: r1 template -m MODEL [options] < messages.json\n\n"
-            "Render a conversation (OpenAI-style JSON: an array of messages, or an object with\n"
-            "\"messages\") with the model's chat template, as C code: no template text from the\n"
-            "file is executed. The template is recognized from tokenizer.chat_template.\n\n"
-            "options:\n"
-            "  -m, --model PATH          model or tokenizer.json\n"
-            "  --chat-template NAME      use NAME instead: %s\n"
-            "  --no-generation-prompt    do not end with the assistant prefix\n"
-            "  --think / --no-think      force (or do not force) \"<think>\\n\" after the prefix\n"
-            "  --ids                     print token ids instead of text\n"
-            "  -h, --help                this help\n",
+            "NAME\n"
+            "    r1 template - render a chat with a model's chat template\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 template -m MODEL [OPTIONS] < MESSAGES.json\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Renders a conversation (OpenAI-style JSON: an array of messages, or an object\n"
+            "    with \"messages\") with the model's chat template, as C code: no template text\n"
+            "    from the file is executed. The template is recognized from\n"
+            "    tokenizer.chat_template.\n"
+            "\n"
+            "OPTIONS\n"
+            "    -m, --model PATH      model or tokenizer.json\n"
+            "        --chat-template NAME\n"
+            "                          use NAME instead: %s\n"
+            "        --no-generation-prompt\n"
+            "                          do not end with the assistant prefix\n"
+            "        --think, --no-think\n"
+            "                          force (or do not force) \"<think>\\n\" after the prefix\n"
+            "        --ids             print token ids instead of text\n"
+            "    -h, --help            this help\n",
             chat_template_names());
 }
 
@@ -352,10 +376,10 @@ int cmd_template(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             template_usage(stdout);
             return 0;
-        } else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && i + 1 < argc) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--chat-template") && i + 1 < argc) {
-            name = argv[++i];
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--chat-template")) {
+            if (!(name = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--no-generation-prompt")) {
             gen = false;
         } else if (!strcmp(a, "--think")) {
@@ -365,9 +389,7 @@ int cmd_template(int argc, char **argv)
         } else if (!strcmp(a, "--ids")) {
             ids = true;
         } else {
-            fprintf(stderr, "r1 template: unknown or incomplete option '%s'\n\n", a);
-            template_usage(stderr);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     chat_template_kind kind = CHAT_TEMPLATE_DEEPSEEK_R1;

@@ -45,31 +45,43 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: r1 train -o OUT.gguf [options]      train from scratch (SFT)\n"
-        "       r1 train --resume OUT.ckpt -o OUT.gguf [--stop-after N]\n"
-        "       r1 train gen --tasks MIX [-n N] [--split train|test] [--seed S] [--jsonl]\n"
-        "       r1 train eval -m MODEL.gguf --tasks MIX [-n N] [--temp T] [-t N] [--suffix]\n"
+        "NAME\n"
+        "    r1 train - train a tiny DeepSeek-architecture model on reasoning tasks (SFT)\n"
         "\n"
-        "data:\n"
-        "  --tasks MIX        task mix (default add:1-3@3,sub:1-3,mul:1-2x1-2@3,countdown:3)\n"
-        "                     e.g. add:1-4@2 (digits, weight), mul:2x1-2, countdown:3-4\n"
-        "  --batch N          sequences per step (32)\n"
-        "  --suffix-prob P    share of prompts with R1's \"Please reason step by step...\" (0.3)\n"
-        "  --max-len N        longest sequence in tokens (512)\n"
-        "optimization:\n"
-        "  --steps N          schedule length (1000)   --stop-after N  stop (and checkpoint) "
+        "SYNOPSIS\n"
+        "    r1 train -o OUT.gguf [OPTIONS]                    train from scratch (SFT)\n"
+        "    r1 train --resume OUT.ckpt -o OUT.gguf [--stop-after N]\n"
+        "    r1 train gen --tasks MIX [-n N] [--split train|test] [--seed S] [--jsonl]\n"
+        "    r1 train eval -m MODEL.gguf --tasks MIX [-n N] [--temp T] [-t N] [--suffix]\n"
+        "\n"
+        "DESCRIPTION\n"
+        "    Trains with generated arithmetic and countdown problems in R1's format\n"
+        "    (docs/training.md); `gen` prints such problems, `eval` measures a model's\n"
+        "    greedy accuracy on them. train/recipe.sh made models/r1-tiny.gguf.\n"
+        "\n"
+        "OPTIONS\n"
+        "  Data\n"
+        "    --tasks MIX        task mix (default add:1-3@3,sub:1-3,mul:1-2x1-2@3,countdown:3)\n"
+        "                       e.g. add:1-4@2 (digits, weight), mul:2x1-2, countdown:3-4\n"
+        "    --batch N          sequences per step (32)\n"
+        "    --suffix-prob P    share of prompts with R1's \"Please reason step by step...\" "
+        "(0.3)\n"
+        "    --max-len N        longest sequence in tokens (512)\n"
+        "  Optimization\n"
+        "    --steps N          schedule length (1000)   --stop-after N  stop (and checkpoint) "
         "early\n"
-        "  --lr X (3e-3)  --warmup N (50)  --min-lr-ratio X (0.1)  --wd X (0.1)  --clip X (1)\n"
-        "  --bias-rate X      aux-loss-free balancing step per update (1e-3)\n"
-        "  --mtp-lambda X     weight of the multi-token-prediction loss (0.3; 0: no MTP module)\n"
-        "  --seed S           weights and data (1)     -t, --threads N (all cores)\n"
-        "model (defaults: r1-tiny, see docs/training.md):\n"
-        "  --dim --layers --heads --q-lora --kv-lora --nope --rope --v-head --inter --dense\n"
-        "  --experts --active --shared --moe-inter --groups --groups-used --route-scale --tie\n"
-        "output:\n"
-        "  --log-every N (10)  --eval-every N (100, held-out loss)  --ckpt-every N (0: end)\n"
-        "  --type f32|f16 (f32)  --name NAME  --eval-tasks MIX  --eval-n N (greedy accuracy "
-        "after training)\n");
+        "    --lr X (3e-3)  --warmup N (50)  --min-lr-ratio X (0.1)  --wd X (0.1)  --clip X (1)\n"
+        "    --bias-rate X      aux-loss-free balancing step per update (1e-3)\n"
+        "    --mtp-lambda X     weight of the multi-token-prediction loss (0.3; 0: no MTP module)\n"
+        "    --seed S           weights and data (1)     -t, --threads N (all cores)\n"
+        "  Model (defaults: r1-tiny, see docs/training.md)\n"
+        "    --dim --layers --heads --q-lora --kv-lora --nope --rope --v-head --inter --dense\n"
+        "    --experts --active --shared --moe-inter --groups --groups-used --route-scale --tie\n"
+        "  Output\n"
+        "    --log-every N (10)  --eval-every N (100, held-out loss)  --ckpt-every N (0: end)\n"
+        "    --type f32|f16 (f32)  --name NAME  --eval-tasks MIX  --eval-n N (greedy accuracy "
+        "after training)\n"
+        "    -h, --help         this help\n");
 }
 
 /* ---- gen / eval -------------------------------------------------------------------------------
@@ -84,6 +96,10 @@ static int cmd_train_gen(int argc, char **argv)
     bool jsonl = false, suffix = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout); /* gen and eval are in r1 train's page */
+            return 0;
+        }
         if (!strcmp(a, "--tasks")) {
             if (!(mix_text = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "-n")) {
@@ -98,8 +114,7 @@ static int cmd_train_gen(int argc, char **argv)
         } else if (!strcmp(a, "--suffix")) {
             suffix = true;
         } else {
-            fprintf(stderr, "r1 train gen: unknown option '%s'\n", a);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     task_mix mix;
@@ -132,6 +147,10 @@ static int cmd_train_eval(int argc, char **argv)
     int n_threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout); /* gen and eval are in r1 train's page */
+            return 0;
+        }
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!(model_path = cli_value(argc, argv, &i))) return 2;
         } else if (!strcmp(a, "--tasks")) {
@@ -156,8 +175,7 @@ static int cmd_train_eval(int argc, char **argv)
         } else if (!strcmp(a, "--suffix")) {
             ep.r1_suffix = true;
         } else {
-            fprintf(stderr, "r1 train eval: unknown option '%s'\n", a);
-            return 2;
+            return cli_unknown_option(a);
         }
     }
     task_mix mix;
@@ -350,13 +368,31 @@ static int parse_model_flag(const char *a, const char *v, tconfig *c, bool *hand
     for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
         if (!strcmp(a, ints[k].name)) {
             *handled = true;
-            return cli_parse_int(a, v, ints[k].lo, ints[k].hi, ints[k].field) ? 0 : 2;
+            return v && cli_parse_int(a, v, ints[k].lo, ints[k].hi, ints[k].field) ? 0 : 2;
         }
     if (!strcmp(a, "--route-scale")) {
         *handled = true;
-        return cli_parse_float(a, v, &c->route_scale) ? 0 : 2;
+        return v && cli_parse_float(a, v, &c->route_scale) ? 0 : 2;
     }
     return 0;
+}
+
+/* The options of `r1 train` that take a value besides the model's (parse_model_flag), to tell a
+ * last option that misses its value from an unknown one. */
+static bool train_takes_value(const char *a)
+{
+    static const char *const names[] = {"-o",          "--out",        "--resume",
+                                        "--name",      "--eval-tasks", "--tasks",
+                                        "--seed",      "--type",       "--batch",
+                                        "--max-len",   "--steps",      "--stop-after",
+                                        "--warmup",    "-t",           "--threads",
+                                        "--log-every", "--eval-every", "--ckpt-every",
+                                        "--eval-n",    "--lr",         "--min-lr-ratio",
+                                        "--wd",        "--clip",       "--suffix-prob",
+                                        "--bias-rate", "--mtp-lambda"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(a, names[k])) return true;
+    return false;
 }
 
 static int parse_train(int argc, char **argv, train_opts *o)
@@ -384,10 +420,13 @@ static int parse_train(int argc, char **argv, train_opts *o)
             o->cfg.tie_embeddings = true;
             continue;
         }
-        if (!(v = cli_value(argc, argv, &i))) return 2;
+        /* every other option takes a value: v is NULL when a is last, and a known option then
+         * says it needs one, an unknown one that it is unknown */
+        v = i + 1 < argc ? argv[++i] : NULL;
         bool handled;
         int rc = parse_model_flag(a, v, &o->cfg, &handled);
         if (handled) {
+            if (!v) return cli_missing_value(a);
             if (rc) return rc;
             continue;
         }
@@ -401,7 +440,13 @@ static int parse_train(int argc, char **argv, train_opts *o)
     {                                                                                              \
         if (!cli_parse_float(a, v, field)) return 2;                                               \
     }
-        if (!strcmp(a, "-o") || !strcmp(a, "--out"))
+        if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--"))
+            return cli_unknown_option(a);
+        else if (!v && train_takes_value(a))
+            return cli_missing_value(a);
+        else if (!v)
+            return cli_unknown_option(a);
+        else if (!strcmp(a, "-o") || !strcmp(a, "--out"))
             o->out = v;
         else if (!strcmp(a, "--resume"))
             o->resume = v;
@@ -442,12 +487,7 @@ static int parse_train(int argc, char **argv, train_opts *o)
         FLT("--suffix-prob", &o->d.suffix_prob)
         FLT("--bias-rate", &o->bias_rate)
         FLT("--mtp-lambda", &o->mtp_lambda)
-        else
-        {
-            fprintf(stderr, "r1 train: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+        else return cli_unknown_option(a);
 #undef INT
 #undef FLT
     }
@@ -468,8 +508,13 @@ static int parse_train(int argc, char **argv, train_opts *o)
 
 int cmd_train(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "gen")) return cmd_train_gen(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "eval")) return cmd_train_eval(argc - 1, argv + 1);
+    if (argc > 1 && (!strcmp(argv[1], "gen") || !strcmp(argv[1], "eval"))) {
+        static char prefix[32];
+        snprintf(prefix, sizeof prefix, "r1 train %s", argv[1]);
+        cli_cmd = prefix;
+        return argv[1][0] == 'g' ? cmd_train_gen(argc - 1, argv + 1)
+                                 : cmd_train_eval(argc - 1, argv + 1);
+    }
     train_opts o;
     int rc = parse_train(argc, argv, &o);
     if (rc) return rc < 0 ? 0 : rc;

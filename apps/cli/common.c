@@ -1,10 +1,20 @@
 /* common.c — helpers shared by the subcommands (see common.h). */
 #include "common.h"
 
+#include "formats/gguf.h"
+
 #include <errno.h>
+#include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *cli_cmd = "r1";
 
 bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
 {
@@ -12,7 +22,8 @@ bool cli_parse_int(const char *opt, const char *s, long lo, long hi, int *out)
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "r1: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, s);
+        fprintf(stderr, "%s: %s expects an integer in [%ld, %ld], got '%s'\n", cli_cmd, opt, lo, hi,
+                s);
         return false;
     }
     *out = (int)v;
@@ -25,7 +36,20 @@ bool cli_parse_float(const char *opt, const char *s, float *out)
     errno = 0;
     float v = strtof(s, &end);
     if (errno || end == s || *end || v != v) {
-        fprintf(stderr, "r1: %s expects a number, got '%s'\n", opt, s);
+        fprintf(stderr, "%s: %s expects a number, got '%s'\n", cli_cmd, opt, s);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float_range(const char *opt, const char *s, float lo, float hi, float *out)
+{
+    float v;
+    if (!cli_parse_float(opt, s, &v)) return false;
+    if (v < lo || v > hi) {
+        fprintf(stderr, "%s: %s expects a number from %g to %g, got '%s'\n", cli_cmd, opt,
+                (double)lo, (double)hi, s);
         return false;
     }
     *out = v;
@@ -38,17 +62,32 @@ bool cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end || s[0] == '-') {
-        fprintf(stderr, "r1: %s expects a non-negative integer, got '%s'\n", opt, s);
+        fprintf(stderr, "%s: %s expects a non-negative integer, got '%s'\n", cli_cmd, opt, s);
         return false;
     }
     *out = v;
     return true;
 }
 
+int cli_missing_value(const char *opt)
+{
+    fprintf(stderr, "%s: option %s needs a value (see `%s --help`)\n", cli_cmd, opt, cli_cmd);
+    return 2;
+}
+
+int cli_unknown_option(const char *arg)
+{
+    if (arg[0] == '-' && arg[1])
+        fprintf(stderr, "%s: unknown option %s (see `%s --help`)\n", cli_cmd, arg, cli_cmd);
+    else
+        fprintf(stderr, "%s: unexpected argument '%s' (see `%s --help`)\n", cli_cmd, arg, cli_cmd);
+    return 2;
+}
+
 const char *cli_value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
-        fprintf(stderr, "r1: option %s needs a value\n", argv[*i]);
+        cli_missing_value(argv[*i]);
         return NULL;
     }
     return argv[++*i];
@@ -68,8 +107,60 @@ void cli_log(r1_log_level level, const char *msg, void *user)
 const char *cli_load_type = NULL;
 bool cli_use_mmap = true;
 
+/* A loader message, with what to do when the file was cut short (a broken download). */
+static void print_load_error(const char *err)
+{
+    fprintf(stderr, "%s: cannot load model: %s\n", cli_cmd, err);
+    if (strstr(err, "looks truncated"))
+        fprintf(stderr,
+                "%s: the download was probably cut short: download it again with `r1 pull` "
+                "(add --force if it is in the store)\n",
+                cli_cmd);
+}
+
+static bool not_a_model(const char *path)
+{
+    fprintf(stderr, "%s: %s is not a model: expected a GGUF file or a Hugging Face folder\n",
+            cli_cmd, path);
+    return false;
+}
+
+bool cli_check_model(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        fprintf(stderr, "%s: cannot open model '%s': %s\n", cli_cmd, path, strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        char cfg[PATH_MAX + 16];
+        snprintf(cfg, sizeof cfg, "%s/config.json", path);
+        return access(cfg, F_OK) == 0 ? true : not_a_model(path);
+    }
+    if (!S_ISREG(st.st_mode)) return true; /* pipes, devices: the loader says what it thinks */
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(magic, 1, 4, f) : 0;
+    if (f) fclose(f);
+    if (!f) {
+        fprintf(stderr, "%s: cannot open model '%s': %s\n", cli_cmd, path, strerror(errno));
+        return false;
+    }
+    if (n < 4 || memcmp(magic, "GGUF", 4)) return not_a_model(path);
+    /* the header (mapped, not read whole) says whether the file is complete */
+    gguf_file *g = NULL;
+    char err[R1_ERR_MAX];
+    if (gguf_open(path, true, &g, err)) {
+        print_load_error(err);
+        return false;
+    }
+    gguf_close(g);
+    return true;
+}
+
 r1_model *cli_load_model(const char *path, int n_threads, bool verbose)
 {
+    if (!cli_check_model(path)) return NULL;
     r1_model_params mp = r1_model_params_default();
     mp.load_type = cli_load_type ? cli_load_type : getenv("R1_LOAD_TYPE");
     mp.n_threads = n_threads;
@@ -80,10 +171,86 @@ r1_model *cli_load_model(const char *path, int n_threads, bool verbose)
     char err[R1_ERR_MAX];
     r1_status st = r1_model_load(path, &mp, &model, err);
     if (st != R1_OK) {
-        fprintf(stderr, "r1: cannot load model: %s\n", err);
+        print_load_error(err);
         return NULL;
     }
     return model;
+}
+
+uint64_t cli_random_seed(void)
+{
+    /* 32 bits, as llama.cpp's: short enough to retype, exact in a JSON number (/save) */
+    uint32_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed) return seed;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint32_t)((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 2654435761u ^
+                      (uint64_t)getpid() << 16);
+}
+
+/* n scaled into [1, 1000) with one decimal below 100, a ".0" dropped: 1.8, 14.8, 671, 2 */
+static const char *fmt_units(double n, double base, const char *const *units, int n_units,
+                             char *buf, size_t cap)
+{
+    int u = 0;
+    while (u + 1 < n_units && n >= base * 0.99995) {
+        n /= base;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, cap, "%.0f%s%s", n, units[0][0] ? " " : "", units[0]);
+    else
+        snprintf(buf, cap, "%.*f %s", n < 99.95 ? 1 : 0, n, units[u]);
+    char *dot = strstr(buf, ".0 ");
+    if (dot) memmove(dot, dot + 2, strlen(dot + 2) + 1);
+    return buf;
+}
+
+const char *cli_fmt_count(double n, char *buf, size_t cap)
+{
+    static const char *const units[] = {"", "K", "M", "B", "T"};
+    return fmt_units(n, 1000, units, 5, buf, cap);
+}
+
+const char *cli_fmt_bytes(double n, char *buf, size_t cap)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    return fmt_units(n, 1024, units, 5, buf, cap);
+}
+
+char *cli_json_print(const cJSON *item)
+{
+    char *text = cJSON_Print(item);
+    if (!text) return NULL;
+    /* cJSON indents with tabs and puts one after each colon; strings carry tabs escaped, so
+     * every raw tab is layout */
+    size_t n_tabs = 0;
+    for (const char *p = text; *p; p++) n_tabs += *p == '\t';
+    char *out = malloc(strlen(text) + n_tabs + 1);
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    char *o = out;
+    bool line_start = true;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\t') {
+            *o++ = ' ';
+            if (line_start) *o++ = ' ';
+            continue;
+        }
+        line_start = *p == '\n';
+        *o++ = *p;
+    }
+    *o = 0;
+    free(text);
+    return out;
+}
+
+double cli_round(double v, int decimals)
+{
+    double scale = pow(10, decimals);
+    return round(v * scale) / scale;
 }
 
 int32_t *cli_parse_ids(const char *s, int *out_n)
@@ -96,7 +263,7 @@ int32_t *cli_parse_ids(const char *s, int *out_n)
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 0 || v > INT32_MAX || (*end && *end != ',' && *end != ' ')) {
-            fprintf(stderr, "r1: bad token id list near '%s'\n", p);
+            fprintf(stderr, "%s: bad token id list near '%s'\n", cli_cmd, p);
             free(ids);
             return NULL;
         }
@@ -114,7 +281,7 @@ int32_t *cli_parse_ids(const char *s, int *out_n)
         while (*p == ',' || *p == ' ') p++;
     }
     if (ids && n == 0) {
-        fprintf(stderr, "r1: empty token id list\n");
+        fprintf(stderr, "%s: empty token id list\n", cli_cmd);
         free(ids);
         return NULL;
     }
@@ -133,7 +300,7 @@ bool cli_parse_cache_type(const char *s, r1_cache_type *out)
     } else if (!strcmp(s, "q8_0") || !strcmp(s, "Q8_0")) {
         *out = R1_CACHE_Q8_0;
     } else {
-        fprintf(stderr, "r1: --cache-type expects f32, f16, bf16 or q8_0, got '%s'\n", s);
+        fprintf(stderr, "%s: --cache-type expects f32, f16, bf16 or q8_0, got '%s'\n", cli_cmd, s);
         return false;
     }
     return true;
@@ -148,7 +315,7 @@ bool cli_parse_mtp(const char *s, r1_mtp_mode *out)
     else if (!strcmp(s, "auto"))
         *out = R1_MTP_AUTO;
     else {
-        fprintf(stderr, "r1: --mtp expects on, off or auto, got '%s'\n", s);
+        fprintf(stderr, "%s: --mtp expects on, off or auto, got '%s'\n", cli_cmd, s);
         return false;
     }
     return true;

@@ -1,7 +1,10 @@
 /* threadpool.h — a persistent pool of worker threads that run one parallel job at a time.
- * threadpool_run(pool, fn, ctx) calls fn(ctx, ith, nth) once on each of the nth threads (the caller
- * is thread 0) and returns when all are done. Jobs split work by output rows (`ith` of `nth`), so
- * results never depend on the thread count. Not reentrant: one caller at a time. */
+ * threadpool_run(pool, fn, ctx) calls fn(ctx, ith, nth) once for each part ith of nth (nth = the
+ * pool's threads) and returns when all are done. A part runs on whichever thread claims it first
+ * (the caller takes the parts of workers not yet running), so fn must not assume that part ith
+ * runs on a given thread or concurrently with the others; per-part scratch indexed by ith is fine.
+ * Jobs split work by output rows (`ith` of `nth`), so results never depend on the thread count.
+ * Not reentrant: one caller at a time. */
 #ifndef R1_BASE_THREADPOOL_H
 #define R1_BASE_THREADPOOL_H
 

@@ -46,7 +46,8 @@ static r1_status cur_need(cursor *c, size_t n, const char *what)
 {
     if (n > cur_left(c))
         return err_set(c->err, R1_ERR_FORMAT,
-                       "%s: truncated file: %s needs %zu bytes at offset %zu but only %zu remain",
+                       "%s: the file looks truncated: %s needs %zu bytes at offset %zu but only "
+                       "%zu remain",
                        c->name, what, n, c->pos, cur_left(c));
     return R1_OK;
 }
@@ -76,7 +77,8 @@ static r1_status cur_str(cursor *c, gguf_str *out, const char *what)
     if (st) return st;
     if (len > cur_left(c))
         return err_set(c->err, R1_ERR_FORMAT,
-                       "%s: %s has length %llu at offset %zu, more than the %zu bytes left",
+                       "%s: the file looks truncated: %s has length %llu at offset %zu, more than "
+                       "the %zu bytes left",
                        c->name, what, (unsigned long long)len, c->pos - 8, cur_left(c));
     out->data = (const char *)c->p + c->pos;
     out->len = len;
@@ -322,10 +324,10 @@ static r1_status read_value(cursor *c, gguf_kv *kv, const char *key)
     if (et == GGUF_STRING) {
         /* each string takes at least its 8-byte length */
         if (n > cur_left(c) / 8)
-            return err_set(
-                c->err, R1_ERR_FORMAT,
-                "%s: key '%s' claims %llu strings, more than the %zu bytes left can hold", c->name,
-                key, (unsigned long long)n, cur_left(c));
+            return err_set(c->err, R1_ERR_FORMAT,
+                           "%s: the file looks truncated: key '%s' claims %llu strings, more than "
+                           "the %zu bytes left can hold",
+                           c->name, key, (unsigned long long)n, cur_left(c));
         kv->arr_str = malloc((n ? n : 1) * sizeof *kv->arr_str);
         if (!kv->arr_str) return err_set(c->err, R1_ERR_NOMEM, "%s: out of memory", c->name);
         for (uint64_t i = 0; i < n; i++)
@@ -335,7 +337,8 @@ static r1_status read_value(cursor *c, gguf_kv *kv, const char *key)
     size_t sz = vtype_size(kv->arr_type);
     if (n > cur_left(c) / sz)
         return err_set(c->err, R1_ERR_FORMAT,
-                       "%s: key '%s' claims %llu elements of %s, more than the %zu bytes left",
+                       "%s: the file looks truncated: key '%s' claims %llu elements of %s, more "
+                       "than the %zu bytes left",
                        c->name, key, (unsigned long long)n, gguf_vtype_name(kv->arr_type),
                        cur_left(c));
     kv->arr_data = c->p + c->pos;
@@ -382,17 +385,19 @@ static r1_status parse(gguf_file *f, char *err)
     uint64_t n_tensors, n_kv;
     if ((st = cur_u64(c, &n_tensors, "tensor count"))) return st;
     if ((st = cur_u64(c, &n_kv, "metadata count"))) return st;
-    /* a kv pair takes ≥ 8+1+4+1 bytes, a tensor info ≥ 8+1+4+8+4+8 */
-    if ((int64_t)n_tensors < 0 || n_tensors > GGUF_MAX_COUNT || n_tensors > cur_left(c) / 33)
-        return err_set(err, R1_ERR_FORMAT,
-                       "%s: tensor count %lld is negative, over the cap or "
-                       "larger than the file can hold",
+    /* a kv pair takes ≥ 8+1+4+1 bytes, a tensor info ≥ 8+1+4+8+4+8; a plausible count in too
+     * few bytes is what a cut-off download looks like, and is said so */
+    if ((int64_t)n_tensors < 0 || n_tensors > GGUF_MAX_COUNT)
+        return err_set(err, R1_ERR_FORMAT, "%s: tensor count %lld is negative or over the cap",
                        f->path, (long long)n_tensors);
-    if ((int64_t)n_kv < 0 || n_kv > GGUF_MAX_COUNT || n_kv > cur_left(c) / 14)
-        return err_set(err, R1_ERR_FORMAT,
-                       "%s: metadata count %lld is negative, over the cap or "
-                       "larger than the file can hold",
+    if ((int64_t)n_kv < 0 || n_kv > GGUF_MAX_COUNT)
+        return err_set(err, R1_ERR_FORMAT, "%s: metadata count %lld is negative or over the cap",
                        f->path, (long long)n_kv);
+    if (n_tensors > cur_left(c) / 33 || n_kv > cur_left(c) / 14)
+        return err_set(err, R1_ERR_FORMAT,
+                       "%s: the file looks truncated: its %zu bytes cannot hold the tensor "
+                       "count %lld and metadata count %lld of its header",
+                       f->path, f->size, (long long)n_tensors, (long long)n_kv);
 
     f->kv = calloc(n_kv ? n_kv : 1, sizeof *f->kv);
     f->tensors = calloc(n_tensors ? n_tensors : 1, sizeof *f->tensors);
@@ -490,18 +495,36 @@ static r1_status parse(gguf_file *f, char *err)
     size_t data_offset = (c->pos + f->alignment - 1) / f->alignment * f->alignment;
     if (data_offset > f->size) {
         if (n_tensors > 0)
-            return err_set(err, R1_ERR_FORMAT, "%s: truncated file: no room for tensor data",
-                           f->path);
+            return err_set(err, R1_ERR_FORMAT,
+                           "%s: the file looks truncated: no room for tensor data", f->path);
         data_offset = f->size;
     }
     f->data_offset = data_offset;
     size_t data_size = f->size - data_offset;
+    /* the size the file should have: data offset + the end of the last tensor (an overflow is a
+     * hostile offset, reported per tensor below) */
+    uint64_t want = data_offset;
+    bool want_ok = true;
+    for (uint64_t i = 0; i < n_tensors && want_ok; i++) {
+        uint64_t end;
+        want_ok =
+            !__builtin_add_overflow(f->tensors[i].offset, (uint64_t)f->tensors[i].n_bytes, &end) &&
+            !__builtin_add_overflow(end, (uint64_t)data_offset, &end);
+        if (want_ok && end > want) want = end;
+    }
     gguf_tensor **order = malloc((n_tensors ? n_tensors : 1) * sizeof *order);
     if (!order) return err_set(err, R1_ERR_NOMEM, "%s: out of memory", f->path);
     for (uint64_t i = 0; i < n_tensors; i++) {
         gguf_tensor *t = &f->tensors[i];
         if (t->offset > data_size || t->n_bytes > data_size - t->offset) {
             free(order);
+            if (want_ok)
+                return err_set(err, R1_ERR_FORMAT,
+                               "%s: the file looks truncated: expected %llu bytes, has %zu "
+                               "(tensor '%s' (%zu bytes at data offset %llu) extends past the "
+                               "end)",
+                               f->path, (unsigned long long)want, f->size, t->name, t->n_bytes,
+                               (unsigned long long)t->offset);
             return err_set(err, R1_ERR_FORMAT,
                            "%s: tensor '%s' (%zu bytes at data offset %llu) extends past the end "
                            "of the file",

@@ -56,7 +56,7 @@ expect "[ $rc -eq 2 ] && grep -q 'expects a number' '$TMP/err'" "bad option valu
 expect "[ $rc -eq 1 ] && grep -q 'missing.gguf' '$TMP/err'" "missing model file"
 printf 'not a gguf file' > "$TMP/junk.gguf"
 "$R1" info -m "$TMP/junk.gguf" >/dev/null 2>"$TMP/err"; rc=$?
-expect "[ $rc -eq 1 ] && grep -q 'not a GGUF file' '$TMP/err'" "junk file"
+expect "[ $rc -eq 1 ] && grep -q 'is not a model: expected a GGUF file or a Hugging Face folder' '$TMP/err'" "junk file"
 "$R1" logits -m "$TMP/a.gguf" --tokens 1,99999 --out "$TMP/x" >/dev/null 2>"$TMP/err"; rc=$?
 expect "[ $rc -eq 1 ] && grep -q 'outside' '$TMP/err'" "token id out of range"
 "$R1" frobnicate >/dev/null 2>&1; rc=$?

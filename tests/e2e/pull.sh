@@ -2,7 +2,8 @@
 # pull.sh — `r1 pull`, `r1 list`, `r1 rm` against a local HTTP server (pull_server.py on
 # 127.0.0.1): a plain download, a connection cut mid-way then resumed (by a second run, and by the
 # automatic retry), a server without Range support, SHA-256 checks (--sha256 and Hugging Face's
-# X-Linked-Etag; a mismatch leaves no file), a built-in name through HF_ENDPOINT, 404 and non-GGUF
+# X-Linked-Etag; a mismatch leaves no file), a built-in name through HF_ENDPOINT, Hugging Face
+# repositories by USER/REPO:QUANT (a single file and a split one, joined), 404 and non-GGUF
 # answers, and the store listing. Usage: pull.sh R1_BIN TEST_DATA_DIR
 set -u
 R1=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -71,10 +72,31 @@ expect "grep -q 'range=bytes=$part-' '$WWW/requests.log'" "resume asked for byte
 expect "cmp -s '$WWW/tiny.gguf' '$MODELS/cutme.gguf'" "resumed file is identical"
 expect "[ ! -e '$MODELS/cutme.gguf.part' ]" "no .part after the resume"
 
-# 4. the automatic retry resumes within one run
+# 4. the automatic retry resumes within one run; the URL is shown once, the resume point in
+# bytes, and with stderr not a terminal no escape sequences
 cp "$WWW/tiny.gguf" "$WWW/retry.gguf"
 expect "'$R1' pull --retries 2 '$URL/cut/retry.gguf' > /dev/null 2> '$TMP/err'" "auto-retry pull succeeds"
 expect "cmp -s '$WWW/tiny.gguf' '$MODELS/retry.gguf'" "auto-retried file is identical"
+expect "[ \$(grep -c '$URL/cut/retry.gguf' '$TMP/err') -eq 1 ]" "the URL is shown once ($(tr '\n' '|' < "$TMP/err"))"
+expect "grep -Eq '^resuming at [0-9.]+ (kB|MB)$' '$TMP/err'" "the retry says where it resumes"
+expect "! grep -q \"\$(printf '\\033')\" '$TMP/err' && ! grep -q \"\$(printf '\\r')\" '$TMP/err'" "no escape sequences or carriage returns off a terminal"
+
+# 4b. Ctrl-C: the part stays, the message says how to resume, the same command resumes
+cp "$WWW/tiny.gguf" "$WWW/slow.gguf"
+"$R1" pull "$URL/slow/slow.gguf" > /dev/null 2> "$TMP/err" &
+pull_pid=$!
+for _ in $(seq 200); do
+  [ "$(stat -c %s "$MODELS/slow.gguf.part" 2> /dev/null || echo 0)" -gt 8192 ] && break
+  sleep 0.05
+done
+kill -INT $pull_pid
+wait $pull_pid; rc=$?
+expect "[ $rc -eq 130 ] && grep -q 'interrupted with .* received — run the same command to resume' '$TMP/err'" \
+  "Ctrl-C: exit 130 and how to resume (rc $rc: $(tr '\n' '|' < "$TMP/err"))"
+part=$(stat -c %s "$MODELS/slow.gguf.part" 2> /dev/null || echo 0)
+expect "[ $part -gt 0 ] && [ ! -e '$MODELS/slow.gguf' ]" "Ctrl-C keeps the part ($part bytes)"
+expect "'$R1' pull '$URL/slow/slow.gguf' > /dev/null 2> '$TMP/err'" "the same command resumes"
+expect "grep -q '^resuming at ' '$TMP/err' && cmp -s '$WWW/tiny.gguf' '$MODELS/slow.gguf'" "resumed after Ctrl-C ($(tr '\n' '|' < "$TMP/err"))"
 
 # 5. a server without Range support: the part restarts from 0 and the result is still right
 cp "$WWW/tiny.gguf" "$WWW/norange.gguf"
@@ -104,6 +126,38 @@ expect "'$R1' run -m deepseek-r1:1.5b -p hi -n 3 --temp 0 > /dev/null 2>&1" "run
 "$R1" run -m deepseek-r1:7b -p hi > /dev/null 2> "$TMP/err"; rc=$?
 expect "[ $rc -ne 0 ] && grep -q 'r1 pull deepseek-r1:7b' '$TMP/err'" "a name not pulled says what to run"
 
+# 7b. Hugging Face repositories by name, as Ollama writes them: hf.co/USER/REPO:QUANT and
+# USER/REPO[:QUANT] (default Q4_K_M); the file is found in the repository's listing
+# (/api/models/USER/REPO), a split one is fetched shard by shard and joined into one GGUF
+R="$WWW/repos/bartowski/Tiny-GGUF"
+mkdir -p "$R/Q5_K_M"
+cp "$WWW/tiny.gguf" "$R/Tiny-Q8_0.gguf"
+"$R1" synth --preset tiny-deepseek2 --type F32 --seed 9 -o "$R/Tiny-Q4_K_M.gguf" > /dev/null 2>&1
+printf 'not this one' > "$R/mmproj-Tiny-Q4_K_M.gguf"
+cp "$WWW/tiny.gguf" "$R/Tiny-IQ4_K_M.gguf" # a longer name containing Q4_K_M
+python3 "$HERE/gguf_split.py" "$WWW/tiny.gguf" 3 "$R/Q5_K_M/Tiny-Q5_K_M"
+export HF_ENDPOINT="$URL/hf"
+expect "'$R1' pull hf.co/bartowski/Tiny-GGUF:Q8_0 > '$TMP/out' 2> '$TMP/err'" "pull hf.co/USER/REPO:QUANT ($(cat "$TMP/err"))"
+expect "cmp -s '$WWW/tiny.gguf' '$MODELS/bartowski-Tiny-GGUF-Q8_0.gguf' && grep -q verified '$TMP/out'" "the Q8_0 file, verified"
+expect "grep -q '/hf/bartowski/Tiny-GGUF/resolve/main/Tiny-Q8_0.gguf' '$WWW/requests.log'" "fetched from resolve/main"
+expect "'$R1' run -m hf.co/bartowski/Tiny-GGUF:Q8_0 -p hi -n 3 --temp 0 --raw > /dev/null 2>&1" "run -m hf.co/USER/REPO:QUANT uses the stored file"
+expect "'$R1' pull bartowski/Tiny-GGUF > /dev/null 2> '$TMP/err'" "pull USER/REPO: Q4_K_M by default ($(cat "$TMP/err"))"
+expect "cmp -s '$R/Tiny-Q4_K_M.gguf' '$MODELS/bartowski-Tiny-GGUF-Q4_K_M.gguf'" "Q4_K_M: not the mmproj file, not IQ4_K_M"
+expect "'$R1' pull bartowski/Tiny-GGUF:q5_k_m > '$TMP/out' 2> '$TMP/err'" "pull a split quant ($(cat "$TMP/err"))"
+expect "grep -q 'joined from 3 shards, each verified' '$TMP/out' && [ \$(grep -c '^pulling ' '$TMP/err') -eq 3 ]" "three shards, joined ($(cat "$TMP/out"))"
+expect "[ -z \"\$(ls '$MODELS' | grep shard)\" ]" "no shard files left"
+a=$("$R1" run -m bartowski/Tiny-GGUF:Q5_K_M -p "hello there" -n 8 --temp 0 --raw 2> /dev/null)
+b=$("$R1" run -m "$WWW/tiny.gguf" -p "hello there" -n 8 --temp 0 --raw 2> /dev/null)
+expect "[ -n \"\$a\" ] && [ \"\$a\" = \"\$b\" ]" "the joined model generates as the original"
+"$R1" pull bartowski/Tiny-GGUF:Q2_K > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'has no Q2_K GGUF file' '$TMP/err' && grep -q 'Tiny-Q8_0.gguf' '$TMP/err' && grep -q 'Tiny-Q5_K_M-00001-of-00003' '$TMP/err' && ! grep -q '00002-of' '$TMP/err'" \
+  "a quant the repository lacks lists what it has ($(cat "$TMP/err"))"
+"$R1" pull nobody/Nothing-GGUF:Q4_K_M > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'no such repository' '$TMP/err'" "a missing repository ($(cat "$TMP/err"))"
+"$R1" run -m nobody/Nothing-GGUF:Q4_K_M -p hi > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'r1 pull nobody/Nothing-GGUF:Q4_K_M' '$TMP/err'" "run of a repository not pulled says what to run"
+unset HF_ENDPOINT
+
 # 8. errors: 404, an HTML page, an unknown name
 "$R1" pull "$URL/missing.gguf" > /dev/null 2> "$TMP/err"; rc=$?
 expect "[ $rc -eq 1 ] && grep -q '404' '$TMP/err'" "404 is an error"
@@ -115,6 +169,11 @@ expect "[ ! -e '$MODELS/page.gguf' ] && [ ! -e '$MODELS/page.gguf.part' ]" "non-
 expect "[ $rc -eq 2 ] && grep -q 'deepseek-r1:1.5b' '$TMP/err'" "unknown name lists the known ones"
 "$R1" pull "http://127.0.0.1:1/x.gguf" --retries 0 > /dev/null 2> "$TMP/err"; rc=$?
 expect "[ $rc -eq 1 ]" "unreachable server is an error"
+# refused connections: a few quick tries and the reason, not the backoff meant for broken
+# transfers (1+2+4+8+16 s with the default --retries 5)
+timeout 15 "$R1" pull "http://127.0.0.1:1/y.gguf" > /dev/null 2> "$TMP/err"; rc=$?
+expect "[ $rc -eq 1 ] && grep -q 'cannot reach the server (3 tries): .*\(onnect\|refused\)' '$TMP/err' && ! grep -q 'resuming at' '$TMP/err'" \
+  "connection refused fails quickly with the reason (rc $rc: $(tr '\n' '|' < "$TMP/err"))"
 
 # 9. rm
 expect "'$R1' rm tiny deepseek-r1:1.5b > /dev/null" "rm two models"

@@ -8,7 +8,12 @@ chosen by the path prefix:
   /norange/F    ignores Range headers (always 200 with the whole file)
   /etag/F       sends X-Linked-Etag with the file's real SHA-256, like Hugging Face
   /badetag/F    sends X-Linked-Etag with a wrong SHA-256
-  /hf/...       Hugging Face layout: /hf/<org>/<repo>/resolve/main/<file> serves ROOT/<file>
+  /slow/F       a request from byte 0 gets its first 256 kB slowly (4 kB every 30 ms), so that a
+                test can interrupt the download mid-way; a Range request is served at once
+  /hf/...       Hugging Face layout: /hf/<org>/<repo>/resolve/main/<path> serves
+                ROOT/repos/<org>/<repo>/<path>, or else ROOT/<file name>; /hf/api/models/<org>/<repo>
+                lists ROOT/repos/<org>/<repo> as Hugging Face's API does ({"siblings":
+                [{"rfilename": path}, ...]}), 404 when there is no such folder
 Every request line and Range header is appended to ROOT/requests.log. The chosen port is written to
 the file given as the second argument once the server listens.
 Usage: pull_server.py ROOT PORT_FILE
@@ -33,13 +38,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?")[0]
         mode = ""
-        for prefix in ("/cut/", "/norange/", "/etag/", "/badetag/"):
+        for prefix in ("/cut/", "/norange/", "/etag/", "/badetag/", "/slow/"):
             if path.startswith(prefix):
                 mode = prefix.strip("/")
                 path = "/" + path[len(prefix):]
+        if path.startswith("/hf/api/models/"):
+            repo = os.path.join(ROOT, "repos", path[len("/hf/api/models/"):].strip("/"))
+            if ".." in path or not os.path.isdir(repo):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            files = []
+            for d, _, names in os.walk(repo):
+                for n in names:
+                    files.append(os.path.relpath(os.path.join(d, n), repo))
+            import json
+            body = json.dumps({"id": path[len("/hf/api/models/"):],
+                               "siblings": [{"rfilename": f} for f in sorted(files)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if path.startswith("/hf/"):
             mode = "etag"
-            path = "/" + path.rsplit("/", 1)[1]
+            parts = path[len("/hf/"):].split("/", 4)  # org, repo, "resolve", "main", path
+            in_repo = os.path.join("repos", parts[0], parts[1], parts[4]) if len(parts) == 5 else ""
+            if in_repo and os.path.isfile(os.path.join(ROOT, in_repo)):
+                path = "/" + in_repo
+            else:
+                path = "/" + path.rsplit("/", 1)[1]
         fpath = os.path.join(ROOT, path.lstrip("/"))
         if not os.path.isfile(fpath) or ".." in path:
             self.send_response(404)
@@ -73,6 +103,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()
         body = data[start:]
+        if mode == "slow" and not rng:
+            import time
+            slow = body[: 256 * 1024]
+            try:
+                for i in range(0, len(slow), 4096):
+                    self.wfile.write(slow[i : i + 4096])
+                    self.wfile.flush()
+                    time.sleep(0.03)
+                self.wfile.write(body[len(slow) :])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+            return
         if mode == "cut" and not rng and fpath not in cut_done:
             cut_done.add(fpath)
             self.wfile.write(body[: len(body) // 2])

@@ -1,11 +1,12 @@
 /* test_chat_pty.c — `r1 run`'s interactive chat driven through a pseudo-terminal (forkpty), on a
  * random-weight tiny model made with `r1 synth`. Random weights produce gibberish, so the checks
  * are about structure: the reasoning block ("Thinking…" … "…done/stopped thinking") streams, /think
- * hide shows no reasoning text, Ctrl-C in the middle of a reply stops it and the next message
- * works, turn 2 evaluates only the tokens after the cached prefix (computed here independently with
- * the tokenizer and template renderer from the conversation the chat saved), """ multi-line input,
- * /save and /load, a context that fills up is reported without a crash, Ctrl-D and Ctrl-C at an
- * empty prompt exit with status 0, and the line history is written to $R1_HOME/history.
+ * hide shows no reasoning text, Ctrl-C in the middle of a reply stops it, drops that message and
+ * its partial reply from the conversation, and the next message works, turn 2 evaluates only the
+ * tokens after the cached prefix (computed here independently with the tokenizer and template
+ * renderer from the conversation the chat saved), """ multi-line input, /save and /load, a context
+ * that fills up is reported without a crash, Ctrl-D and Ctrl-C at an empty prompt exit with status
+ * 0, and the line history is written to $R1_HOME/history.
  *
  * R1_TEST_TOKEN_DELAY_MS slows generation so that Ctrl-C lands while a reply streams: the chat
  * checks the stop flag before sampling each token, after the delay, so a Ctrl-C sent within the
@@ -192,8 +193,9 @@ static int32_t *prompt_ids(const tokenizer *tok, const chat_message *msgs, size_
 
 static void test_main_session(void)
 {
-    char save1[600], save2[600];
+    char save1[600], save2[600], save3[600];
     snprintf(save1, sizeof save1, "%s/conv.json", tmpdir);
+    snprintf(save3, sizeof save3, "%s/conv3.json", tmpdir);
     snprintf(save2, sizeof save2, "%s/conv2.json", tmpdir);
     char *argv[] = {"r1",          "run", "-m", model, "-n", "20", "--temp", "0", "--chat-template",
                     "deepseek-r1", "-v",  NULL};
@@ -204,6 +206,19 @@ static void test_main_session(void)
     /* turns are short; speed them up while nothing needs interrupting */
     type(&t, "/set max_tokens 12\r");
     CHECK(expect(&t, "Set max_tokens to 12", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    /* sampling settings outside the server's ranges are refused, the old value kept */
+    type(&t, "/set temperature 9\r");
+    CHECK(expect(&t, "temperature must be a number from 0 to 2; it stays 0.", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set top_p 1.5\r");
+    CHECK(expect(&t, "top_p must be a number from 0 to 1; it stays 0.95.", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set top_k -3\r");
+    CHECK(expect(&t, "top_k must be an integer from 0 to", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    type(&t, "/set\r");
+    CHECK(expect(&t, "temperature 0 | top_p 0.95 | top_k 0", 5) >= 0);
     CHECK(expect(&t, ">>> ", 5) >= 0);
 
     /* turn 1: the reasoning streams under "Thinking…", then the stats line */
@@ -239,6 +254,11 @@ static void test_main_session(void)
     char *json = test_read_file(save1, NULL);
     cJSON *root = json ? cJSON_Parse(json) : NULL;
     cJSON *msgs = cJSON_GetObjectItem(root, "messages");
+    /* settings are saved as typed (0.95), not as the float's double (0.949999988079071) */
+    cJSON *top_p = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "options"), "top_p");
+    CHECKF(cJSON_IsNumber(top_p) && top_p->valuedouble == 0.95, "saved top_p %.17g",
+           cJSON_IsNumber(top_p) ? top_p->valuedouble : -1.0);
+    CHECK(json && !strstr(json, "0.9499"));
     tokenizer *tok = NULL;
     CHECK(tokenizer_load_path(model, &tok, NULL) == R1_OK);
     CHECK(cJSON_GetArraySize(msgs) == 4);
@@ -282,6 +302,7 @@ static void test_main_session(void)
     CHECK(expect(&t, ">>> ", 5) >= 0);
     bool interrupted = false;
     const char *asks[] = {"tell me a long story", "and another one", "more please", "go on", "why"};
+    const char *stopped_ask = NULL;
     for (int i = 0; i < 5 && !interrupted; i++) {
         type(&t, asks[i]);
         type(&t, "\r");
@@ -298,6 +319,7 @@ static void test_main_session(void)
         ssize_t w = write(t.fd, "\x03", 1);
         (void)w;
         interrupted = expect(&t, "[stopped", 10) >= 0;
+        if (interrupted) stopped_ask = asks[i];
         CHECK(expect(&t, ">>> ", 10) >= 0);
     }
     CHECK(interrupted);
@@ -305,8 +327,47 @@ static void test_main_session(void)
     CHECK(expect(&t, ">>> ", 5) >= 0);
     type(&t, "after the interruption\r");
     CHECK(expect(&t, "Thinking…", 10) >= 0);
+    size_t after3 = t.mark;
     CHECK(expect(&t, "prompt: ", 30) >= 0);
     CHECK(expect(&t, ">>> ", 30) >= 0);
+    turn_stats s3 = {0};
+    CHECK(find_stats(&t, after3, &s3));
+
+    /* the interrupted message and its partial reply left the conversation (a half-written
+     * reasoning block kept in the prompt derailed every later answer): the saved history has
+     * neither, and the next turn's prompt was exactly the render of what was saved */
+    type(&t, "/save ");
+    type(&t, save3);
+    type(&t, "\r");
+    CHECK(expect(&t, "Saved ", 5) >= 0);
+    CHECK(expect(&t, ">>> ", 5) >= 0);
+    json = test_read_file(save3, NULL);
+    root = json ? cJSON_Parse(json) : NULL;
+    msgs = cJSON_GetObjectItem(root, "messages");
+    int n3 = cJSON_GetArraySize(msgs);
+    chat_message *m3 = calloc((size_t)n3 + 1, sizeof *m3);
+    bool alternate = n3 >= 2 && m3;
+    for (int i = 0; m3 && i < n3; i++) {
+        cJSON *e = cJSON_GetArrayItem(msgs, i);
+        m3[i] = (chat_message){.role = cJSON_GetObjectItem(e, "role")->valuestring,
+                               .content = cJSON_GetObjectItem(e, "content")->valuestring};
+        CHECKF(!stopped_ask || strcmp(m3[i].content, stopped_ask),
+               "the interrupted message '%s' is still in the history", stopped_ask);
+        alternate = alternate && !strcmp(m3[i].role, i % 2 ? "assistant" : "user");
+    }
+    CHECK(alternate);
+    CHECK(n3 >= 2 && !strcmp(m3[n3 - 2].content, "after the interruption"));
+    if (tok && n3 >= 2 && m3) {
+        size_t n_prompt = 0;
+        int32_t *p3 = prompt_ids(tok, m3, (size_t)n3 - 1, &n_prompt);
+        CHECKF((int)n_prompt == s3.total,
+               "turn after the interruption: %d prompt tokens, the saved history renders to %zu",
+               s3.total, n_prompt);
+        free(p3);
+    }
+    free(m3);
+    cJSON_Delete(root);
+    free(json);
 
     /* multi-line input, /save, /clear, /load */
     type(&t, "\"\"\"first line\r");
