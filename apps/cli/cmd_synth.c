@@ -12,6 +12,7 @@
 #include "common.h"
 
 #include "base/rng.h"
+#include "tensor/quant_iq.h"
 #include "base/threadpool.h"
 #include "formats/gguf.h"
 #include "model/qmix.h"
@@ -611,7 +612,11 @@ static void gen_worker(void *p, int ith, int nth)
                 break;
             }
         }
-        quant_quantize_row(t->type, row, j->out + (size_t)r * j->row_bytes, cols);
+        if (quant_iq_is_lattice(t->type)) /* the lattice search is far too slow for 671B */
+            quant_iq_random_row(t->type, g.s[0] ^ g.s[1], scale / sqrtf(3.0f),
+                                j->out + (size_t)r * j->row_bytes, cols);
+        else
+            quant_quantize_row(t->type, row, j->out + (size_t)r * j->row_bytes, cols);
     }
     free(row);
 }

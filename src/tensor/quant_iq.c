@@ -457,3 +457,48 @@ bool quant_iq_quantize_row(dtype type, const float *x, void *dst, int64_t n, con
     free(s.b);
     return true;
 }
+
+/* splitmix64: a tiny, well-mixed generator for random blocks (no global state) */
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Where a block keeps its fp16 scale: one uint16 at offset 0, or IQ1_M's four top nibbles. */
+static void set_block_scale(dtype type, uint8_t *blk, uint16_t dh)
+{
+    if (type != DTYPE_IQ1_M) {
+        memcpy(blk, &dh, 2);
+        return;
+    }
+    uint16_t sc[4];
+    memcpy(sc, blk + 48, sizeof sc);
+    for (int i = 0; i < 4; i++) sc[i] = (uint16_t)((sc[i] & 0x0fff) | ((dh >> (4 * i)) & 15) << 12);
+    memcpy(blk + 48, sc, sizeof sc);
+}
+
+bool quant_iq_random_row(dtype type, uint64_t seed, float rms, void *dst, int64_t n)
+{
+    iq_kind k;
+    if (!kind_of(type, &k) || n % 256 != 0 || !(rms >= 0)) return false;
+    const size_t bb = (size_t)dtype_get((uint32_t)type)->block_bytes;
+    uint64_t st = seed;
+    float y[256];
+    for (int64_t i = 0; i < n / 256; i++) {
+        uint8_t *blk = (uint8_t *)dst + (size_t)i * bb;
+        for (size_t o = 0; o < bb; o += 8) {
+            const uint64_t r = splitmix(&st);
+            memcpy(blk + o, &r, bb - o < 8 ? bb - o : 8);
+        }
+        set_block_scale(type, blk, 0x3c00); /* 1.0: measure the block's own spread */
+        quant_dequantize_row(type, blk, y, 256);
+        double s2 = 0;
+        for (int j = 0; j < 256; j++) s2 += (double)y[j] * y[j];
+        const double r = sqrt(s2 / 256);
+        set_block_scale(type, blk, f32_to_fp16(r > 0 ? (float)(rms / r) : 0.0f));
+    }
+    return true;
+}

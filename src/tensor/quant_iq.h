@@ -15,4 +15,9 @@ bool quant_iq_is_lattice(dtype type);
  * none. Returns false for other types or when out of memory. */
 bool quant_iq_quantize_row(dtype type, const float *x, void *dst, int64_t n, const float *imatrix);
 
+/* Random valid blocks for synthetic models (r1 synth): random lattice indices, signs and scale
+ * codes, each block's fp16 scale set so its values have root mean square `rms`. Orders of
+ * magnitude faster than quantizing random floats with the lattice search. Deterministic in seed. */
+bool quant_iq_random_row(dtype type, uint64_t seed, float rms, void *dst, int64_t n);
+
 #endif
