@@ -49,7 +49,7 @@ static bool write_split(const gguf_file *src, const char *stem, const split_opts
     char err[R1_ERR_MAX], path[512];
     int64_t per = (src->n_tensors + o->n - 1) / o->n;
     int64_t total =
-        o->tensors_count >= 0 ? o->tensors_count : src->n_tensors + (o->dup_first ? 1 : 0);
+        o->tensors_count != -1 ? o->tensors_count : src->n_tensors + (o->dup_first ? 1 : 0);
     for (int i = 0; i < o->n; i++) {
         gguf_writer *w = gguf_writer_new();
         if (i == 0)
