@@ -179,8 +179,14 @@ r1_status gguf_open_model(const char *path, bool use_mmap, gguf_file **out_file,
         }
         gguf_file *sh = shards[i];
         uint32_t sno, scount;
-        bool sis;
+        bool sis; /* unused: scount says it all */
         if ((st = read_split(sh, &sis, &sno, &scount, err))) break;
+        if (scount == 0) {
+            st = err_set(err, R1_ERR_FORMAT,
+                         "split model %s: %s has no split.* keys (not a gguf-split shard)", path,
+                         name);
+            break;
+        }
         if (scount != count || sno != i) {
             st = err_set(err, R1_ERR_FORMAT,
                          "split model %s: %s is not its shard %u of %u (it says shard %u of %u: "

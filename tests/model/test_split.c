@@ -5,8 +5,8 @@
  *  - loading the first shard gives logits bit-identical to the unsplit file (mmap and read), and
  *    gguf_open_model presents one tensor set without the split.* keys;
  *  - errors, each naming what to fix: a non-first shard passed (names the first), a missing shard
- *    (names it), a shard from another split (count mismatch), a tensor in two shards, a wrong
- *    split.tensors.count;
+ *    (names it), a shard from another split (count or index mismatch), a plain GGUF in a shard's
+ *    place, a tensor in two shards, a wrong split.tensors.count;
  *  - hostile split keys (split.count 0 or 65535, split.no >= count, negative or huge tensor counts,
  *    split.no without split.count, a shard with a name that does not match its keys) fail cleanly.
  */
@@ -27,6 +27,7 @@ typedef struct split_opts {
     int no_for[8];         /* split.no written into shard i, plus one (0: i) */
     bool dup_first;        /* also put the first tensor into the last shard */
     bool no_count_key;     /* write split.no only */
+    bool bare_second;      /* the second shard carries no split.* keys at all */
 } split_opts;
 
 static void set_u16(gguf_writer *w, const char *key, uint64_t v)
@@ -54,10 +55,13 @@ static bool write_split(const gguf_file *src, const char *stem, const split_opts
         gguf_writer *w = gguf_writer_new();
         if (i == 0)
             for (int64_t k = 0; k < src->n_kv; k++) gguf_writer_copy_kv(w, &src->kv[k]);
-        set_u16(w, "split.no", o->no_for[i] ? (uint64_t)(o->no_for[i] - 1) : (uint64_t)i);
-        if (!o->no_count_key)
-            set_u16(w, "split.count", o->count_for[i] ? (uint64_t)o->count_for[i] : (uint64_t)o->n);
-        gguf_writer_set_i32(w, "split.tensors.count", (int32_t)total);
+        if (!(o->bare_second && i == 1)) {
+            set_u16(w, "split.no", o->no_for[i] ? (uint64_t)(o->no_for[i] - 1) : (uint64_t)i);
+            if (!o->no_count_key)
+                set_u16(w, "split.count",
+                        o->count_for[i] ? (uint64_t)o->count_for[i] : (uint64_t)o->n);
+            gguf_writer_set_i32(w, "split.tensors.count", (int32_t)total);
+        }
         bool ok = true;
         for (int64_t t = i * per; ok && t < (i + 1) * per && t < src->n_tensors; t++) {
             const gguf_tensor *x = &src->tensors[t];
@@ -193,6 +197,11 @@ static void test_identical(const char *model)
     o = (split_opts){.n = 3, .tensors_count = -1, .no_for = {0, 3, 0}};
     CHECK(write_split(f, stem, &o));
     expect_error(first, R1_ERR_FORMAT, "another split");
+    remove_split(stem, 3);
+    /* a plain GGUF in a shard's place */
+    o = (split_opts){.n = 3, .tensors_count = -1, .bare_second = true};
+    CHECK(write_split(f, stem, &o));
+    expect_error(first, R1_ERR_FORMAT, "no split.* keys");
     remove_split(stem, 3);
     /* the same tensor in two shards */
     o = (split_opts){.n = 3, .tensors_count = -1, .dup_first = true};
