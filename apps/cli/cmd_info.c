@@ -57,7 +57,7 @@ int cmd_info(int argc, char **argv)
     if (!cli_check_model(path)) return 1;
     gguf_file *f = NULL;
     char err[R1_ERR_MAX];
-    if (gguf_open(path, true, &f, err)) {
+    if (gguf_open_model(path, true, &f, err)) {
         fprintf(stderr, "r1 info: %s\n", err);
         return 1;
     }
@@ -68,8 +68,14 @@ int cmd_info(int argc, char **argv)
     }
     r1_model_info info;
     r1_model_get_info(model, &info);
+    char b0[32];
     printf("file:          %s (GGUF v%u, %lld tensors, %lld metadata keys)\n", path, f->version,
            (long long)f->n_tensors, (long long)f->n_kv);
+    /* a split model: each shard and its size (f->tensors span all of them) */
+    for (int i = 0; i < f->n_shards; i++)
+        printf("  shard %d/%d:   %s (%s, %lld tensors)\n", i + 1, f->n_shards, f->shards[i]->path,
+               cli_fmt_bytes((double)f->shards[i]->size, b0, sizeof b0),
+               (long long)f->shards[i]->n_tensors);
     printf("architecture:  %s%s%s\n", info.architecture, info.name[0] ? "  name: " : "", info.name);
     char b1[32], b2[32], b3[32];
     printf("parameters:    %s  (%s of weights)\n",

@@ -133,7 +133,7 @@ int cmd_quantize(int argc, char **argv)
         return 2;
     }
     gguf_file *f = NULL;
-    if (gguf_open(pos[0], true, &f, err)) {
+    if (gguf_open_model(pos[0], true, &f, err)) {
         imatrix_free(im);
         fprintf(stderr, "r1 quantize: %s\n", err);
         return 1;

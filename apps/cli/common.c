@@ -150,7 +150,7 @@ bool cli_check_model(const char *path)
     /* the header (mapped, not read whole) says whether the file is complete */
     gguf_file *g = NULL;
     char err[R1_ERR_MAX];
-    if (gguf_open(path, true, &g, err)) {
+    if (gguf_open_model(path, true, &g, err)) {
         print_load_error(err);
         return false;
     }

@@ -609,8 +609,17 @@ void gguf_close(gguf_file *f)
         free(index);
     }
     file_map_close(f->map_handle);
+    for (int i = 0; i < f->n_shards; i++) gguf_close(f->shards[i]);
+    free(f->shards);
     free(f->path);
     free(f);
+}
+
+void gguf_release_pages(const gguf_file *f, const void *p, size_t n)
+{
+    /* file_map_release ignores ranges outside the map, so asking every shard is safe */
+    file_map_release(f->map_handle, p, n);
+    for (int i = 0; i < f->n_shards; i++) file_map_release(f->shards[i]->map_handle, p, n);
 }
 
 const gguf_kv *gguf_find(const gguf_file *f, const char *key)

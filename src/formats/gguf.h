@@ -81,6 +81,10 @@ typedef struct gguf_file {
     const uint8_t *base; /* start of the file bytes */
     size_t size;         /* file size */
     size_t data_offset;  /* start of the tensor data section */
+    /* a split model opened with gguf_open_model: the shards (each a complete gguf_file, owned and
+     * closed with this one), in order; tensors point into their mappings. 0/NULL otherwise. */
+    int n_shards;
+    struct gguf_file **shards;
     /* private */
     void *map_handle;    /* base/mmap.h mapping, or NULL for gguf_open_memory */
     void *private_index; /* name hash sets for lookups */
@@ -93,6 +97,15 @@ r1_status gguf_open(const char *path, bool use_mmap, gguf_file **out_file, char 
 r1_status gguf_open_memory(const void *data, size_t size, const char *name, gguf_file **out_file,
                            char *err);
 void gguf_close(gguf_file *file);
+/* Open a model file that may be the first shard of a split model (llama.cpp's gguf-split:
+ * PREFIX-00001-of-0000N.gguf ... with split.no / split.count / split.tensors.count). A plain file
+ * is opened as by gguf_open. For a split model every shard is opened (mapped, lazily) and checked,
+ * and the result is one gguf_file: the first shard's metadata without the split.* keys, and all
+ * tensors of all shards, so that callers need not know the model was split. */
+r1_status gguf_open_model(const char *path, bool use_mmap, gguf_file **out_file, char *err);
+/* Let the mapped pages of [p, p+n) go (the bytes were copied elsewhere); a no-op for memory that
+ * is not part of the file's (or its shards') mapping. */
+void gguf_release_pages(const gguf_file *file, const void *p, size_t n);
 /* Assemble a gguf_file from parts built in memory (the Hugging Face folder loader, so that the
  * model binds it exactly like a file). Takes ownership of the malloc'd arrays kv[n_kv] and
  * tensors[n_tensors] and of their malloc'd keys/names and arr_str arrays (what gguf_close frees);

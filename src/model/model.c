@@ -828,8 +828,8 @@ static r1_status repack_weights(loader *L)
                 threadpool_run(m->pool, repack_worker, &job);
                 /* the mapped original is no longer read: let its pages go */
                 for (int64_t mat = 0; mat < w->n_mats; mat++)
-                    file_map_release(L->f->map_handle, w->data + (size_t)mat * w->mat_bytes,
-                                     (size_t)w->n_rows * w->row_bytes);
+                    gguf_release_pages(L->f, w->data + (size_t)mat * w->mat_bytes,
+                                       (size_t)w->n_rows * w->row_bytes);
                 w->r8 = dst;
                 w->r8_mat_bytes = per;
             }
@@ -856,7 +856,7 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
         if ((st = hf_open(path, HF_FOR_LOAD, p->use_mmap, m->log_fn, m->log_user, &m->hf, err)) ||
             (st = hf_build_file(m->hf, (dtype)load_type, p->n_threads, &m->file, err)))
             return st;
-    } else if ((st = gguf_open(path, p->use_mmap, &m->file, err))) {
+    } else if ((st = gguf_open_model(path, p->use_mmap, &m->file, err))) {
         return st;
     }
     loader L = {.m = m, .f = m->file, .err = err};
