@@ -149,6 +149,16 @@ r1_status r1_session_eval(r1_session *session, const int32_t *tokens, int n_toke
 const float *r1_session_logits(const r1_session *session);
 const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
 
+/* Watch the input of every weight matrix product the session runs (r1 imatrix: activation
+ * statistics for quantization). For each product: the weight tensor's name in the file, which of
+ * its n_mats matrices (an expert, or a head of a per-head tensor), and n_tok input rows of n_cols
+ * floats, ldx apart. Called on the thread that calls r1_session_eval, before the product; the
+ * rows are valid only during the call. Products with weights built at load (no file tensor) are
+ * not reported. observer NULL turns it off. */
+typedef void (*r1_matmul_observer)(void *user, const char *tensor, int64_t mat, int64_t n_mats,
+                                   int64_t n_cols, const float *x, int64_t ldx, int64_t n_tok);
+void r1_session_set_matmul_observer(r1_session *session, r1_matmul_observer observer, void *user);
+
 /* Decode one token for each of n sessions in one forward pass, the weights read once for all of
  * them: tokens[i] is appended to sessions[i], and r1_session_logits(sessions[i]) then holds its
  * next-token logits. The sessions must be distinct and belong to one model; n may not exceed the

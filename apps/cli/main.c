@@ -30,6 +30,7 @@ static const command commands[] = {
     {"detokenize", cmd_detokenize, "token ids -> text"},
     {"template", cmd_template, "render a chat (messages JSON on stdin) with a model's template"},
     {"convert", cmd_convert, "convert a Hugging Face model folder (safetensors) to GGUF"},
+    {"imatrix", cmd_imatrix, "activation statistics over a text, for quantizing (imatrix GGUF)"},
     {"quantize", cmd_quantize, "requantize a GGUF to Q4_K_M, Q8_0, ... (per-tensor mixes)"},
     {"eval", cmd_eval, "score a model on math, multiple-choice or perplexity benchmarks"},
     {"train", cmd_train, "train a tiny DeepSeek-architecture model on reasoning tasks (SFT)"},

@@ -36,6 +36,7 @@ typedef struct wmat {
      * apart. Only matmuls read it; data stays the reference. */
     const uint8_t *r8;
     size_t r8_mat_bytes;
+    const char *name; /* the file's tensor name (importance statistics), or NULL when built */
 } wmat;
 
 /* Dot product of one weight row (n elements, stored type) with activations already quantized to
@@ -164,11 +165,18 @@ int kern_backends_available(const kern_backend_t **out, int cap);
 
 /* Per-session scratch for kern_matmul (quantized activations). Not shared between threads that
  * call kern_matmul concurrently. */
+/* Sees the input of every matmul before it runs (r1 imatrix): x is n_tok rows of w->n_cols
+ * floats, ldx apart, multiplied by matrix `mat` of w. Called on the calling thread. */
+typedef void (*kern_observer)(void *ud, const wmat *w, int64_t mat, const float *x, int64_t ldx,
+                              int64_t n_tok);
+
 typedef struct kern_ctx {
     threadpool *pool;
     const kern_backend_t *backend;
     uint8_t *qx; /* quantized activations */
     size_t qx_cap;
+    kern_observer observe; /* NULL: none */
+    void *observe_ud;
 } kern_ctx;
 
 /* Make a context able to run matmul groups whose activations total up to max_floats floats

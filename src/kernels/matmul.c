@@ -218,6 +218,9 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
             kern_matmul_multi(kc, mm + i, n_mm - i < MAX_MM ? n_mm - i : MAX_MM);
         return;
     }
+    if (kc->observe)
+        for (int i = 0; i < n_mm; i++)
+            kc->observe(kc->observe_ud, mm[i].w, mm[i].mat, mm[i].x, mm[i].ldx, mm[i].n_tok);
     /* quantize each matmul's activations into its own region of the scratch, once per distinct
      * input: matmuls of one input (q/k/v, gate/up, every head's MLA up-projections of the same
      * latent rows) share the quantized copy; the few most recent inputs are remembered */

@@ -156,8 +156,14 @@ r1_status imatrix_load(const char *path, imatrix **out, char *err)
 const float *imatrix_get(const imatrix *im, const char *name, int64_t mat, int64_t n_cols)
 {
     const im_entry *e = im ? find(im, name) : NULL;
-    if (!e || !e->value || e->n_cols != n_cols || mat < 0 || mat >= e->n_mats) return NULL;
-    const float *v = e->value + mat * n_cols;
+    if (!e || !e->value || mat < 0 || n_cols <= 0) return NULL;
+    const float *v;
+    if (e->n_cols == n_cols && mat < e->n_mats)
+        v = e->value + mat * n_cols;
+    else if (e->n_mats == 1 && e->n_cols % n_cols == 0 && mat < e->n_cols / n_cols)
+        v = e->value + mat * n_cols; /* a per-head tensor's heads side by side (attn_k_b) */
+    else
+        return NULL;
     return isnan(v[0]) ? NULL : v;
 }
 
@@ -227,12 +233,24 @@ r1_status imatrix_save(const imatrix *im, const char *path, char *err)
             p[nv + m] = e->count                         ? (float)e->count[m]
                         : isnan(e->value[m * e->n_cols]) ? 0.0f
                                                          : 1.0f;
-        int64_t ne[2] = {e->n_cols, e->n_mats}, nc[1] = {e->n_mats};
+        /* llama.cpp's layout: experts (one matrix per expert, each its own tokens) as
+         * {n_cols, n_experts} sums with {1, n_experts} counts; the heads of a per-head tensor
+         * (attn_k_b, attn_v_b: every head sees every token) side by side as one row with one
+         * count */
+        const bool experts = e->n_mats > 1 && strstr(e->name, "_exps") != NULL;
+        int64_t ne[2] = {e->n_cols, e->n_mats}, nc[2] = {1, e->n_mats}, n_counts = e->n_mats;
+        int sum_dims = experts ? 2 : 1, count_dims = experts ? 2 : 1;
+        if (!experts && e->n_mats > 1) {
+            ne[0] = nv;
+            n_counts = nc[0] = 1;
+        } else if (!experts) {
+            nc[0] = 1;
+        }
         snprintf(name, sizeof name, "%s%s", e->name, SUM2);
-        st = gguf_writer_add_tensor(w, name, DTYPE_F32, e->n_mats > 1 ? 2 : 1, ne, p, err);
+        st = gguf_writer_add_tensor(w, name, DTYPE_F32, sum_dims, ne, p, err);
         snprintf(name, sizeof name, "%s%s", e->name, COUNTS);
-        if (!st) st = gguf_writer_add_tensor(w, name, DTYPE_F32, 1, nc, p + nv, err);
-        p += nv + e->n_mats;
+        if (!st) st = gguf_writer_add_tensor(w, name, DTYPE_F32, count_dims, nc, p + nv, err);
+        p += nv + n_counts;
     }
     if (!st) st = gguf_writer_write_file(w, path, err);
     gguf_writer_free(w);

@@ -190,6 +190,7 @@ static r1_status bind_mat(loader *L, wmat *w, bool required, int64_t cols, int64
     if (st || !t) return st;
     w->type = t->type;
     w->data = t->data;
+    w->name = t->name; /* lives as long as the model's gguf_file */
     w->n_cols = cols;
     w->n_rows = rows;
     w->n_mats = mats;
@@ -463,7 +464,8 @@ static r1_status bind_legacy_kv_b(loader *L, model_layer *ly, int il)
                      .n_mats = H,
                      .row_bytes = kv_b.row_bytes,
                      .mat_bytes = (size_t)(nope + v) * kv_b.row_bytes};
-    ly->k_up = kv_b; /* the K rows of each head, in place */
+    ly->k_up = kv_b;      /* the K rows of each head, in place */
+    ly->k_up.name = NULL; /* per-head views of attn_kv_b: no importance entry of their own */
     ly->k_up.n_rows = nope;
     ly->k_up.n_mats = H;
     ly->k_up.mat_bytes = (size_t)(nope + v) * kv_b.row_bytes;

@@ -17,6 +17,8 @@
 struct r1_session {
     r1_model *model;
     r1_session_params params;
+    r1_matmul_observer observer; /* r1_session_set_matmul_observer */
+    void *observer_user;
     kv_cache kv;
     size_t kv_bytes; /* kv.data's size (mem_huge_alloc) */
     workspace ws;
@@ -177,6 +179,21 @@ static void mtp_push(r1_session *s, const float *hidden, int n)
         hidden += (size_t)k * E;
         n -= k;
     }
+}
+
+static void observe_matmul(void *ud, const wmat *w, int64_t mat, const float *x, int64_t ldx,
+                           int64_t n_tok)
+{
+    const r1_session *s = ud;
+    if (w->name) s->observer(s->observer_user, w->name, mat, w->n_mats, w->n_cols, x, ldx, n_tok);
+}
+
+void r1_session_set_matmul_observer(r1_session *s, r1_matmul_observer observer, void *user)
+{
+    s->observer = observer;
+    s->observer_user = user;
+    s->ws.kc.observe = observer ? observe_matmul : NULL;
+    s->ws.kc.observe_ud = observer ? s : NULL;
 }
 
 r1_status r1_session_eval(r1_session *s, const int32_t *tokens, int n_tokens, char *err)

@@ -48,6 +48,15 @@ expect "'$R1' info -m '$TMP/q-IQ3_S.gguf' | grep -q '^  Q6_K '" "IQ3_S mix: outp
 "$R1" quantize "$F32" "$TMP/t1.gguf" IQ2_XS --imatrix "$IM" -t 1 2>/dev/null
 expect "cmp -s '$TMP/t1.gguf' '$TMP/q-IQ2_XS.gguf'" "quantize IQ2_XS: same file with 1 thread"
 
+# r1's own importance matrix (README as calibration text) serves r1 quantize
+expect "'$R1' imatrix -m '$F32' -f '$DATA/../../README.md' -o '$TMP/im.gguf' --chunk 64 --chunks 8 2>'$TMP/err.txt'" \
+  "r1 imatrix"
+expect "grep -q 'wrote .*15 tensors, 8 chunks of 64 tokens' '$TMP/err.txt'" "imatrix: 14 matrices + output, 8 chunks"
+expect "'$R1' quantize '$F32' '$TMP/own.gguf' IQ1_M --imatrix '$TMP/im.gguf' 2>/dev/null && '$R1' run -m '$TMP/own.gguf' -p Hi -n 4 --temp 0 >/dev/null 2>&1" \
+  "quantize IQ1_M with r1's own imatrix, then run"
+"$R1" imatrix -m "$F32" -f /dev/null -o "$TMP/x.gguf" 2>"$TMP/err.txt"
+expect "[ $? -ne 0 ] && [ ! -e '$TMP/x.gguf' ]" "imatrix of an empty text fails cleanly"
+
 # R1's dynamic mix on a DeepSeek-V3-layout model whose rows fit 256-blocks (deepseek2-mini, one
 # dense and one MoE layer): routed experts low-bit, the rest Q4_K, output Q6_K; loads, generates
 syn="$TMP/mini.gguf"

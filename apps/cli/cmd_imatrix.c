@@ -1,0 +1,183 @@
+/* cmd_imatrix.c — `r1 imatrix -m MODEL -f TEXT -o FILE`: the importance matrix of a model over a
+ * calibration text, in llama.cpp's imatrix GGUF format (src/model/imatrix.h), for
+ * `r1 quantize --imatrix` (or llama-quantize).
+ *
+ * The text is tokenized once and run in chunks of --chunk tokens, each a fresh sequence starting
+ * with BOS (as llama-imatrix does); every weight matrix product's input rows are squared and
+ * summed per column, per matrix (an expert sees only the tokens routed to it). */
+#include "cli.h"
+#include "common.h"
+
+#include "model/imatrix.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "NAME\n"
+            "    r1 imatrix - activation statistics of a model over a text, for quantization\n"
+            "\n"
+            "SYNOPSIS\n"
+            "    r1 imatrix -m MODEL -f TEXT -o OUT.gguf [OPTIONS]\n"
+            "\n"
+            "DESCRIPTION\n"
+            "    Runs TEXT through the model in chunks and writes, for every weight matrix, the\n"
+            "    mean square of the activation each of its columns multiplies, in llama.cpp's\n"
+            "    imatrix GGUF format (r1 quantize --imatrix and llama-quantize read it). The\n"
+            "    IQ1/IQ2 quantization mixes need one. See docs/quantization.md.\n"
+            "\n"
+            "OPTIONS\n"
+            "    -m, --model MODEL     GGUF file (the model to quantize, at any precision)\n"
+            "    -f, --file TEXT       calibration text (UTF-8)\n"
+            "    -o, --out OUT.gguf    where the matrix goes\n"
+            "        --chunk N         tokens per chunk (default 512)\n"
+            "        --chunks N        use at most N chunks (default: all of the text)\n"
+            "    -t, --threads N       threads (default: all cores)\n"
+            "    -h, --help            this help\n");
+}
+
+typedef struct im_state {
+    imatrix *im;
+    r1_status st;
+} im_state;
+
+static void observe(void *user, const char *tensor, int64_t mat, int64_t n_mats, int64_t n_cols,
+                    const float *x, int64_t ldx, int64_t n_tok)
+{
+    im_state *s = user;
+    if (s->st == R1_OK)
+        s->st = imatrix_accumulate(s->im, tensor, n_mats, mat, n_cols, x, ldx, n_tok);
+}
+
+int cmd_imatrix(int argc, char **argv)
+{
+    const char *model_path = NULL, *text_path = NULL, *out = NULL;
+    int n_threads = 0, chunk = 512, max_chunks = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!(model_path = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+            if (!(text_path = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
+            if (!(out = cli_value(argc, argv, &i))) return 2;
+        } else if (!strcmp(a, "--chunk")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 8, 65536, &chunk))
+                return 2;
+        } else if (!strcmp(a, "--chunks")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 30, &max_chunks))
+                return 2;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &n_threads))
+                return 2;
+        } else {
+            return cli_unknown_option(a);
+        }
+    }
+    if (!model_path || !text_path || !out) {
+        usage(stderr);
+        return 2;
+    }
+    FILE *tf = fopen(text_path, "rb");
+    if (!tf) {
+        fprintf(stderr, "r1 imatrix: cannot open %s\n", text_path);
+        return 1;
+    }
+    size_t cap = 1 << 20, len = 0, got;
+    char *text = malloc(cap);
+    while (text && (got = fread(text + len, 1, cap - len, tf)) > 0) {
+        len += got;
+        if (len == cap) {
+            char *t = cap < ((size_t)1 << 31) ? realloc(text, cap *= 2) : NULL;
+            if (!t) {
+                free(text);
+                text = NULL;
+            }
+            text = t;
+        }
+    }
+    fclose(tf);
+    if (!text) {
+        fprintf(stderr, "r1 imatrix: %s: out of memory (or over 2 GiB)\n", text_path);
+        return 1;
+    }
+    r1_model *model = cli_load_model(model_path, n_threads, false);
+    if (!model) {
+        free(text);
+        return 1;
+    }
+    char err[R1_ERR_MAX];
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    r1_session *s = NULL;
+    im_state st = {imatrix_new(), R1_OK};
+    int rc = 1;
+    if (r1_tokenize(model, text, len, false, false, &ids, &n_ids, err)) {
+        fprintf(stderr, "r1 imatrix: %s\n", err);
+        goto done;
+    }
+    r1_model_info info;
+    r1_model_get_info(model, &info);
+    const int body = chunk - 1; /* each chunk: BOS + chunk - 1 tokens of the text */
+    int64_t n_chunks = (int64_t)n_ids / body;
+    if (max_chunks && n_chunks > max_chunks) n_chunks = max_chunks;
+    if (n_chunks < 1 || !st.im) {
+        fprintf(stderr, "r1 imatrix: %s has %zu tokens, fewer than one chunk of %d\n", text_path,
+                n_ids, chunk);
+        goto done;
+    }
+    /* MLA attends prompt chunks in its decompressed form, whose K projection is built at load
+     * (no file tensor); the token-by-token absorbed form multiplies by attn_k_b itself, so its
+     * statistics exist, as llama-imatrix's do (and r1 quantize can use them) */
+    setenv("R1_PREFILL_ATTN", "tokenwise", 0);
+    r1_session_params sp = r1_session_params_default();
+    sp.n_ctx = chunk;
+    sp.n_batch = chunk;
+    if (r1_session_new(model, &sp, &s, err)) {
+        fprintf(stderr, "r1 imatrix: %s\n", err);
+        goto done;
+    }
+    r1_session_set_matmul_observer(s, observe, &st);
+    const bool tty = isatty(2);
+    int32_t *buf = malloc((size_t)chunk * sizeof *buf);
+    for (int64_t c = 0; buf && c < n_chunks && st.st == R1_OK; c++) {
+        buf[0] = info.bos_id >= 0 ? info.bos_id : ids[c * body];
+        memcpy(buf + 1, ids + c * body, (size_t)body * sizeof *buf);
+        r1_session_rewind(s, 0);
+        if (r1_session_eval(s, buf, chunk, err)) {
+            fprintf(stderr, "r1 imatrix: chunk %lld: %s\n", (long long)c, err);
+            free(buf);
+            goto done;
+        }
+        if (tty)
+            fprintf(stderr, "\rr1 imatrix: chunk %lld/%lld", (long long)c + 1, (long long)n_chunks);
+    }
+    if (tty) fputc('\n', stderr);
+    free(buf);
+    if (st.st != R1_OK) {
+        fprintf(stderr, "r1 imatrix: out of memory for the statistics\n");
+        goto done;
+    }
+    imatrix_set_meta(st.im, n_chunks, chunk, text_path);
+    if (imatrix_save(st.im, out, err)) {
+        fprintf(stderr, "r1 imatrix: %s\n", err);
+        goto done;
+    }
+    fprintf(stderr, "r1 imatrix: wrote %s: %lld tensors, %lld chunks of %d tokens\n", out,
+            (long long)imatrix_n_entries(st.im), (long long)n_chunks, chunk);
+    rc = 0;
+done:
+    r1_session_free(s);
+    imatrix_free(st.im);
+    free(ids);
+    free(text);
+    r1_model_free(model);
+    return rc;
+}
