@@ -70,6 +70,13 @@ static void who_worker(void *p, int ith, int nth)
     ran[ith] = pthread_self();
     if (!pthread_equal(pthread_self(), g_caller) && !atomic_exchange(&g_have_worker, 1))
         g_worker = pthread_self();
+    /* the caller may take every part of a job whose worker has not started yet: while looking
+     * for the worker, give it a millisecond to claim its part (on a loaded machine it may need
+     * it; without this the search below failed under a parallel sanitizer build) */
+    if (pthread_equal(pthread_self(), g_caller) && !atomic_load(&g_have_worker)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
     (void)nth;
 }
 
@@ -110,7 +117,7 @@ static void test_worker_descheduled(void)
     /* find the worker thread: run jobs until one part ran off the calling thread */
     g_caller = pthread_self();
     pthread_t ran[2];
-    for (int i = 0; i < 100000 && !atomic_load(&g_have_worker); i++)
+    for (int i = 0; i < 10000 && !atomic_load(&g_have_worker); i++) /* up to ~10 s */
         threadpool_run(pool, who_worker, ran);
     CHECK(atomic_load(&g_have_worker));
     if (!atomic_load(&g_have_worker)) {
