@@ -193,12 +193,12 @@ static float group_error(const iq_kind *k, const iq_scratch *s, int r0, int nr, 
 {
     if (k->iq1 == 1) { /* one shift for the group: try both */
         float best = INFINITY;
-        int bq[8], bs = 0;
+        int bq[8] = {0}, bs = 0;
         for (int c = 0; c < 2; c++) {
             float e = 0;
-            int qq[8], ss;
+            int qq[8] = {0}, ss;
             for (int r = 0; r < nr; r++) e += best_row(k, s, r0 + r, d, c, c, &qq[r], &ss);
-            if (e < best) {
+            if (c == 0 || e < best) { /* the first always: a NaN sum must not leave bq unset */
                 best = e;
                 bs = c;
                 memcpy(bq, qq, sizeof bq);
