@@ -45,9 +45,11 @@ fi
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" >/dev/null
 cmake --build "$build" -j"$(nproc)"
-# test_batch's long context at 2100 keys took 820 s of the 900 s limit under qemu: 400 here
+# test_batch's long context at 2100 keys took 820 s of the 900 s limit under qemu: 400 here.
+# test_iq_quality (quantizer quality against llama.cpp: platform-independent C, 35 s natively)
+# runs natively; test_quant checks the lattice quantizer's round trips here.
 R1_TEST_LONG_KEYS=400 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" \
-  -E '^(e2e_.*|test_mtp|test_train_sft|test_hf|test_quantize|test_convert_rss|test_chat_pty)$'
+  -E '^(e2e_.*|test_mtp|test_train_sft|test_hf|test_quantize|test_convert_rss|test_chat_pty|test_iq_quality)$'
 # qemu's default CPU has ARMv8.2's sdot, so the above ran the dotprod kernels; a Cortex-A57
 # (ARMv8.0) has not: the plain NEON ones, checked the same way
 QEMU_CPU=cortex-a57 ctest --test-dir "$build" --output-on-failure -j"$(nproc)" \
