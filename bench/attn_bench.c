@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     worker w[MAX_THREADS];
     for (int i = 0; i < b.n_threads; i++)
         w[i] = (worker){&b, i, malloc((size_t)b.heads * DV * 4),
-                        malloc((size_t)kern_attention_scratch_floats(b.heads, DV) * 4)};
+                        malloc((size_t)kern_attention_scratch_floats(b.heads, DK, DV) * 4)};
     if (!q || !row || !cache) return 1;
     for (int i = 0; i < b.heads * DK; i++) q[i] = rng_uniform(&g) - 0.5f;
     b.q = q;

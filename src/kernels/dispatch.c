@@ -56,6 +56,18 @@ static bool cpu_has_avx512vl(void)
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xe6) == 0xe6;
 }
+
+/* AVX512-BF16 (CPUID.(7,1):EAX bit 5) with AVX-512BW for the interleaving; R1_ATTN_BF16=0 turns
+ * the bf16 attention kernels off (comparisons against the fp32 arithmetic). */
+static bool cpu_has_avx512bf16(void)
+{
+    const char *env = getenv("R1_ATTN_BF16");
+    if (env && !strcmp(env, "0")) return false;
+    unsigned a, b, c, d;
+    if (!cpu_has_avx512vl() || !__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 30)))
+        return false;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+}
 #endif
 
 static void init(void)
@@ -69,6 +81,7 @@ static void init(void)
             kern_backend_add_attn_avx512(&backends[n_backends]);
             kern_backend_add_gemm_float_avx512(&backends[n_backends]);
             kern_backend_add_prefill_avx512(&backends[n_backends]);
+            if (cpu_has_avx512bf16()) kern_backend_add_attn_bf16(&backends[n_backends]);
         } else {
             kern_backend_add_attn_avx2(&backends[n_backends]);
             kern_backend_add_gemm_float_avx2(&backends[n_backends]);

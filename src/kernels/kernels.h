@@ -156,6 +156,15 @@ typedef struct kern_backend_t {
     void (*attn_prefill_block)(const float *qt, int n_q, int dk, const float *k, const float *v,
                                int64_t kv_stride, int n_k, int dv, float scale, int vis, float *m,
                                float *l, float *ot, float *s);
+    /* Attention over a BF16 cache with bf16 dot products, NULL where the CPU has none (AVX512-
+     * BF16's vdpbf16ps: twice fp32's multiply-adds per instruction); kern_attention then takes
+     * them for a BF16 cache. Spec: kern_attn_scores_bf16_ref / kern_attn_accum_bf16_ref. */
+    void (*attn_scores_bf16)(const uint32_t *qp, int n_h, const void *k, size_t k_stride, int n_k,
+                             int dk, float *s, int ld_s);
+    void (*attn_accum_bf16)(float *o, int64_t o_stride, int n_h, const uint32_t *pp, int ld_pp,
+                            const void *v, size_t v_stride, int n_k, int dv);
+    /* kern_attn_pack_p_bf16's bits, n_k ≤ 32 (one block) */
+    void (*attn_pack_p_bf16)(const float *p, int ld_p, int n_h, int n_k, uint32_t *pp, int ld_pp);
 } kern_backend_t;
 
 /* The backend in use (chosen at first call from CPU features and R1_KERNELS; thread-safe). */
@@ -220,12 +229,25 @@ void kern_rmsnorm(float *dst, const float *x, const float *weight, int64_t n, fl
  *        values); keys and values are stored as kv_type (F32, F16, BF16, or Q8_0 with dk, dv
  *        and kv_stride multiples of 32)
  *   out: n_heads rows of dv floats, out_stride apart = Σ_u softmax(scale · q·k_u) v_u
- * scratch: kern_attention_scratch_floats(n_heads, dv) floats. Sequential: call it from one
+ * scratch: kern_attention_scratch_floats(n_heads, dk, dv) floats. Sequential: call it from one
  * thread per (token, head group); results do not depend on how tasks are spread over threads. */
 void kern_attention(const float *q, int n_heads, int64_t q_stride, int dk, const void *k,
                     const void *v, dtype kv_type, int64_t kv_stride, int n_keys, int dv,
                     float scale, float *out, int64_t out_stride, float *scratch);
-int64_t kern_attention_scratch_floats(int n_heads, int dv);
+int64_t kern_attention_scratch_floats(int n_heads, int dk, int dv);
+/* A long cache in parts ("split-K", as flash decoding does): kern_attention_part attends over
+ * keys [0, n_keys) of its k/v (n_keys > 0) and leaves out unnormalized, Σ_u e^(s_u − mx[h]) v_u,
+ * with each head's max score mx[h] and sum of exponentials sum[h]; kern_attention_merge combines
+ * n_parts of them in order (part c of head h at part + c·part_stride + h·head_stride, its
+ * statistics at mx/sum + c·stat_stride + h) into the normalized out. Parts of one cache can run
+ * on different threads; the result depends only on where the parts are cut. */
+void kern_attention_part(const float *q, int n_heads, int64_t q_stride, int dk, const void *k,
+                         const void *v, dtype kv_type, int64_t kv_stride, int n_keys, int dv,
+                         float scale, float *out, int64_t out_stride, float *mx, float *sum,
+                         float *scratch);
+void kern_attention_merge(const float *part, int n_parts, int64_t part_stride, int64_t head_stride,
+                          const float *mx, const float *sum, int64_t stat_stride, int n_heads,
+                          int dv, float *out, int64_t out_stride);
 /* Causal attention of n_q ≤ KERN_PREFILL_Q queries of one head at consecutive positions over fp32
  * keys and values (key u at k + u·kv_stride, value u at v + u·kv_stride; prompt chunks: MLA's
  * decompressed form in deepseek2.c, a KV head's cached rows in llama.c): query i sees keys
@@ -304,6 +326,35 @@ void kern_attn_accum_ref(dtype t, float *o, int64_t o_stride, int n_h, const flo
 void kern_attn_prefill_block_ref(const float *qt, int n_q, int dk, const float *k, const float *v,
                                  int64_t kv_stride, int n_k, int dv, float scale, int vis, float *m,
                                  float *l, float *ot, float *s);
+/* Attention with bf16 dot products (a BF16 cache on a CPU with AVX512-BF16). The query and the
+ * probabilities are rounded to bf16 (kern_f32_to_bf16_ne: to nearest even, denormals to zero, as
+ * vcvtneps2bf16 does) and packed in pairs of elements:
+ *   qp: heads in groups of 16, pair p of head 16g + l at qp[(g·dk/2 + p)·16 + l] (low half
+ *       element 2p, high half 2p + 1; heads past n_h zero); dk even;
+ *   pp: pair j of head h at pp[h·ld_pp + j] (low half key 2j, high half key 2j + 1; past n_k zero).
+ * scores: s[h·ld_s + j] = one sum per (head, key) from 0 over the pairs p = 0, 1, ...: +
+ * k[2p+1]·q[2p+1], then + k[2p]·q[2p] (products exact, sums rounded to nearest even, denormal sums
+ * flushed to zero, bf16 denormals read as zero). accum: o_h[c] over the pairs j of keys: +
+ * v[2j+1][c]·p[2j+1], then + v[2j][c]·p[2j], the same way (a missing key 2j + 1 adds +0). dv a
+ * multiple of 32. */
+static inline uint16_t kern_f32_to_bf16_ne(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v = {.f = x};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40); /* quiet NaN */
+    if (!(v.u & 0x7f800000u)) return (uint16_t)((v.u >> 16) & 0x8000); /* denormal: ±0 */
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1)) >> 16);
+}
+void kern_attn_pack_q_bf16(const float *q, int64_t q_stride, int n_h, int dk, uint32_t *qp);
+void kern_attn_pack_p_bf16(const float *p, int ld_p, int n_h, int n_k, uint32_t *pp, int ld_pp);
+void kern_attn_scores_bf16_ref(const uint32_t *qp, int n_h, const void *k, size_t k_stride, int n_k,
+                               int dk, float *s, int ld_s);
+void kern_attn_accum_bf16_ref(float *o, int64_t o_stride, int n_h, const uint32_t *pp, int ld_pp,
+                              const void *v, size_t v_stride, int n_k, int dv);
+/* The AVX512-BF16 kernels (x86/attn_bf16.c); R1_ATTN_BF16=0 leaves them out. */
+void kern_backend_add_attn_bf16(kern_backend_t *b);
 /* AVX2 / AVX-512 forms of attn_prefill_block (x86/attn_prefill.c, x86/attn_prefill512.c). */
 void kern_backend_add_prefill_avx2(kern_backend_t *b);
 void kern_backend_add_prefill_avx512(kern_backend_t *b);

@@ -25,29 +25,71 @@
 typedef struct mla_job {
     const r1_model *m;
     workspace *ws;
-    int il, n_tok, heads_per_task;
+    int il, t0, n_tok, heads_per_task; /* tokens [t0, t0 + n_tok) of the batch */
     const float *qcat; /* (n_tok, H, kv_lora + rope): [q_abs | roped q_pe] per head */
     float *o_lat;      /* (n_tok, H, kv_lora) */
 } mla_job;
 
-/* One task = one token × a group of heads; all heads attend over the same latent rows. */
+/* A token's tasks: its head groups (one part), or its parts with every head (a long cache). */
+static int mla_token_tasks(const mla_job *job, int t)
+{
+    int n_keys = job->ws->positions[t] + 1, H = job->m->cfg.n_heads, hg = job->heads_per_task;
+    int parts = attn_n_chunks(n_keys);
+    return parts > 1 ? parts : (H + hg - 1) / hg;
+}
+
 static void mla_worker(void *p, int ith, int nth)
 {
     const mla_job *job = p;
+    const workspace *ws = job->ws;
     const model_config *c = &job->m->cfg;
     int H = c->n_heads, R = c->kv_lora_rank, dk = R + c->qk_rope_head_dim;
-    int hg = job->heads_per_task, groups = (H + hg - 1) / hg;
-    float *scratch = job->ws->scores + (size_t)ith * (size_t)job->ws->scores_per_thread;
+    int hg = job->heads_per_task;
+    float *scratch = ws->scores + (size_t)ith * (size_t)ws->scores_per_thread;
+    const int *first = ws->task_first;
     /* tasks dealt round-robin: in a prompt, later tokens attend to more keys, so contiguous
      * ranges would give the last thread most of the work */
-    for (long task = ith; task < (long)job->n_tok * groups; task += nth) {
-        int t = (int)(task / groups), h0 = (int)(task % groups) * hg;
-        int nh = H - h0 < hg ? H - h0 : hg;
-        const kv_cache *kv = job->ws->kvs[t];
+    int i = 0;
+    for (int task = ith; task < first[job->n_tok]; task += nth) {
+        while (first[i + 1] <= task) i++;
+        int t = job->t0 + i, local = task - first[i], n_keys = ws->positions[t] + 1;
+        const kv_cache *kv = ws->kvs[t];
         const void *cache = kv_cache_row(kv, job->il, 0);
-        kern_attention(job->qcat + ((int64_t)t * H + h0) * dk, nh, dk, dk, cache, cache, kv->type,
-                       kv->row_floats, job->ws->positions[t] + 1, R, c->kq_scale,
-                       job->o_lat + ((int64_t)t * H + h0) * R, R, scratch);
+        const float *q = job->qcat + (int64_t)t * H * dk;
+        if (attn_n_chunks(n_keys) == 1) {
+            int h0 = local * hg, nh = H - h0 < hg ? H - h0 : hg;
+            kern_attention(q + (int64_t)h0 * dk, nh, dk, dk, cache, cache, kv->type, kv->row_floats,
+                           n_keys, R, c->kq_scale, job->o_lat + ((int64_t)t * H + h0) * R, R,
+                           scratch);
+        } else {
+            int per = attn_chunk_keys(n_keys), u0 = local * per;
+            int n = n_keys - u0 < per ? n_keys - u0 : per;
+            float *part = ws->attn_part + (int64_t)i * ws->part_per_token,
+                  *mx = part + (int64_t)ATTN_MAX_CHUNKS * H * R, *sum = mx + ATTN_MAX_CHUNKS * H;
+            kern_attention_part(q, H, dk, dk, kv_cache_row(kv, job->il, u0),
+                                kv_cache_row(kv, job->il, u0), kv->type, kv->row_floats, n, R,
+                                c->kq_scale, part + (int64_t)local * H * R, R, mx + local * H,
+                                sum + local * H, scratch);
+        }
+    }
+}
+
+/* Combine the parts of every token that had more than one, one (token, head) at a time. */
+static void mla_merge_worker(void *p, int ith, int nth)
+{
+    const mla_job *job = p;
+    const workspace *ws = job->ws;
+    int H = job->m->cfg.n_heads, R = job->m->cfg.kv_lora_rank;
+    long r0, r1;
+    threadpool_split((long)job->n_tok * H, ith, nth, &r0, &r1);
+    for (long r = r0; r < r1; r++) {
+        int i = (int)(r / H), h = (int)(r % H), t = job->t0 + i;
+        int n_parts = attn_n_chunks(ws->positions[t] + 1);
+        if (n_parts == 1) continue;
+        const float *part = ws->attn_part + (int64_t)i * ws->part_per_token,
+                    *mx = part + (int64_t)ATTN_MAX_CHUNKS * H * R, *sum = mx + ATTN_MAX_CHUNKS * H;
+        kern_attention_merge(part + (int64_t)h * R, n_parts, (int64_t)H * R, R, mx + h, sum + h, H,
+                             1, R, job->o_lat + ((int64_t)t * H + h) * R, R);
     }
 }
 
@@ -212,8 +254,18 @@ static void mla_absorbed(const r1_model *m, int il, workspace *ws, int n_tok, co
 
     int nth = threadpool_n_threads(m->pool);
     int hg = n_tok >= nth ? (int)H : (int)((H + nth - 1) / nth);
-    mla_job job = {m, ws, il, n_tok, hg, qcat, o_lat};
-    threadpool_run(m->pool, mla_worker, &job);
+    for (int t0 = 0; t0 < n_tok; t0 += ws->part_tokens) {
+        int n = n_tok - t0 < ws->part_tokens ? n_tok - t0 : ws->part_tokens;
+        mla_job job = {m, ws, il, t0, n, hg, qcat, o_lat};
+        bool parts = false;
+        ws->task_first[0] = 0;
+        for (int i = 0; i < n; i++) {
+            ws->task_first[i + 1] = ws->task_first[i] + mla_token_tasks(&job, t0 + i);
+            parts |= attn_n_chunks(ws->positions[t0 + i] + 1) > 1;
+        }
+        threadpool_run(m->pool, mla_worker, &job);
+        if (parts) threadpool_run(m->pool, mla_merge_worker, &job);
+    }
 
     /* decompress the attended latent: o[t,h] = V_b[h] · o_lat[t,h] */
     for (int64_t h = 0; h < H; h++)

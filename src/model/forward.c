@@ -24,6 +24,11 @@ void kv_cache_store(kv_cache *kv, int layer, int pos, int64_t off, const float *
     }
 }
 
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
 static int64_t max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -65,7 +70,8 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     for (int i = 0; i < 6; i++) ok = ok && (ws->buf[i] = malloc(nb * (size_t)w * sizeof(float)));
     int attn_heads = c->n_heads,
         attn_dv = c->arch == ARCH_DEEPSEEK2 ? c->kv_lora_rank : c->head_dim;
-    ws->scores_per_thread = kern_attention_scratch_floats(attn_heads, attn_dv);
+    int attn_dk = c->arch == ARCH_DEEPSEEK2 ? c->kv_lora_rank + c->qk_rope_head_dim : c->head_dim;
+    ws->scores_per_thread = kern_attention_scratch_floats(attn_heads, attn_dk, attn_dv);
     /* and the prefill kernel's tiles */
     int dk_tile =
             c->arch == ARCH_DEEPSEEK2 ? c->qk_rope_head_dim + c->qk_nope_head_dim : c->head_dim,
@@ -110,6 +116,12 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
                       malloc(nb * (size_t)(c->kv_lora_rank + c->qk_rope_head_dim) * sizeof(float)));
         }
     }
+    /* the parts of a long cache's attention: up to 16 MB of tokens at a time, at least one */
+    ws->part_per_token = (int64_t)ATTN_MAX_CHUNKS * attn_heads * (attn_dv + 2);
+    ws->part_tokens = (int)max64(1, min64(n_batch, ((int64_t)4 << 20) / ws->part_per_token));
+    ok = ok && (ws->attn_part =
+                    malloc((size_t)ws->part_tokens * (size_t)ws->part_per_token * sizeof(float)));
+    ok = ok && (ws->task_first = malloc((nb + 1) * sizeof(int)));
     if (!ok) {
         workspace_free(ws);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
@@ -137,6 +149,8 @@ void workspace_free(workspace *ws)
     free(ws->router);
     free(ws->mla_kv);
     free(ws->mla_lat);
+    free(ws->attn_part);
+    free(ws->task_first);
     kern_ctx_free(&ws->kc);
     memset(ws, 0, sizeof *ws);
 }

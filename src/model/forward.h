@@ -65,7 +65,34 @@ typedef struct workspace {
     float *mla_kv;
     int64_t mla_kv_floats;
     float *mla_lat; /* (n_batch, kv_lora_rank + rope) */
+    /* Attention over a long cache in parts (attn_chunk_keys): each part's unnormalized output
+     * and statistics for part_tokens tokens at a time, part_per_token floats each; task_first:
+     * (n_batch + 1) the first task of each token of an attention job */
+    float *attn_part;
+    int64_t part_per_token;
+    int part_tokens;
+    int *task_first;
 } workspace;
+
+/* A token attends over n_keys cached keys in parts of attn_chunk_keys(n_keys) keys, each a
+ * task of its own with all the heads (one part up to ATTN_CHUNK_MIN keys; at most
+ * ATTN_MAX_CHUNKS parts): a decode step's threads read disjoint stretches of the cache instead
+ * of each reading all of it for its own heads. The cut depends on n_keys alone, so a token gets
+ * the same bits alone, in a batch and on any number of threads. */
+#define ATTN_CHUNK_MIN 256
+#define ATTN_MAX_CHUNKS 16
+static inline int attn_chunk_keys(int n_keys)
+{
+    if (n_keys <= ATTN_CHUNK_MIN) return n_keys > 0 ? n_keys : 1;
+    int per = (n_keys + ATTN_MAX_CHUNKS - 1) / ATTN_MAX_CHUNKS;
+    per = (per + 31) / 32 * 32;
+    return per > ATTN_CHUNK_MIN ? per : ATTN_CHUNK_MIN;
+}
+static inline int attn_n_chunks(int n_keys)
+{
+    int per = attn_chunk_keys(n_keys);
+    return (n_keys + per - 1) / per;
+}
 
 enum { ATTN_AUTO, ATTN_TOKENWISE, ATTN_TILED };
 /* A batch of one sequence with at least this many tokens may attend in tiles */

@@ -152,6 +152,8 @@ int main(void)
     check_long_context("ds3-new-f32", "tokenwise", R1_CACHE_F32);
     check_long_context("ds3-new-f32", "tiled", R1_CACHE_F32);
     check_long_context("ds3-new-f32", "tiled", R1_CACHE_F16);
+    /* a BF16 cache: bf16 dot products where the CPU has them (AVX512-BF16), split in parts */
+    check_long_context("ds3-new-f32", "tokenwise", R1_CACHE_BF16);
     check_long_context("ds3-new-f32", NULL, R1_CACHE_F32);
     check_long_context("qwen2-q4_k_m", "tokenwise", R1_CACHE_F32);
     check_long_context("qwen2-q4_k_m", "tiled", R1_CACHE_F32);

@@ -422,7 +422,7 @@ int main(void)
         enum { H = 3, DK = 40, DV = 24, STRIDE = 48, NMAX = 17000 };
         static float q[H * DK], kv[NMAX * STRIDE], out[H * DV], scratch[4096];
         static double sc[NMAX];
-        CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
+        CHECK(kern_attention_scratch_floats(H, DK, DV) <= 4096);
         fill(&g, q, H * DK, 0.5f);
         fill(&g, kv, NMAX * STRIDE, 1.0f);
         const int lens[] = {1024, 1025, 3000, 17000};
@@ -444,7 +444,7 @@ int main(void)
         for (int i = 0; i < H * DV; i++) out[i] = NAN;
         kern_attention(q, H, DK, DK, kv, kv + 8, DTYPE_F32, STRIDE, n_keys, DV, 0.3f, out, DV,
                        scratch);
-        CHECK(kern_attention_scratch_floats(H, DV) <= 4096);
+        CHECK(kern_attention_scratch_floats(H, DK, DV) <= 4096);
         double sc[200];
         double worst = attention_error(q, H, DK, kv, STRIDE, n_keys, DV, out, sc);
         CHECKF(worst < 1e-5, "attention n_keys=%d differs by %.3e", n_keys, worst);
@@ -465,6 +465,127 @@ int main(void)
                    "%s attention n_keys=%d differs from fp32 over "
                    "the same rounded values",
                    ti ? "bf16" : "f16", n_keys);
+        }
+    }
+
+    /* bf16 dot products (a BF16 cache on a CPU with AVX512-BF16): each backend that has them gives
+     * the spec's bits (ref/attn_bf16_ref.c) for heads around the 16 lanes, odd key counts, a
+     * row of MLA's width, and bf16 denormals among the values */
+    {
+        enum { NH = 33, NK = 32, DKM = 576, DVM = 512 };
+        static uint16_t kv16[NK * DKM];
+        static float q[NH * DKM], p[NH * NK], s_ref[NH * NK], s_b[NH * NK], o_ref[NH * DVM],
+            o_b[NH * DVM];
+        static uint32_t qp[3 * 16 * DKM / 2], pp_ref[NH * NK / 2], pp_b[NH * NK / 2];
+        int n_bf = 0;
+        for (int b = 0; b < n_be; b++) {
+            if (!bes[b]->attn_scores_bf16) continue;
+            n_bf++;
+            const int nhs[] = {1, 7, 16, 17, 33}, nks[] = {1, 2, 15, 16, 17, 31, 32},
+                      dks[] = {2, 64, 576}, dvs[] = {32, 512};
+            for (int a = 0; a < 5; a++)
+                for (int c = 0; c < 7; c++)
+                    for (int e = 0; e < 3; e++)
+                        for (int f = 0; f < 2; f++) {
+                            int nh = nhs[a], nk = nks[c], dk = dks[e], dv = dvs[f];
+                            if (dv > dk && dk != 576) dv = 32;
+                            for (int i = 0; i < NK * DKM; i++) {
+                                float x = 2.0f * rng_uniform(&g) - 1.0f;
+                                kv16[i] = i % 97 == 5 ? (uint16_t)(i % 2 ? 0x0003 : 0x8040)
+                                                      : f32_to_bf16(x);
+                            }
+                            fill(&g, q, NH * DKM, 1.0f);
+                            for (int i = 0; i < NH * NK; i++) p[i] = rng_uniform(&g);
+                            kern_attn_pack_q_bf16(q, dk, nh, dk, qp);
+                            kern_attn_scores_bf16_ref(qp, nh, kv16, (size_t)dk * 2, nk, dk, s_ref,
+                                                      NK);
+                            for (int i = 0; i < NH * NK; i++) s_b[i] = NAN;
+                            bes[b]->attn_scores_bf16(qp, nh, kv16, (size_t)dk * 2, nk, dk, s_b, NK);
+                            int bad = 0;
+                            for (int h = 0; h < nh; h++)
+                                bad +=
+                                    memcmp(s_b + h * NK, s_ref + h * NK, nk * sizeof(float)) != 0;
+                            memset(pp_ref, 0xee, sizeof pp_ref);
+                            memset(pp_b, 0xee, sizeof pp_b);
+                            kern_attn_pack_p_bf16(p, NK, nh, nk, pp_ref, NK / 2);
+                            bes[b]->attn_pack_p_bf16(p, NK, nh, nk, pp_b, NK / 2);
+                            for (int h = 0; h < nh; h++)
+                                bad += memcmp(pp_b + h * NK / 2, pp_ref + h * NK / 2,
+                                              (size_t)(nk + 1) / 2 * 4) != 0;
+                            fill(&g, o_ref, NH * DVM, 1.0f);
+                            memcpy(o_b, o_ref, sizeof o_b);
+                            kern_attn_accum_bf16_ref(o_ref, dv, nh, pp_ref, NK / 2, kv16,
+                                                     (size_t)dk * 2, nk, dv);
+                            bes[b]->attn_accum_bf16(o_b, dv, nh, pp_ref, NK / 2, kv16,
+                                                    (size_t)dk * 2, nk, dv);
+                            bad += memcmp(o_b, o_ref, (size_t)nh * dv * sizeof(float)) != 0;
+                            CHECKF(!bad,
+                                   "bf16 attention blocks (%s) heads=%d rows=%d dk=%d dv=%d "
+                                   "differ from the spec",
+                                   bes[b]->name, nh, nk, dk, dv);
+                        }
+        }
+        if (!n_bf) printf("# skipped: no backend with bf16 dot products (AVX512-BF16) here\n");
+    }
+
+    /* kern_attention over a BF16 cache with bf16 dot products, MLA's shape (16 heads, rows of
+     * 576 with the first 512 as values): within 4e-3 of the exact attention over the same
+     * bf16 values (measured 8e-4 here). Why that bound: rounding the query to bf16 moves each
+     * product by ≤ 2^-9 of itself, so a score (scale 0.3, |q| ≤ 0.2, |k| ≤ 1, 576 terms of
+     * random sign) by about 0.3 · 2^-9 · 0.2 · 0.5 · √576 ≈ 1.4e-3 (≤ 0.034 at worst), the
+     * probabilities by as much relatively, and rounding them adds 2^-9 relatively; an output
+     * (values in [-1, 1]) is a weighted mean, so it moves by about that much. The fp32
+     * arithmetic over the same cache is within 1e-5 (the test above). */
+    if (kern_backend()->attn_scores_bf16) {
+        enum { H = 16, DK = 576, DV = 512 };
+        static float q[H * DK], kvr[1100 * DK], out[H * DV], scratch[65536];
+        static uint16_t kv16[1100 * DK];
+        static double sc[1100];
+        CHECK(kern_attention_scratch_floats(H, DK, DV) <= 65536);
+        fill(&g, q, H * DK, 0.2f);
+        for (int i = 0; i < 1100 * DK; i++) {
+            kv16[i] = f32_to_bf16(2.0f * rng_uniform(&g) - 1.0f);
+            kvr[i] = bf16_to_f32(kv16[i]);
+        }
+        const int lens[] = {1, 31, 33, 700, 1100};
+        double worst_all = 0;
+        for (int li = 0; li < 5; li++) {
+            kern_attention(q, H, DK, DK, kv16, kv16, DTYPE_BF16, DK, lens[li], DV, 0.3f, out, DV,
+                           scratch);
+            double worst = attention_error_at(q, H, DK, kvr, DK, 0, lens[li], DV, out, sc);
+            worst_all = worst > worst_all ? worst : worst_all;
+            CHECKF(worst < 4e-3, "bf16-dot attention n_keys=%d differs by %.3e", lens[li], worst);
+        }
+        printf("# bf16-dot attention: largest error %.2e (bound 4e-3)\n", worst_all);
+    }
+
+    /* split-K: a cache attended in parts (kern_attention_part) and merged equals the whole
+     * attention within 1e-5 of the exact one, for cuts at, inside and around blocks */
+    {
+        enum { H = 5, DK = 40, DV = 24, STRIDE = 48, N = 1500 };
+        static float q[H * DK], kv[N * STRIDE], out[H * DV], part[4 * H * DV], mx[4 * H],
+            sum[4 * H], scratch[4096];
+        static double sc[N];
+        fill(&g, q, H * DK, 1.0f);
+        fill(&g, kv, N * STRIDE, 1.0f);
+        const int cuts[][4] = {{1, 2, 3, 1500},
+                               {32, 64, 96, 1500},
+                               {31, 700, 701, 1500},
+                               {500, 1000, 1499, 1500},
+                               {1, 1, 1, 2}};
+        for (int ci = 0; ci < 5; ci++) {
+            int u0 = 0;
+            for (int c = 0; c < 4; c++) {
+                int u1 = cuts[ci][c];
+                kern_attention_part(q, H, DK, DK, kv + (int64_t)u0 * STRIDE,
+                                    kv + (int64_t)u0 * STRIDE + 8, DTYPE_F32, STRIDE, u1 - u0, DV,
+                                    0.3f, part + c * H * DV, DV, mx + c * H, sum + c * H, scratch);
+                u0 = u1;
+            }
+            for (int i = 0; i < H * DV; i++) out[i] = NAN;
+            kern_attention_merge(part, 4, H * DV, DV, mx, sum, H, H, DV, out, DV);
+            double worst = attention_error(q, H, DK, kv, STRIDE, u0, DV, out, sc);
+            CHECKF(worst < 1e-5, "split attention (cuts %d) differs by %.3e", ci, worst);
         }
     }
 
