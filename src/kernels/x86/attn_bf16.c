@@ -96,11 +96,34 @@ static void attn_accum_bf16(float *o, int64_t os, int n_h, const uint32_t *pp, i
     for (int h = 0; h < n_h; h += ACC_HEADS) {
         int nh = n_h - h < ACC_HEADS ? n_h - h : ACC_HEADS;
         for (int c = 0; c + 32 <= dv; c += 32) {
-            if (nh == ACC_HEADS)
-                accum_tile(ACC_HEADS, o + h * os, os, pp + h * ld_pp, ld_pp, v, vs, n_k, c);
-            else
-                for (int u = 0; u < nh; u++)
-                    accum_tile(1, o + (h + u) * os, os, pp + (h + u) * ld_pp, ld_pp, v, vs, n_k, c);
+            float *oh = o + h * os;
+            const uint32_t *ph = pp + h * ld_pp;
+            switch (nh) { /* a constant count per call, so the tile stays in registers */
+            case 8:
+                accum_tile(8, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 7:
+                accum_tile(7, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 6:
+                accum_tile(6, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 5:
+                accum_tile(5, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 4:
+                accum_tile(4, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 3:
+                accum_tile(3, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            case 2:
+                accum_tile(2, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            default:
+                accum_tile(1, oh, os, ph, ld_pp, v, vs, n_k, c);
+                break;
+            }
         }
     }
 }
