@@ -53,7 +53,7 @@ static void attention_online_bf16(const kern_backend_t *be, const float *q, int 
                                   int64_t out_stride, float *s, float *mx, float *sum, uint32_t *qp,
                                   uint32_t *pp)
 {
-    kern_attn_pack_q_bf16(q, q_stride, n_heads, dk, qp);
+    be->attn_pack_q_bf16(q, q_stride, n_heads, dk, qp);
     for (int h = 0; h < n_heads; h++) {
         mx[h] = -INFINITY;
         sum[h] = 0;

@@ -163,7 +163,8 @@ typedef struct kern_backend_t {
                              int dk, float *s, int ld_s);
     void (*attn_accum_bf16)(float *o, int64_t o_stride, int n_h, const uint32_t *pp, int ld_pp,
                             const void *v, size_t v_stride, int n_k, int dv);
-    /* kern_attn_pack_p_bf16's bits, n_k ≤ 32 (one block) */
+    /* kern_attn_pack_q_bf16's and kern_attn_pack_p_bf16's bits (the latter for n_k ≤ 32) */
+    void (*attn_pack_q_bf16)(const float *q, int64_t q_stride, int n_h, int dk, uint32_t *qp);
     void (*attn_pack_p_bf16)(const float *p, int ld_p, int n_h, int n_k, uint32_t *pp, int ld_pp);
 } kern_backend_t;
 

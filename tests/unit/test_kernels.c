@@ -496,12 +496,24 @@ int main(void)
                             }
                             fill(&g, q, NH * DKM, 1.0f);
                             for (int i = 0; i < NH * NK; i++) p[i] = rng_uniform(&g);
+                            /* a denormal, two ties (to even: down, up), a carry into the exponent
+                             */
+                            q[1] = 1e-40f;
+                            q[3] = 1.00390625f;
+                            q[dk - 1] = -1.01171875f;
+                            q[dk] = 1.9999999f;
                             kern_attn_pack_q_bf16(q, dk, nh, dk, qp);
+                            static uint32_t qp_b[3 * 16 * DKM / 2];
+                            memset(qp_b, 0xee, sizeof qp_b);
+                            bes[b]->attn_pack_q_bf16(q, dk, nh, dk, qp_b);
+                            int bad_q = memcmp(qp_b, qp,
+                                               (size_t)(nh + 15) / 16 * 16 * (dk / 2) *
+                                                   sizeof(uint32_t)) != 0;
                             kern_attn_scores_bf16_ref(qp, nh, kv16, (size_t)dk * 2, nk, dk, s_ref,
                                                       NK);
                             for (int i = 0; i < NH * NK; i++) s_b[i] = NAN;
                             bes[b]->attn_scores_bf16(qp, nh, kv16, (size_t)dk * 2, nk, dk, s_b, NK);
-                            int bad = 0;
+                            int bad = bad_q;
                             for (int h = 0; h < nh; h++)
                                 bad +=
                                     memcmp(s_b + h * NK, s_ref + h * NK, nk * sizeof(float)) != 0;

@@ -647,6 +647,7 @@ void kern_backend_init_ref(kern_backend_t *b)
     b->attn_scores = kern_attn_scores_ref;
     b->attn_accum = kern_attn_accum_ref;
     b->attn_prefill_block = kern_attn_prefill_block_ref;
+    b->attn_pack_q_bf16 = kern_attn_pack_q_bf16;
     b->attn_pack_p_bf16 = kern_attn_pack_p_bf16;
     kern_backend_add_gemm_r16_ref(b);
 }

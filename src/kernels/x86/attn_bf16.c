@@ -145,8 +145,43 @@ static void attn_pack_p_bf16(const float *p, int ld_p, int n_h, int n_k, uint32_
     }
 }
 
+/* The query: each head's row converted 32 values at a time (the pairs are consecutive
+ * elements), then its pairs dealt to the head's lane of every pair's register. */
+static void attn_pack_q_bf16(const float *q, int64_t q_stride, int n_h, int dk, uint32_t *qp)
+{
+    int n_p = dk / 2, n_g = (n_h + 15) / 16;
+    uint32_t row[2048];
+    if (n_p > 2048) {
+        kern_attn_pack_q_bf16(q, q_stride, n_h, dk, qp);
+        return;
+    }
+    for (int g = 0; g < n_g; g++) {
+        uint32_t *qg = qp + (size_t)g * n_p * 16;
+        for (int l = 0; l < 16; l++) {
+            int h = 16 * g + l;
+            if (h >= n_h) {
+                for (int p = 0; p < n_p; p++) qg[p * 16 + l] = 0;
+                continue;
+            }
+            const float *qh = q + h * q_stride;
+            for (int i = 0; i < 2 * n_p; i += 32) {
+                int n = 2 * n_p - i;
+                __mmask16 m0 = (__mmask16)(n >= 16 ? 0xffff : (1u << n) - 1),
+                          m1 = (__mmask16)(n >= 32  ? 0xffff
+                                           : n > 16 ? (1u << (n - 16)) - 1
+                                                    : 0);
+                __m512i b = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(m1, qh + i + 16),
+                                                         _mm512_maskz_loadu_ps(m0, qh + i));
+                _mm512_storeu_si512(row + i / 2, b);
+            }
+            for (int p = 0; p < n_p; p++) qg[p * 16 + l] = row[p];
+        }
+    }
+}
+
 void kern_backend_add_attn_bf16(kern_backend_t *b)
 {
+    b->attn_pack_q_bf16 = attn_pack_q_bf16;
     b->attn_pack_p_bf16 = attn_pack_p_bf16;
     b->attn_scores_bf16 = attn_scores_bf16;
     b->attn_accum_bf16 = attn_accum_bf16;
