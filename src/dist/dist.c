@@ -110,21 +110,23 @@ static bool fail(r1_dist *d, const char *what, int rc)
     return false;
 }
 
-/* Poll req until done; timeout_s ≤ 0 waits for ever. */
+/* Poll req until done; timeout_s ≤ 0 waits for ever. Spins for the first 2 ms: a rank that
+ * yields its core mid-step may not get it back for a scheduler slice (milliseconds) when anything
+ * else is runnable, and every step has dozens of allreduces. */
 static bool wait_req(r1_dist *d, MPI_Request *req, const char *what, double timeout_s)
 {
     dist_mpi *p = d->impl;
-    double t0 = 0;
+    double t0 = now_s();
     for (long spins = 0;; spins++) {
         int flag = 0, rc = MPI_Test(req, &flag, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return fail(d, what, rc);
         if (flag) return true;
-        if (spins < 2000) continue;
-        if (spins == 2000) t0 = now_s();
-        if (d->rank > 0 && spins % 64 == 0) answer_pings(p);
+        if (spins % 64) continue;
         double waited = now_s() - t0;
+        if (waited < 0.002) continue;
+        if (d->rank > 0) answer_pings(p);
         if (timeout_s > 0 && waited > timeout_s) return fail(d, what, MPI_SUCCESS);
-        if (waited < 0.01) {
+        if (waited < 0.02) {
             sched_yield();
         } else {
             struct timespec ts = {0, waited < 1 ? 50000 : 1000000};
