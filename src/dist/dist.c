@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef R1_MPI
 #include <mpi.h>
@@ -22,6 +23,9 @@
 typedef struct dist_mpi {
     MPI_Comm comm; /* the forward pass's collectives */
     MPI_Comm ping; /* liveness questions from rank 0 (tag 1) and answers (tag 2) */
+    double spin_s; /* how long a wait spins before yielding its core: 0 when this machine runs
+                    * more ranks than it has cores (a spinning rank would hold the core the
+                    * rank it waits for needs) */
 } dist_mpi;
 
 static double now_s(void)
@@ -110,9 +114,9 @@ static bool fail(r1_dist *d, const char *what, int rc)
     return false;
 }
 
-/* Poll req until done; timeout_s ≤ 0 waits for ever. Spins for the first 2 ms: a rank that
- * yields its core mid-step may not get it back for a scheduler slice (milliseconds) when anything
- * else is runnable, and every step has dozens of allreduces. */
+/* Poll req until done; timeout_s ≤ 0 waits for ever. Spins for the first spin_s (2 ms): a rank
+ * that yields its core mid-step may not get it back for a scheduler slice (milliseconds) when
+ * anything else is runnable, and every step has dozens of allreduces. */
 static bool wait_req(r1_dist *d, MPI_Request *req, const char *what, double timeout_s)
 {
     dist_mpi *p = d->impl;
@@ -123,7 +127,7 @@ static bool wait_req(r1_dist *d, MPI_Request *req, const char *what, double time
         if (flag) return true;
         if (spins % 64) continue;
         double waited = now_s() - t0;
-        if (waited < 0.002) continue;
+        if (waited < p->spin_s) continue;
         if (d->rank > 0) answer_pings(p);
         if (timeout_s > 0 && waited > timeout_s) return fail(d, what, MPI_SUCCESS);
         if (waited < 0.02) {
@@ -165,6 +169,14 @@ r1_status r1_dist_init(int *argc, char ***argv, r1_dist **out, char *err)
     MPI_Comm_set_errhandler(p->ping, MPI_ERRORS_RETURN);
     MPI_Comm_rank(p->comm, &d->rank);
     MPI_Comm_size(p->comm, &d->size);
+    MPI_Comm local;
+    int n_local = 1;
+    if (MPI_Comm_split_type(p->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(local, &n_local);
+        MPI_Comm_free(&local);
+    }
+    p->spin_s = n_local > sysconf(_SC_NPROCESSORS_ONLN) ? 0.0 : 0.002;
     if (provided < MPI_THREAD_SERIALIZED && d->size > 1) {
         r1_dist_finalize(d);
         return err_set(err, R1_ERR_UNSUPPORTED,

@@ -1,7 +1,8 @@
 /* test_mpi_split.c — a model split across MPI ranks (issue 18, docs/distributed.md) computes what
  * one process computes. Run under `mpirun -np N test_mpi_split [FIXTURE ...]` (CTest:
- * mpi_split_np2, mpi_split_np3). Every rank loads each fixture split; rank 0 also loads it whole,
- * in-process, and compares, while the other ranks serve its forward passes (r1_dist_worker_run).
+ * mpi_split_np2, _np3, _np4; no FIXTURE: all of them). Every rank loads each fixture split; rank 0
+ * also loads it whole, in-process, and compares, while the other ranks serve its forward passes
+ * (r1_dist_worker_run).
  *
  * Float fixtures (F32/F16/BF16 weights): every logit within 1e-5 of the row's largest (the split
  * only reassociates sums: wo and ffn_down by columns, then the allreduce), same argmax everywhere,
