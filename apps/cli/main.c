@@ -131,8 +131,11 @@ int main(int argc, char **argv)
             return 1;
         }
         int rc = commands[i].fn(argc - 1, argv + 1);
-        if (r1_dist_failure(cli_dist))
+        /* a failed rank is reported here unless the command already failed with its message */
+        if (r1_dist_failure(cli_dist) && rc == 0) {
             fprintf(stderr, "%s: %s\n", prefix, r1_dist_failure(cli_dist));
+            rc = 1;
+        }
         r1_dist_finalize(cli_dist); /* aborts the job after a failed rank */
         return rc;
     }
