@@ -56,6 +56,27 @@ typedef void (*r1_log_fn)(r1_log_level level, const char *msg, void *user);
 
 typedef struct r1_model r1_model;
 
+/* ---- several processes (MPI) -----------------------------------------------------------------
+ * Under `mpirun -np N` (a build with R1_MPI) every rank loads the same model file with
+ * r1_model_params.dist set and keeps only its shard (attention heads, routed experts, FFN columns,
+ * vocabulary rows; docs/distributed.md). Rank 0 runs the application through the ordinary session
+ * API; every other rank calls r1_dist_worker_run, which takes part in each forward pass until rank
+ * 0 frees its model. Without R1_MPI, or when not started by mpirun, there is one rank and all of
+ * this is a no-op. Calls into the library must come from one thread at a time
+ * (MPI_THREAD_SERIALIZED).
+ */
+typedef struct r1_dist r1_dist;
+
+/* Join the MPI job (MPI_Init_thread) when started by mpirun/mpiexec, else a one-rank r1_dist. */
+r1_status r1_dist_init(int *argc, char ***argv, r1_dist **out_dist, char *err);
+int r1_dist_rank(const r1_dist *dist); /* 0 for NULL */
+int r1_dist_size(const r1_dist *dist); /* 1 for NULL */
+/* Leave the job: MPI_Finalize, or MPI_Abort after a failed peer (so no rank waits on a dead one).
+ */
+void r1_dist_finalize(r1_dist *dist);
+/* The reason the last collective operation failed (a rank died or timed out), or NULL. */
+const char *r1_dist_failure(const r1_dist *dist);
+
 typedef struct r1_model_params {
     int n_threads; /* worker threads for the forward pass; 0 = number of cores */
     bool use_mmap; /* map the file (default) or read it into memory */
@@ -64,6 +85,7 @@ typedef struct r1_model_params {
     const char *load_type;
     r1_log_fn log_fn; /* may be NULL */
     void *log_user;
+    r1_dist *dist; /* NULL: the whole model in this process; else this rank's shard (above) */
 } r1_model_params;
 
 r1_model_params r1_model_params_default(void);
@@ -74,6 +96,10 @@ r1_model_params r1_model_params_default(void);
 r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out_model,
                         char *err);
 void r1_model_free(r1_model *model);
+
+/* On ranks > 0 of a distributed model: serve rank 0's forward passes until rank 0 frees the model
+ * (R1_OK) or a peer fails (R1_ERR_IO, with r1_dist_failure). The caller then frees the model. */
+r1_status r1_dist_worker_run(r1_model *model, char *err);
 
 /* Description of a loaded model, valid as long as the model. */
 typedef struct r1_model_info {

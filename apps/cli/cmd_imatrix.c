@@ -108,6 +108,13 @@ int cmd_imatrix(int argc, char **argv)
         fprintf(stderr, "r1 imatrix: %s: out of memory (or over 2 GiB)\n", text_path);
         return 1;
     }
+    if (r1_dist_size(cli_dist) > 1) {
+        /* the matmul observer would see only rank 0's shard of each split weight's inputs */
+        if (r1_dist_rank(cli_dist) == 0)
+            fprintf(stderr, "r1 imatrix: not under mpirun: run it as one process\n");
+        free(text);
+        return 2;
+    }
     r1_model *model = cli_load_model(model_path, n_threads, false);
     if (!model) {
         free(text);

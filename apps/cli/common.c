@@ -105,6 +105,7 @@ void cli_log(r1_log_level level, const char *msg, void *user)
 }
 
 const char *cli_load_type = NULL;
+r1_dist *cli_dist = NULL;
 bool cli_use_mmap = true;
 
 /* A loader message, with what to do when the file was cut short (a broken download). */
@@ -169,10 +170,23 @@ r1_model *cli_load_model(const char *path, int n_threads, bool verbose)
     mp.log_user = verbose ? (void *)1 : NULL;
     r1_model *model = NULL;
     char err[R1_ERR_MAX];
+    mp.dist = r1_dist_size(cli_dist) > 1 ? cli_dist : NULL;
     r1_status st = r1_model_load(path, &mp, &model, err);
     if (st != R1_OK) {
-        print_load_error(err);
+        if (r1_dist_rank(cli_dist) == 0) print_load_error(err);
+        if (r1_dist_size(cli_dist) > 1) { /* the other ranks failed the same way, or wait */
+            r1_dist_finalize(cli_dist);
+            exit(1);
+        }
         return NULL;
+    }
+    if (r1_dist_rank(cli_dist) > 0) {
+        /* a worker: take part in rank 0's forward passes until it frees the model */
+        st = r1_dist_worker_run(model, err);
+        if (st) fprintf(stderr, "%s: %s\n", cli_cmd, err);
+        r1_model_free(model);
+        r1_dist_finalize(cli_dist);
+        exit(st ? 1 : 0);
     }
     return model;
 }

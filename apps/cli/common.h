@@ -39,6 +39,11 @@ extern const char *cli_load_type;
  * mapping is erratic; r1 bench measures both). */
 extern bool cli_use_mmap;
 
+/* This process's place in an MPI job (`mpirun -np N r1 ...`, docs/distributed.md), set by main;
+ * one rank without mpirun. cli_load_model gives it to the model: on ranks > 0 it then serves rank
+ * 0's forward passes and exits the process when rank 0 is done, so commands run on rank 0 only. */
+extern r1_dist *cli_dist;
+
 /* Whether path looks like a loadable model: a complete GGUF file (magic and header checked, the
  * tensor data not read) or a folder with config.json; prints what is wrong otherwise ("FILE is not
  * a model", "looks truncated" with what to do). Pipes and devices are left to the loader. */

@@ -125,7 +125,19 @@ int main(int argc, char **argv)
         static char prefix[32];
         snprintf(prefix, sizeof prefix, "r1 %s", commands[i].name);
         cli_cmd = prefix;
-        return commands[i].fn(argc - 1, argv + 1);
+        char err[R1_ERR_MAX];
+        if (r1_dist_init(&argc, &argv, &cli_dist, err)) {
+            fprintf(stderr, "r1: %s\n", err);
+            return 1;
+        }
+        int rc = commands[i].fn(argc - 1, argv + 1);
+        /* a failed rank is reported here unless the command already failed with its message */
+        if (r1_dist_failure(cli_dist) && rc == 0) {
+            fprintf(stderr, "%s: %s\n", prefix, r1_dist_failure(cli_dist));
+            rc = 1;
+        }
+        r1_dist_finalize(cli_dist); /* aborts the job after a failed rank */
+        return rc;
     }
     if (argv[1][0] == '-')
         fprintf(stderr, "r1: unknown option %s (see `r1 --help`)\n", argv[1]);

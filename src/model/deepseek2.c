@@ -273,7 +273,7 @@ static void mla_absorbed(const r1_model *m, int il, workspace *ws, int n_tok, co
     kern_matmul_multi(&ws->kc, heads, (int)H);
 }
 
-void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
+float *deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
     const model_layer *ly = &m->layers[il];
@@ -313,7 +313,7 @@ void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok)
         mla_absorbed(m, il, ws, n_tok, q, o_lat, qcat, o);
     }
     kern_matmul(&ws->kc, &ly->wo, 0, o, H * V, n_tok, tmp, E);
-    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += tmp[i];
+    return tmp;
 }
 
 /* Choose n_activated_experts for one token from its router logits. */
@@ -381,7 +381,7 @@ static void route(const model_config *c, const float *bias, float *logits, float
     for (int k = 0; k < K; k++) out_w[k] *= c->route_scale;
 }
 
-void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
+float *deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
     const model_layer *ly = &m->layers[il];
@@ -399,7 +399,9 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
     kern_mm *mm = ws->mm;
     int n_mm = 0, n = 0;
     int64_t *first = ws->moe_first;
-    for (int64_t e = 0; e < X; e++) {
+    /* a split model holds experts [e0, e0 + n_experts) as matrices 0.. of its views */
+    int64_t e0 = m->shard.expert0, e1 = e0 + m->shard.n_experts;
+    for (int64_t e = e0; e < e1; e++) {
         int64_t start = n;
         for (int t = 0; t < n_tok; t++)
             for (int64_t k = 0; k < K; k++)
@@ -411,17 +413,19 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
                 }
         if (n == start) continue;
         first[n_mm / 2] = start;
-        mm[n_mm++] = (kern_mm){&ly->gate_exps, e, xe + start * E, E, n - start, g + start * F, F};
-        mm[n_mm++] = (kern_mm){&ly->up_exps, e, xe + start * E, E, n - start, u + start * F, F};
+        mm[n_mm++] =
+            (kern_mm){&ly->gate_exps, e - e0, xe + start * E, E, n - start, g + start * F, F};
+        mm[n_mm++] =
+            (kern_mm){&ly->up_exps, e - e0, xe + start * E, E, n - start, u + start * F, F};
     }
-    kern_matmul_multi(&ws->kc, mm, n_mm);
+    if (n_mm) kern_matmul_multi(&ws->kc, mm, n_mm);
     kern_swiglu(g, u, (int64_t)n * F);
     int n_exp = n_mm / 2;
     for (int j = 0; j < n_exp; j++) {
         int64_t start = first[j], cnt = mm[2 * j].n_tok;
         mm[j] = (kern_mm){&ly->down_exps, mm[2 * j].mat, g + start * F, F, cnt, d + start * E, E};
     }
-    kern_matmul_multi(&ws->kc, mm, n_exp);
+    if (n_exp) kern_matmul_multi(&ws->kc, mm, n_exp);
     memset(acc, 0, (size_t)n_tok * (size_t)E * sizeof(float));
     for (int i = 0; i < n; i++) {
         float w = ws->moe_tw[i];
@@ -434,5 +438,5 @@ void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok)
                        d);
         for (int64_t i = 0; i < (int64_t)n_tok * E; i++) acc[i] += d[i];
     }
-    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += acc[i];
+    return acc;
 }

@@ -4,6 +4,7 @@
 #include "model/forward.h"
 
 #include "base/err.h"
+#include "dist/dist.h"
 #include "tensor/quant.h"
 
 #include <math.h>
@@ -118,10 +119,17 @@ r1_status workspace_init(workspace *ws, const r1_model *m, int n_batch, int n_ct
     }
     /* the parts of a long cache's attention: up to 16 MB of tokens at a time, at least one */
     ws->part_per_token = (int64_t)ATTN_MAX_CHUNKS * attn_heads * (attn_dv + 2);
-    ws->part_tokens = (int)max64(1, min64(n_batch, ((int64_t)4 << 20) / ws->part_per_token));
+    ws->part_tokens =
+        (int)max64(1, min64(n_batch, ((int64_t)4 << 20) / max64(1, ws->part_per_token)));
     ok = ok && (ws->attn_part =
                     malloc((size_t)ws->part_tokens * (size_t)ws->part_per_token * sizeof(float)));
     ok = ok && (ws->task_first = malloc((nb + 1) * sizeof(int)));
+    if (ok && dist_is_split(m->dist)) {
+        int64_t nv = 0;
+        for (int r = 0; r < m->dist->size; r++) nv = max64(nv, m->shard.n_vocab_rows[r]);
+        ok = (ws->dist_msg = malloc(3 * nb * sizeof(int32_t))) &&
+             (ws->dist_logits = malloc((size_t)(DIST_HEAD_ROWS * nv) * sizeof(float)));
+    }
     if (!ok) {
         workspace_free(ws);
         return err_set(err, R1_ERR_NOMEM, "cannot allocate the forward-pass workspace (%d x %lld)",
@@ -151,6 +159,8 @@ void workspace_free(workspace *ws)
     free(ws->mla_lat);
     free(ws->attn_part);
     free(ws->task_first);
+    free(ws->dist_msg);
+    free(ws->dist_logits);
     kern_ctx_free(&ws->kc);
     memset(ws, 0, sizeof *ws);
 }
@@ -217,10 +227,23 @@ void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wm
                     const wmat *down, const float *in, int n_tok, float *g, float *u, float *out)
 {
     int64_t E = m->cfg.dim, F = gate->n_rows;
+    if (F == 0) { /* a rank of a split model without columns of this FFN */
+        memset(out, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+        return;
+    }
     kern_mm gu[2] = {{gate, 0, in, E, n_tok, g, F}, {up, 0, in, E, n_tok, u, F}};
     kern_matmul_multi(&ws->kc, gu, 2);
     kern_swiglu(g, u, (int64_t)n_tok * F);
     kern_matmul(&ws->kc, down, 0, g, F, n_tok, out, E);
+}
+
+/* Add a sub-layer's output into the residual stream: summed over the ranks of a split model first
+ * (each holds a share of the heads, experts or FFN columns: one allreduce of n_tok·dim floats). */
+static void add_sublayer(const r1_model *m, workspace *ws, float *out, int n_tok)
+{
+    int64_t n = (int64_t)n_tok * m->cfg.dim;
+    dist_allreduce_sum(m->dist, out, n);
+    for (int64_t i = 0; i < n; i++) ws->x[i] += out[i];
 }
 
 /* Layer il (attention, then the dense or MoE FFN) over the residual stream ws->x. */
@@ -231,27 +254,78 @@ static void forward_layer(const r1_model *m, workspace *ws, int il, int n_tok)
     int64_t E = c->dim;
     for (int t = 0; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->attn_norm, E, c->rms_eps);
-    if (c->arch == ARCH_DEEPSEEK2)
-        deepseek2_attention(m, il, ws, n_tok);
+    float *out = ws->buf[5];
+    if (c->n_heads == 0) /* a rank of a split model without heads */
+        memset(out, 0, (size_t)n_tok * (size_t)E * sizeof(float));
+    else if (c->arch == ARCH_DEEPSEEK2)
+        out = deepseek2_attention(m, il, ws, n_tok);
     else
-        llama_attention(m, il, ws, n_tok);
+        out = llama_attention(m, il, ws, n_tok);
+    add_sublayer(m, ws, out, n_tok);
     for (int t = 0; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, ly->ffn_norm, E, c->rms_eps);
     if (ly->is_moe) {
-        deepseek2_moe(m, il, ws, n_tok);
+        out = deepseek2_moe(m, il, ws, n_tok);
     } else {
-        float *out = ws->buf[2];
+        out = ws->buf[2];
         forward_swiglu(m, ws, &ly->ffn_gate, &ly->ffn_up, &ly->ffn_down, ws->h, n_tok, ws->buf[0],
                        ws->buf[1], out);
-        for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
     }
+    add_sublayer(m, ws, out, n_tok);
+}
+
+/* logits (n_out, n_vocab) = head · h. A split model's head holds vocabulary rows: each rank
+ * computes its columns of the logits, rank 0 gathers them, DIST_HEAD_ROWS rows at a time (workers
+ * have no logits buffer of their own). */
+static void forward_head(const r1_model *m, workspace *ws, const wmat *head, const float *h,
+                         int n_out, float *logits)
+{
+    int64_t E = m->cfg.dim, V = m->cfg.n_vocab;
+    if (!dist_is_split(m->dist)) {
+        kern_matmul(&ws->kc, head, 0, h, E, n_out, logits, V);
+        return;
+    }
+    const model_shard *sh = &m->shard;
+    int rank = m->dist->rank;
+    int64_t nv = sh->n_vocab_rows[rank];
+    for (int t0 = 0; t0 < n_out; t0 += DIST_HEAD_ROWS) {
+        int n = n_out - t0 < DIST_HEAD_ROWS ? n_out - t0 : DIST_HEAD_ROWS;
+        if (rank == 0) {
+            float *rows = logits + (int64_t)t0 * V;
+            if (nv) kern_matmul(&ws->kc, head, 0, h + t0 * E, E, n, rows + sh->vocab0[0], V);
+            dist_gather_cols(m->dist, rows, V, NULL, n, sh->vocab0, sh->n_vocab_rows);
+        } else {
+            if (nv) kern_matmul(&ws->kc, head, 0, h + t0 * E, E, n, ws->dist_logits, nv);
+            dist_gather_cols(m->dist, NULL, 0, ws->dist_logits, n, sh->vocab0, sh->n_vocab_rows);
+        }
+    }
+}
+
+/* Rank 0 of a split model: the step to the workers (dist_cmd, then the batch's token ids,
+ * positions and session ids, and the MTP input's hidden states). */
+static void send_step(const r1_model *m, workspace *ws, int op, const int32_t *tokens, int n_tok,
+                      int n_out, const float *hidden_in)
+{
+    if (!dist_is_split(m->dist) || m->dist->rank != 0) return;
+    dist_cmd cmd = {.op = op, .id = ws->dist_id, .n_tok = n_tok, .n_out = n_out};
+    int32_t *msg = ws->dist_msg;
+    for (int t = 0; t < n_tok; t++) {
+        msg[t] = tokens[t];
+        msg[n_tok + t] = ws->positions[t];
+        msg[2 * n_tok + t] = ws->kvs[t]->dist_id;
+    }
+    dist_bcast(m->dist, &cmd, sizeof cmd, false);
+    dist_bcast(m->dist, msg, 3 * (size_t)n_tok * sizeof(int32_t), false);
+    if (hidden_in)
+        dist_bcast(m->dist, (void *)hidden_in, (size_t)n_tok * (size_t)m->cfg.dim * sizeof(float),
+                   false);
 }
 
 /* The layers over ws->kvs / ws->positions, which the callers below fill; the final norm and head
  * for the last n_out tokens; the normed final hidden states of all tokens into hidden (MTP input).
  */
-static void forward(const r1_model *m, workspace *ws, const int32_t *tokens, int n_tok,
-                    float *logits, int n_out, float *hidden)
+void model_forward_ws(const r1_model *m, workspace *ws, const int32_t *tokens, int n_tok,
+                      float *logits, int n_out, float *hidden)
 {
     const model_config *c = &m->cfg;
     int64_t E = c->dim;
@@ -264,7 +338,7 @@ static void forward(const r1_model *m, workspace *ws, const int32_t *tokens, int
     if (hidden) memcpy(hidden, ws->h, (size_t)n_tok * (size_t)E * sizeof(float));
     if (n_out <= 0) return;
     first = n_tok - n_out;
-    kern_matmul(&ws->kc, &m->output, 0, ws->h + first * E, E, n_out, logits, c->n_vocab);
+    forward_head(m, ws, &m->output, ws->h + first * E, n_out, logits);
 }
 
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
@@ -274,7 +348,8 @@ void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t
         ws->positions[t] = n_past + t;
         ws->kvs[t] = kv;
     }
-    forward(m, ws, tokens, n_tok, logits, n_out, hidden);
+    send_step(m, ws, DIST_CMD_FORWARD, tokens, n_tok, n_out, NULL);
+    model_forward_ws(m, ws, tokens, n_tok, logits, n_out, hidden);
 }
 
 void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *positions,
@@ -285,19 +360,18 @@ void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *pos
         ws->positions[t] = positions[t];
         ws->kvs[t] = kvs[t];
     }
-    forward(m, ws, tokens, n_tok, logits, n_tok, hidden);
+    send_step(m, ws, DIST_CMD_FORWARD, tokens, n_tok, n_tok, NULL);
+    model_forward_ws(m, ws, tokens, n_tok, logits, n_tok, hidden);
 }
 
-void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *positions, workspace *ws,
-                       const float *hidden, const int32_t *tokens, int n_tok, float *logits)
+void model_forward_mtp_ws(const r1_model *m, workspace *ws, const float *hidden,
+                          const int32_t *tokens, int n_tok, float *logits, int n_out)
 {
     const model_config *c = &m->cfg;
     const model_mtp *p = &m->mtp;
     int64_t E = c->dim;
     float *cat = ws->buf[0]; /* (n_tok, 2·dim): [enorm(embed(token)); hnorm(hidden)] */
     for (int t = 0; t < n_tok; t++) {
-        ws->positions[t] = positions[t];
-        ws->kvs[t] = kvs[t];
         kern_get_row(&p->embed, 0, tokens[t], ws->h + t * E);
         kern_rmsnorm(cat + t * 2 * E, ws->h + t * E, p->enorm, E, c->rms_eps);
         kern_rmsnorm(cat + t * 2 * E + E, hidden + t * E, p->hnorm, E, c->rms_eps);
@@ -305,8 +379,19 @@ void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *posit
     kern_matmul(&ws->kc, &p->eh_proj, 0, cat, 2 * E, n_tok, ws->x, E);
     rope_tables(m, ws, n_tok);
     forward_layer(m, ws, c->n_layers, n_tok);
-    if (!logits) return;
+    if (n_out <= 0) return;
     for (int t = 0; t < n_tok; t++)
         kern_rmsnorm(ws->h + t * E, ws->x + t * E, p->head_norm, E, c->rms_eps);
-    kern_matmul(&ws->kc, &p->head, 0, ws->h, E, n_tok, logits, c->n_vocab);
+    forward_head(m, ws, &p->head, ws->h, n_tok, logits);
+}
+
+void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *positions, workspace *ws,
+                       const float *hidden, const int32_t *tokens, int n_tok, float *logits)
+{
+    for (int t = 0; t < n_tok; t++) {
+        ws->positions[t] = positions[t];
+        ws->kvs[t] = kvs[t];
+    }
+    send_step(m, ws, DIST_CMD_FORWARD_MTP, tokens, n_tok, logits ? n_tok : 0, hidden);
+    model_forward_mtp_ws(m, ws, hidden, tokens, n_tok, logits, logits ? n_tok : 0);
 }

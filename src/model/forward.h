@@ -16,7 +16,8 @@ typedef struct kv_cache {
                      */
     dtype type;     /* DTYPE_F32, DTYPE_F16, DTYPE_BF16 or DTYPE_Q8_0 */
     size_t row_bytes;
-    void *data; /* (n_layers, n_ctx, row_floats) values of `type` */
+    void *data;  /* (n_layers, n_ctx, row_floats) values of `type` */
+    int dist_id; /* split model: the id of its session on every rank */
 } kv_cache;
 
 /* Bytes of n values of the cache's type (Q8_0: n a multiple of 32). */
@@ -72,7 +73,15 @@ typedef struct workspace {
     int64_t part_per_token;
     int part_tokens;
     int *task_first;
+    /* split model (dist/dist.h): the session id this workspace belongs to; the batch as sent to
+     * the workers (tokens, positions, session ids: 3·n_batch); a worker's rows of logits */
+    int dist_id;
+    int32_t *dist_msg;
+    float *dist_logits; /* (DIST_HEAD_ROWS, its vocabulary rows) */
 } workspace;
+
+/* Logits rows a split output head computes and gathers at a time */
+#define DIST_HEAD_ROWS 32
 
 /* A token attends over n_keys cached keys in parts of attn_chunk_keys(n_keys) keys, each a
  * task of its own with all the heads (one part up to ATTN_CHUNK_MIN keys; at most
@@ -115,6 +124,12 @@ void workspace_free(workspace *ws);
 void model_forward(const r1_model *m, kv_cache *kv, workspace *ws, const int32_t *tokens, int n_tok,
                    int n_past, float *logits, int n_out, float *hidden);
 
+/* A worker's forward pass (r1_dist_worker_run): ws->positions / ws->kvs already filled. logits
+ * and hidden are rank 0's only (NULL here); n_out rows of the output head take part in the
+ * gather. */
+void model_forward_ws(const r1_model *m, workspace *ws, const int32_t *tokens, int n_tok,
+                      float *logits, int n_out, float *hidden);
+
 /* Batched form: token t belongs to the sequence whose cache is kvs[t], at position positions[t]
  * (tokens of one sequence in increasing positions; different sequences in any order). The weights
  * are read once for the whole batch. logits: (n_tok, n_vocab), one row per token. */
@@ -128,12 +143,17 @@ void model_forward_batch(const r1_model *m, kv_cache *const *kvs, const int *pos
  * predicting the token after tokens[t]. Needs m->n_mtp and caches with n_layers + 1 layers. */
 void model_forward_mtp(const r1_model *m, kv_cache *const *kvs, const int *positions, workspace *ws,
                        const float *hidden, const int32_t *tokens, int n_tok, float *logits);
+/* The MTP pass with ws->positions / ws->kvs filled; n_out: 0 (no head) or n_tok. A worker passes
+ * logits NULL with rank 0's n_out. */
+void model_forward_mtp_ws(const r1_model *m, workspace *ws, const float *hidden,
+                          const int32_t *tokens, int n_tok, float *logits, int n_out);
 
-/* Per-architecture sub-layers: read ws->h (normalized), add their output into ws->x; token t
- * attends over ws->kvs[t] up to ws->positions[t]. */
-void deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok);
-void deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok);
-void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok);
+/* Per-architecture sub-layers: read ws->h (normalized) and return their output (n_tok, dim), one
+ * of the ws->buf, which the caller sums over the ranks and adds into ws->x; token t attends over
+ * ws->kvs[t] up to ws->positions[t]. */
+float *deepseek2_attention(const r1_model *m, int il, workspace *ws, int n_tok);
+float *deepseek2_moe(const r1_model *m, int il, workspace *ws, int n_tok);
+float *llama_attention(const r1_model *m, int il, workspace *ws, int n_tok);
 
 /* Shared pieces. */
 void forward_swiglu(const r1_model *m, workspace *ws, const wmat *gate, const wmat *up,

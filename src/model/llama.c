@@ -80,7 +80,7 @@ static void add_bias(float *y, const float *bias, int n_tok, int64_t n)
         for (int64_t i = 0; i < n; i++) y[t * n + i] += bias[i];
 }
 
-void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
+float *llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
 {
     const model_config *c = &m->cfg;
     const model_layer *ly = &m->layers[il];
@@ -103,5 +103,5 @@ void llama_attention(const r1_model *m, int il, workspace *ws, int n_tok)
     gqa_job job = {m, ws, il, n_tok, q, o};
     threadpool_run(m->pool, use_tiled(ws, n_tok) ? gqa_tiled_worker : gqa_worker, &job);
     kern_matmul(&ws->kc, &ly->wo, 0, o, nq, n_tok, out, E);
-    for (int64_t i = 0; i < (int64_t)n_tok * E; i++) ws->x[i] += out[i];
+    return out;
 }

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/mmap.h"
+#include "dist/dist.h"
 #include "model/hf.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
@@ -74,6 +75,11 @@ static void *own(r1_model *m, size_t bytes)
     void *p = calloc(1, bytes ? bytes : 1);
     if (p) m->owned[m->n_owned++] = p;
     return p;
+}
+
+void *model_own(r1_model *m, size_t bytes)
+{
+    return own(m, bytes);
 }
 
 /* Read ARCH.key as u32. required: absent is an error. Values must lie in [lo, hi]. */
@@ -846,6 +852,39 @@ static r1_status repack_weights(loader *L)
 
 /* ---- public --------------------------------------------------------------------------------- */
 
+/* The ranks of a split model must load the same file: compare whether each opened it, its size
+ * and a hash of its header (metadata and tensor table, FNV-1a). open_st: this rank's result. */
+static r1_status check_same_file(r1_model *m, const char *path, r1_status open_st, char *err)
+{
+    uint64_t mine[3] = {open_st == R1_OK, 0, 14695981039346656037ull};
+    if (open_st == R1_OK) {
+        mine[1] = m->file->size;
+        for (size_t i = 0; i < m->file->data_offset && i < m->file->size; i++)
+            mine[2] = (mine[2] ^ m->file->base[i]) * 1099511628211ull;
+    }
+    int size = m->dist->size;
+    uint64_t *all = calloc((size_t)size * 3, sizeof *all);
+    if (!all) return err_set(err, R1_ERR_NOMEM, "out of memory");
+    if (!dist_allgather_u64(m->dist, mine, 3, all)) {
+        free(all);
+        return err_set(err, R1_ERR_IO, "%s", r1_dist_failure(m->dist));
+    }
+    r1_status st = open_st;
+    for (int r = 0; r < size && !st; r++) {
+        const uint64_t *o = all + 3 * r;
+        if (!o[0])
+            st = err_set(err, R1_ERR_IO, "%s: rank %d could not open the model file", path, r);
+        else if (o[1] != all[1] || o[2] != all[2])
+            st = err_set(err, R1_ERR_FORMAT,
+                         "%s: rank %d has another file (%llu bytes, header hash %016llx) than rank "
+                         "0 (%llu bytes, %016llx): every rank must load the same model",
+                         path, r, (unsigned long long)o[1], (unsigned long long)o[2],
+                         (unsigned long long)all[1], (unsigned long long)all[2]);
+    }
+    free(all);
+    return st;
+}
+
 static r1_status load(r1_model *m, const char *path, const r1_model_params *p, char *err)
 {
     r1_status st;
@@ -855,12 +894,14 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
         if (load_type < 0 || !dtype_get((uint32_t)load_type)->is_supported)
             return err_set(err, R1_ERR_INVALID_ARG, "load type '%s' is not a supported type",
                            p->load_type);
-        if ((st = hf_open(path, HF_FOR_LOAD, p->use_mmap, m->log_fn, m->log_user, &m->hf, err)) ||
-            (st = hf_build_file(m->hf, (dtype)load_type, p->n_threads, &m->file, err)))
-            return st;
-    } else if ((st = gguf_open_model(path, p->use_mmap, &m->file, err))) {
-        return st;
+        if (!(st = hf_open(path, HF_FOR_LOAD, p->use_mmap, m->log_fn, m->log_user, &m->hf, err)))
+            st = hf_build_file(m->hf, (dtype)load_type, p->n_threads, &m->file, err);
+    } else {
+        st = gguf_open_model(path, p->use_mmap, &m->file, err);
     }
+    /* every rank opens the file, failing or not, before they compare what they opened */
+    if (dist_is_split(m->dist) && (st = check_same_file(m, path, st, err))) return st;
+    if (st) return st;
     loader L = {.m = m, .f = m->file, .err = err};
     bool is_bad = false;
     if (!gguf_get_str(m->file, "general.architecture", m->arch_name, sizeof m->arch_name, &is_bad))
@@ -922,7 +963,10 @@ static r1_status load(r1_model *m, const char *path, const r1_model_params *p, c
     m->has_mutex = true;
     m->pool = threadpool_new(p->n_threads);
     if (!m->pool) return err_set(err, R1_ERR_NOMEM, "cannot start threads");
-    if ((st = repack_weights(&L))) return st;
+    if ((st = model_shard_weights(m, err)) || (st = repack_weights(&L))) return st;
+    /* loads take different times: the first forward pass's collectives must not time out */
+    if (!dist_barrier(m->dist)) return err_set(err, R1_ERR_IO, "%s", r1_dist_failure(m->dist));
+    m->is_loaded = true;
     return R1_OK;
 }
 
@@ -936,6 +980,7 @@ r1_status r1_model_load(const char *path, const r1_model_params *params, r1_mode
     if (!m) return err_set(err, R1_ERR_NOMEM, "out of memory");
     m->log_fn = params->log_fn;
     m->log_user = params->log_user;
+    m->dist = params->dist;
     r1_status st = load(m, path, params, err);
     if (st) {
         r1_model_free(m);
@@ -948,6 +993,10 @@ r1_status r1_model_load(const char *path, const r1_model_params *params, r1_mode
 void r1_model_free(r1_model *m)
 {
     if (!m) return;
+    if (m->is_loaded && dist_is_split(m->dist) && m->dist->rank == 0) {
+        dist_cmd quit = {.op = DIST_CMD_QUIT};
+        dist_bcast(m->dist, &quit, sizeof quit, false);
+    }
     if (m->pool) threadpool_free(m->pool);
     if (m->has_mutex) pthread_mutex_destroy(&m->forward_mu);
     if (m->tok) tokenizer_free(m->tok);

@@ -116,10 +116,24 @@ typedef struct model_mtp {
     wmat head;                  /* shared_head.head, or the main output */
 } model_mtp;
 
+/* This rank's part of a model split across processes (dist/dist.h, model/shard.c); with one rank,
+ * the whole model. cfg.n_heads and cfg.n_kv_heads hold this rank's heads, whose views (wq_b, k_b,
+ * wo's columns, ...) start at head0; routed experts keep their global ids in routing. */
+typedef struct model_shard {
+    int n_heads_total, n_kv_heads_total; /* the file's */
+    int head0;                           /* first query head held here */
+    int expert0, n_experts;              /* routed experts [expert0, expert0 + n_experts) */
+    int64_t *vocab0, *n_vocab_rows;      /* (size) output-head rows of each rank */
+} model_shard;
+
 struct r1_model {
     model_config cfg;
-    int n_mtp;     /* 1 when the file has an MTP module (only the first is used), else 0 */
-    int mtp_block; /* its blk.N index in the file */
+    r1_dist *dist; /* NULL: not split */
+    model_shard shard;
+    int next_session_id; /* rank 0: id of the next session, as the workers know it */
+    bool is_loaded;      /* every rank finished loading (rank 0 then tells the workers to quit) */
+    int n_mtp;           /* 1 when the file has an MTP module (only the first is used), else 0 */
+    int mtp_block;       /* its blk.N index in the file */
     model_mtp mtp;
     char arch_name[32];
     char name[128];
@@ -155,6 +169,25 @@ void model_log(const r1_model *m, r1_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* What rank 0 of a split model sends the workers (r1_dist_worker_run in session.c), a fixed header
+ * broadcast before each step; FORWARD and FORWARD_MTP are followed by the batch (forward.c). */
+enum {
+    DIST_CMD_QUIT = 1,
+    DIST_CMD_SESSION_NEW =
+        2, /* id, a = n_ctx, b = n_batch, c = cache_type, d = all_logits, e = mtp */
+    DIST_CMD_SESSION_FREE = 3, /* id */
+    DIST_CMD_FORWARD = 4,      /* id = leading session, n_tok, n_out */
+    DIST_CMD_FORWARD_MTP = 5,  /* id, n_tok, n_out (0 or n_tok) */
+};
+typedef struct dist_cmd {
+    int32_t op, id, n_tok, n_out, a, b, c, d, e;
+} dist_cmd;
+
+/* Zeroed memory freed with the model (NULL when out of memory). */
+void *model_own(r1_model *m, size_t bytes);
+/* Narrow every weight view to this rank's shard (model/shard.c); before repacking. */
+r1_status model_shard_weights(r1_model *m, char *err);
 
 /* Floats of KV cache per token per layer (k and v together). */
 int model_kv_row_floats(const model_config *cfg);

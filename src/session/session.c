@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/mmap.h"
+#include "dist/dist.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     if (!s) return err_set(err, R1_ERR_NOMEM, "out of memory");
     s->model = model;
     s->params = p;
+    s->kv.dist_id = -1;
     s->kv.n_ctx = p.n_ctx;
     s->kv.row_floats = model_kv_row_floats(c);
     s->kv.type = p.cache_type == R1_CACHE_F16    ? DTYPE_F16
@@ -85,6 +87,7 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
     s->pending = -1;
     int n_cache_layers = c->n_layers + (s->mtp ? 1 : 0);
     size_t kv_bytes = (size_t)n_cache_layers * (size_t)p.n_ctx * s->kv.row_bytes;
+    if (!kv_bytes) kv_bytes = 1;           /* a rank of a split model without KV heads */
     s->kv.data = mem_huge_alloc(kv_bytes); /* read whole every token: huge pages */
     s->kv_bytes = kv_bytes;
     int rows = p.all_logits ? p.n_batch : 1;
@@ -114,6 +117,24 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
         free(s);
         return st;
     }
+    if (dist_is_split(model->dist) && model->dist->rank == 0) {
+        /* the workers create the same session, under the same id */
+        pthread_mutex_lock(&model->forward_mu);
+        s->kv.dist_id = s->ws.dist_id = model->next_session_id++;
+        dist_cmd cmd = {.op = DIST_CMD_SESSION_NEW,
+                        .id = s->kv.dist_id,
+                        .a = p.n_ctx,
+                        .b = p.n_batch,
+                        .c = (int32_t)p.cache_type,
+                        .d = p.all_logits,
+                        .e = (int32_t)p.mtp};
+        bool ok = dist_bcast(model->dist, &cmd, sizeof cmd, false);
+        pthread_mutex_unlock(&model->forward_mu);
+        if (!ok) {
+            r1_session_free(s);
+            return err_set(err, R1_ERR_IO, "%s", r1_dist_failure(model->dist));
+        }
+    }
     *out_session = s;
     return R1_OK;
 }
@@ -121,6 +142,13 @@ r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_se
 void r1_session_free(r1_session *s)
 {
     if (!s) return;
+    r1_model *m = s->model;
+    if (dist_is_split(m->dist) && m->dist->rank == 0 && s->kv.dist_id >= 0) {
+        pthread_mutex_lock(&m->forward_mu);
+        dist_cmd cmd = {.op = DIST_CMD_SESSION_FREE, .id = s->kv.dist_id};
+        dist_bcast(m->dist, &cmd, sizeof cmd, false);
+        pthread_mutex_unlock(&m->forward_mu);
+    }
     workspace_free(&s->ws);
     mem_huge_free(s->kv.data, s->kv_bytes);
     free(s->logits);
@@ -196,6 +224,13 @@ void r1_session_set_matmul_observer(r1_session *s, r1_matmul_observer observer, 
     s->ws.kc.observe_ud = observer ? s : NULL;
 }
 
+/* After a forward pass of a split model: whether every rank took part (dist/dist.h). */
+static r1_status dist_status(const r1_model *m, char *err)
+{
+    const char *failure = r1_dist_failure(m->dist);
+    return failure ? err_set(err, R1_ERR_IO, "%s", failure) : R1_OK;
+}
+
 r1_status r1_session_eval(r1_session *s, const int32_t *tokens, int n_tokens, char *err)
 {
     const model_config *c = &s->model->cfg;
@@ -236,7 +271,7 @@ r1_status r1_session_eval(r1_session *s, const int32_t *tokens, int n_tokens, ch
         s->n_logit_rows = last ? n_out : 1;
         done += n;
     }
-    return R1_OK;
+    return dist_status(s->model, err);
 }
 
 const float *r1_session_logits(const r1_session *s)
@@ -370,7 +405,7 @@ r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *to
         after_main(s, &tokens[i], 1, s0->batch_hidden + (size_t)i * (size_t)m->cfg.dim);
     }
     pthread_mutex_unlock(&s0->model->forward_mu);
-    return R1_OK;
+    return dist_status(m, err);
 }
 
 static int32_t argmax_row(const float *v, int n)
@@ -490,7 +525,7 @@ r1_status r1_session_generate_batch(r1_session *const *sessions, r1_sampler *con
         n_out[i] = k;
     }
     pthread_mutex_unlock(&s0->model->forward_mu);
-    return R1_OK;
+    return dist_status(m, err);
 }
 
 r1_status r1_session_generate(r1_session *s, r1_sampler *sampler, int32_t out[2], int *n_out,
@@ -513,4 +548,99 @@ void r1_session_mtp_stats(const r1_session *s, uint64_t *n_drafted, uint64_t *n_
 bool r1_session_has_mtp(const r1_session *s)
 {
     return s->mtp;
+}
+
+/* ---- the worker loop of a split model ------------------------------------------------------- */
+
+r1_status r1_dist_worker_run(r1_model *m, char *err)
+{
+    r1_dist *d = m->dist;
+    if (!dist_is_split(d) || d->rank == 0)
+        return err_set(err, R1_ERR_INVALID_ARG,
+                       "r1_dist_worker_run: not a worker of a split model");
+    r1_session **by_id = NULL; /* rank 0's sessions, by the id it gave them */
+    int n_ids = 0;
+    float *hidden = NULL;
+    size_t hidden_cap = 0;
+    r1_status st = R1_OK;
+    while (st == R1_OK) {
+        dist_cmd cmd;
+        if (!dist_bcast(d, &cmd, sizeof cmd, true) || cmd.op == DIST_CMD_QUIT) break;
+        if (cmd.op == DIST_CMD_SESSION_NEW) {
+            if (cmd.id < 0 || cmd.id > (1 << 24)) {
+                st = err_set(err, R1_ERR_FORMAT, "rank %d: bad session id %d", d->rank, cmd.id);
+                break;
+            }
+            if (cmd.id >= n_ids) {
+                int n = cmd.id + 16;
+                r1_session **grown = realloc(by_id, (size_t)n * sizeof *grown);
+                if (!grown) {
+                    st = err_set(err, R1_ERR_NOMEM, "rank %d: out of memory", d->rank);
+                    break;
+                }
+                memset(grown + n_ids, 0, (size_t)(n - n_ids) * sizeof *grown);
+                by_id = grown;
+                n_ids = n;
+            }
+            r1_session_params p = {.n_ctx = cmd.a,
+                                   .n_batch = cmd.b,
+                                   .cache_type = (r1_cache_type)cmd.c,
+                                   .all_logits = cmd.d != 0,
+                                   .mtp = (r1_mtp_mode)cmd.e};
+            if ((st = r1_session_new(m, &p, &by_id[cmd.id], err))) {
+                err_prefix(err, "rank %d", d->rank);
+                break;
+            }
+            by_id[cmd.id]->kv.dist_id = by_id[cmd.id]->ws.dist_id = cmd.id;
+            continue;
+        }
+        r1_session *lead = cmd.id >= 0 && cmd.id < n_ids ? by_id[cmd.id] : NULL;
+        if (cmd.op == DIST_CMD_SESSION_FREE && lead) {
+            r1_session_free(lead);
+            by_id[cmd.id] = NULL;
+            continue;
+        }
+        if ((cmd.op != DIST_CMD_FORWARD && cmd.op != DIST_CMD_FORWARD_MTP) || !lead ||
+            cmd.n_tok < 1 || cmd.n_tok > lead->params.n_batch || cmd.n_out < 0 ||
+            cmd.n_out > cmd.n_tok) {
+            st = err_set(err, R1_ERR_FORMAT,
+                         "rank %d: unexpected command %d (session %d, %d tokens)", d->rank, cmd.op,
+                         cmd.id, cmd.n_tok);
+            break;
+        }
+        workspace *ws = &lead->ws;
+        int n = cmd.n_tok;
+        if (!dist_bcast(d, ws->dist_msg, 3 * (size_t)n * sizeof(int32_t), false)) break;
+        for (int t = 0; t < n && st == R1_OK; t++) {
+            int id = ws->dist_msg[2 * n + t];
+            if (id < 0 || id >= n_ids || !by_id[id])
+                st = err_set(err, R1_ERR_FORMAT, "rank %d: unknown session %d", d->rank, id);
+            else {
+                ws->kvs[t] = &by_id[id]->kv;
+                ws->positions[t] = ws->dist_msg[n + t];
+            }
+        }
+        if (st) break;
+        if (cmd.op == DIST_CMD_FORWARD) {
+            model_forward_ws(m, ws, ws->dist_msg, n, NULL, cmd.n_out, NULL);
+            continue;
+        }
+        size_t need = (size_t)n * (size_t)m->cfg.dim;
+        if (need > hidden_cap) {
+            float *grown = realloc(hidden, need * sizeof *grown);
+            if (!grown) {
+                st = err_set(err, R1_ERR_NOMEM, "rank %d: out of memory", d->rank);
+                break;
+            }
+            hidden = grown;
+            hidden_cap = need;
+        }
+        if (!dist_bcast(d, hidden, need * sizeof(float), false)) break;
+        model_forward_mtp_ws(m, ws, hidden, ws->dist_msg, n, NULL, cmd.n_out);
+    }
+    for (int i = 0; i < n_ids; i++) r1_session_free(by_id[i]);
+    free(by_id);
+    free(hidden);
+    if (st == R1_OK && r1_dist_failure(d)) st = err_set(err, R1_ERR_IO, "%s", r1_dist_failure(d));
+    return st;
 }
