@@ -16,6 +16,7 @@
 #include "server_int.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -26,6 +27,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* One open connection, for the watchdog: created and freed by on_connection (libmicrohttpd's
  * notify callback), updated by the request callbacks. Guarded by S->conns_mu. */
@@ -481,13 +483,24 @@ struct MHD_Daemon *http_start(srv *S, char *err, size_t err_size)
         S, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, S, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)S->p.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)S->p.max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
-    freeaddrinfo(ai);
+        (unsigned)S->p.max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: its SO_REUSEPORT let a second server bind a port in
+     * use, and the kernel then split the connections between the two (issue 20). MHD's default,
+     * SO_REUSEADDR, still allows a restart while old connections sit in TIME_WAIT. */
     if (!d) {
-        snprintf(err, err_size, "cannot listen on %s:%d", S->p.host, S->p.port);
+        /* MHD does not say why; a bind of our own does (address in use, permission, ...) */
+        int why = 0, fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
+        if (fd >= 0) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen)) why = errno;
+            close(fd);
+        }
+        freeaddrinfo(ai);
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", S->p.host, S->p.port,
+                 why ? strerror(why) : "the HTTP library could not start");
         return NULL;
     }
+    freeaddrinfo(ai);
     if (pthread_create(&S->watchdog, NULL, watchdog_main, S)) {
         MHD_stop_daemon(d);
         snprintf(err, err_size, "cannot start the connection watchdog");

@@ -3,7 +3,8 @@
 import test, { before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { startServer, rawRequest, metrics, sleep } from "./lib.mjs";
+import { spawn } from "node:child_process";
+import { startServer, rawRequest, metrics, sleep, R1_BIN, testModel } from "./lib.mjs";
 
 let srv;
 before(async () => { srv = await startServer(["-c", "256", "--max-body", "65536"]); });
@@ -165,6 +166,24 @@ test("killed clients free their slots within a step", async () => {
   } finally {
     assert.equal((await slow.stop()).code, 0);
   }
+});
+
+test("a second server on a port in use fails: address already in use (no SO_REUSEPORT)", async () => {
+  const second = spawn(R1_BIN, ["serve", "-m", testModel(), "--port", String(srv.port), "-t", "1"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  second.stderr.on("data", (d) => { log += d.toString(); });
+  const code = await new Promise((res) => {
+    const t = setTimeout(() => { second.kill("SIGKILL"); res("timeout"); }, 20000);
+    second.once("exit", (c) => { clearTimeout(t); res(c); });
+  });
+  assert.notEqual(code, 0, "the second server must not start: " + log);
+  assert.notEqual(code, "timeout", "the second server kept running: " + log);
+  assert.match(log, /cannot listen on 127\.0\.0\.1:\d+: Address already in use/);
+  assert.doesNotMatch(log, /listening on/);
+  const r = await rawRequest(srv.port, { method: "GET", path: "/health" });
+  assert.equal(r.status, 200);
 });
 
 test("SIGTERM: in-flight requests finish, then exit 0", async () => {
