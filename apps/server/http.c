@@ -420,6 +420,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = ci ? ci->connect_fd : -1;
+    if (cx->route == ROUTE_OTHER) {
+        /* name what was asked for: printable ASCII of the path, at most 200 bytes */
+        char path[208], msg[256];
+        size_t n = 0;
+        for (const char *u = url; *u && n < 200; u++)
+            path[n++] = *u >= 0x20 && *u < 0x7f ? *u : '?';
+        path[n] = 0;
+        snprintf(msg, sizeof msg, "no route for %s %s%s", method, path, url[n] ? "..." : "");
+        cx->rejected = true;
+        free(cx->body);
+        cx->body = NULL;
+        return send_error(S, c, cx->route, 404, "not_found", msg);
+    }
     srv_reply rep = {0};
     api_handle(S, cx->route, method, cx->body ? cx->body : "", cx->n_body, fd, &rep);
     free(cx->body);

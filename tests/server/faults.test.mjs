@@ -104,6 +104,11 @@ test("methods, routes, Host and Origin", async () => {
   await expectError({ method: "GET", path: "/v1/chat/completions" }, 405);
   await expectError({ method: "DELETE", path: "/health" }, 405);
   await expectError({ method: "GET", path: "/../../etc/passwd" }, 404);
+  // a 404 names the method and the path (issue 20), a long path cut at 200 bytes
+  const nf = await expectError({ ...chat({ messages: MSG }), path: "/v1/chat/completion" }, 404, "not_found");
+  assert.equal(nf.error.message, "no route for POST /v1/chat/completion");
+  const long = await expectError({ method: "GET", path: "/" + "a".repeat(300) }, 404, "not_found");
+  assert.equal(long.error.message, "no route for GET /" + "a".repeat(199) + "...");
   await expectError({ method: "GET", path: "/health", headers: { Host: "evil.example:8080" } }, 403, "forbidden_host");
   await expectError({ ...chat({ messages: MSG }), headers: { ...JSONH, Origin: "http://evil.example" } }, 403, "forbidden_origin");
   const ok = await rawRequest(srv.port, { method: "GET", path: "/health", headers: { Host: "localhost:1234" } });
