@@ -7,6 +7,7 @@
 #include "tokenizer/chat_template.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,8 @@ static void usage(FILE *f)
         "    -n, --max-tokens N        default and cap of max_tokens (default 4096)\n"
         "        --prefill-chunk N     prompt tokens per step while others decode (128)\n"
         "        --max-body BYTES      largest request body (default 8388608)\n"
-        "        --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10)\n"
+        "        --shutdown-timeout S  on SIGTERM, let requests finish for S s (default 10);\n"
+        "                              under mpirun send SIGUSR1 to mpirun for this stop\n"
         "        --max-connections N   open connections, all clients together (default 1024)\n"
         "        --max-conns-per-ip N  open connections from one address (default 64; 0 = no\n"
         "                              cap)\n"
@@ -193,5 +195,17 @@ int cmd_serve(int argc, char **argv)
     /* a stored model answers to the name it was given by (deepseek-r1:1.5b), a file to its name */
     if (!p.alias && p.model_path && strcmp(p.model_path, model_path)) p.alias = p.model_path;
     p.model_path = model_path;
+    if (r1_dist_rank(cli_dist) > 0) {
+        /* under mpirun the other ranks hold their shards and join rank 0's forward passes; only
+         * rank 0 listens (cli_load_model returns on rank 0 alone) */
+        /* mpirun passes SIGTERM and SIGUSR1 on to every rank: rank 0 alone decides when to stop
+         * (after its requests drain) and then releases the workers */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
+        cli_load_model(p.model_path, p.n_threads, p.verbose);
+        return 1;
+    }
+    p.dist = r1_dist_size(cli_dist) > 1 ? cli_dist : NULL;
     return server_run(&p);
 }

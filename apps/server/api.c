@@ -621,6 +621,8 @@ static void on_done(void *user, int index, const sched_result *res)
             sse_choice(st, index, REASONING_PART_CONTENT, NULL, 0, finish_name(res->finish));
         } else if (res->finish == SCHED_FINISH_ERROR) {
             sse_emit(st, error_object("server_error", "generation_failed", NULL, res->err));
+        } else if (res->finish == SCHED_FINISH_UNAVAILABLE) {
+            sse_emit(st, error_object("server_error", "model_unavailable", NULL, res->err));
         } else if (atomic_load(&st->S->state) == SRV_STOPPING) {
             sse_emit(st, error_object("server_error", "server_shutting_down", NULL,
                                       "the server is shutting down; the generation was cut"));
@@ -835,6 +837,10 @@ static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd
         } else if (ss == SCHED_SUBMIT_STOPPING) {
             api_error(out, 503, "server_error", "server_shutting_down", NULL,
                       "the server is shutting down");
+        } else if (ss == SCHED_SUBMIT_UNAVAILABLE) {
+            char why[256];
+            sched_failure(S->sched, why, sizeof why);
+            api_error(out, 503, "server_error", "model_unavailable", NULL, "%s", why);
         } else {
             api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         }
@@ -860,6 +866,10 @@ static bool failed_choice(srv_stream *st, srv_reply *out)
     for (int i = 0; i < st->n; i++) {
         if (st->ch[i].res.finish == SCHED_FINISH_ERROR) {
             api_error(out, 500, "server_error", "generation_failed", NULL, "%s", st->ch[i].res.err);
+            return true;
+        }
+        if (st->ch[i].res.finish == SCHED_FINISH_UNAVAILABLE) {
+            api_error(out, 503, "server_error", "model_unavailable", NULL, "%s", st->ch[i].res.err);
             return true;
         }
         if (st->ch[i].res.finish == SCHED_FINISH_CANCELLED) {
@@ -1307,10 +1317,13 @@ static void handle_health(srv *S, srv_reply *out)
     const char *what = state == SRV_LOADING  ? "loading"
                        : state == SRV_FAILED ? "failed"
                                              : "stopping";
+    char why[256];
+    bool broken = S->sched && sched_failure(S->sched, why, sizeof why);
     cJSON *o = error_object("server_error", what, NULL,
-                            state == SRV_LOADING  ? "the model is loading"
-                            : state == SRV_FAILED ? "the model failed to load"
-                                                  : "the server is shutting down");
+                            broken                 ? why
+                            : state == SRV_LOADING ? "the model is loading"
+                            : state == SRV_FAILED  ? "the model failed to load"
+                                                   : "the server is shutting down");
     cJSON_AddStringToObject(o, "status", what);
     reply_json(out, 503, o);
 }
@@ -1482,6 +1495,11 @@ void api_handle(srv *S, srv_route route, const char *method, const char *body, s
     }
     int state = atomic_load(&S->state);
     if (state != SRV_READY) {
+        char why[256];
+        if (S->sched && sched_failure(S->sched, why, sizeof why)) {
+            api_error(out, 503, "server_error", "model_unavailable", NULL, "%s", why);
+            return;
+        }
         api_error(out, 503, "server_error", state == SRV_LOADING ? "loading" : "unavailable", NULL,
                   state == SRV_LOADING ? "the model is loading; retry shortly"
                                        : "the server is not serving requests");

@@ -60,6 +60,8 @@ struct sched {
     task *q_head, *q_tail; /* waiting jobs, FIFO */
     int n_queued, n_active;
     bool accepting, cancel_all, quit;
+    bool broken;       /* the model failed for good (a rank of a split model): see failure */
+    char failure[256]; /* set once with broken, under mu */
     uint64_t tick;
     sched_stats st;
     double win_t0;
@@ -165,7 +167,7 @@ static void task_end(sched *s, task *t, sched_finish finish, const char *err)
     pthread_mutex_lock(&s->mu);
     s->st.n_jobs_done++;
     if (finish == SCHED_FINISH_CANCELLED) s->st.n_jobs_cancelled++;
-    if (finish == SCHED_FINISH_ERROR) s->st.n_jobs_failed++;
+    if (finish == SCHED_FINISH_ERROR || finish == SCHED_FINISH_UNAVAILABLE) s->st.n_jobs_failed++;
     pthread_mutex_unlock(&s->mu);
     t->job.sink->on_done(t->job.user, t->job.index, &t->res);
     task_free(t);
@@ -180,6 +182,30 @@ static void slot_release(sched *s, slot *sl, sched_finish finish, const char *er
     s->n_active--;
     pthread_mutex_unlock(&s->mu);
     task_end(s, t, finish, err);
+}
+
+/* A forward pass failed. When the split model's communicator has failed too, nothing will run
+ * again: remember why, refuse new jobs, and end this and every other job UNAVAILABLE. */
+static bool check_broken(sched *s)
+{
+    const char *why = s->p.dist ? r1_dist_failure(s->p.dist) : NULL;
+    pthread_mutex_lock(&s->mu);
+    if (why && !s->broken) {
+        s->broken = true;
+        s->accepting = false;
+        snprintf(s->failure, sizeof s->failure, "the model is unavailable: %s", why);
+    }
+    bool broken = s->broken;
+    pthread_mutex_unlock(&s->mu);
+    return broken;
+}
+
+static void slot_fail(sched *s, slot *sl, const char *err)
+{
+    if (check_broken(s))
+        slot_release(s, sl, SCHED_FINISH_UNAVAILABLE, s->failure);
+    else
+        slot_release(s, sl, SCHED_FINISH_ERROR, err);
 }
 
 static bool is_eog(const sched *s, int32_t id)
@@ -317,7 +343,10 @@ static void *sched_main(void *arg)
         pthread_mutex_lock(&s->mu);
         while (!s->quit && !s->cancel_all && !s->q_head && !s->n_active)
             pthread_cond_wait(&s->cv, &s->mu);
-        bool cancel_all = s->cancel_all || s->quit;
+        bool cancel_all = s->cancel_all || s->quit || s->broken;
+        /* jobs ended by a failed model get its reason, the others were cancelled */
+        sched_finish cut = s->broken ? SCHED_FINISH_UNAVAILABLE : SCHED_FINISH_CANCELLED;
+        const char *cut_err = s->broken ? s->failure : NULL;
         for (task **pp = &s->q_head; *pp;) { /* unlink cancelled waiting tasks */
             task *t = *pp;
             if (cancel_all || atomic_load(t->job.cancel)) {
@@ -347,7 +376,7 @@ static void *sched_main(void *arg)
         while (dropped) {
             task *t = dropped;
             dropped = t->next;
-            task_end(s, t, SCHED_FINISH_CANCELLED, NULL);
+            task_end(s, t, cut, cut_err);
         }
         if (quit) break;
 
@@ -355,7 +384,9 @@ static void *sched_main(void *arg)
         poll_clients(s);
         for (int i = 0; i < s->p.n_slots; i++) {
             slot *sl = &s->slots[i];
-            if (sl->t && (cancel_all || atomic_load(sl->t->job.cancel)))
+            if (sl->t && cancel_all)
+                slot_release(s, sl, cut, cut_err);
+            else if (sl->t && atomic_load(sl->t->job.cancel))
                 slot_release(s, sl, SCHED_FINISH_CANCELLED, NULL);
         }
 
@@ -374,7 +405,7 @@ static void *sched_main(void *arg)
             if (n > budget) n = budget;
             if (r1_session_eval(sl->session, t->job.prompt + t->n_prompt_done, n, err)) {
                 r1_session_rewind(sl->session, sl->n_cache);
-                slot_release(s, sl, SCHED_FINISH_ERROR, err);
+                slot_fail(s, sl, err);
                 continue;
             }
             memcpy(sl->cache + sl->n_cache, t->job.prompt + t->n_prompt_done, n * sizeof(int32_t));
@@ -415,7 +446,7 @@ static void *sched_main(void *arg)
             for (int k = 0; k < nd; k++) {
                 slot *sl = s->batch[s->p.n_slots - 1 - k];
                 if (failed) {
-                    slot_release(s, sl, SCHED_FINISH_ERROR, err);
+                    slot_fail(s, sl, err);
                     continue;
                 }
                 sl->cache[sl->n_cache++] = s->dtoks[k];
@@ -423,7 +454,7 @@ static void *sched_main(void *arg)
             }
         }
         if (nb && r1_session_generate_batch(s->sess, s->smp, nb, s->gtoks, s->gn, err)) {
-            for (int i = 0; i < nb; i++) slot_release(s, s->batch[i], SCHED_FINISH_ERROR, err);
+            for (int i = 0; i < nb; i++) slot_fail(s, s->batch[i], err);
         } else {
             for (int i = 0; i < nb; i++) {
                 slot *sl = s->batch[i];
@@ -585,7 +616,8 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
     task *ts[64];
     if (n < 1 || n > 64) return SCHED_SUBMIT_NOMEM;
     pthread_mutex_lock(&s->mu);
-    sched_submit_status st = !s->accepting ? SCHED_SUBMIT_STOPPING
+    sched_submit_status st = s->broken       ? SCHED_SUBMIT_UNAVAILABLE
+                             : !s->accepting ? SCHED_SUBMIT_STOPPING
                              : s->n_queued + n > s->p.n_queue + (s->p.n_slots - s->n_active)
                                  ? SCHED_SUBMIT_FULL
                                  : SCHED_SUBMIT_OK;
@@ -616,11 +648,12 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
         return SCHED_SUBMIT_NOMEM;
     }
     pthread_mutex_lock(&s->mu);
-    if (!s->accepting) { /* drained meanwhile */
+    if (!s->accepting) { /* drained (or failed) meanwhile */
+        bool broken = s->broken;
         s->n_queued -= n;
         pthread_mutex_unlock(&s->mu);
         for (int i = 0; i < n; i++) task_free(ts[i]);
-        return SCHED_SUBMIT_STOPPING;
+        return broken ? SCHED_SUBMIT_UNAVAILABLE : SCHED_SUBMIT_STOPPING;
     }
     for (int i = 0; i < n; i++) { /* places were reserved (counted) at the check */
         if (s->q_tail)
@@ -660,6 +693,15 @@ bool sched_idle(sched *s)
     bool idle = !s->q_head && !s->n_active;
     pthread_mutex_unlock(&s->mu);
     return idle;
+}
+
+bool sched_failure(sched *s, char *msg, size_t n_msg)
+{
+    pthread_mutex_lock(&s->mu);
+    bool broken = s->broken;
+    if (broken && msg && n_msg) snprintf(msg, n_msg, "%s", s->failure);
+    pthread_mutex_unlock(&s->mu);
+    return broken;
 }
 
 void sched_get_stats(sched *s, sched_stats *out)

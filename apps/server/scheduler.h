@@ -28,10 +28,12 @@
 typedef struct sched sched;
 
 typedef enum sched_finish {
-    SCHED_FINISH_STOP = 0,      /* end-of-generation token or a stop string */
-    SCHED_FINISH_LENGTH = 1,    /* max_tokens or the context is full */
-    SCHED_FINISH_CANCELLED = 2, /* client gone, or server shutting down */
-    SCHED_FINISH_ERROR = 3,     /* libr1 failed; message in sched_result.err */
+    SCHED_FINISH_STOP = 0,        /* end-of-generation token or a stop string */
+    SCHED_FINISH_LENGTH = 1,      /* max_tokens or the context is full */
+    SCHED_FINISH_CANCELLED = 2,   /* client gone, or server shutting down */
+    SCHED_FINISH_ERROR = 3,       /* libr1 failed; message in sched_result.err */
+    SCHED_FINISH_UNAVAILABLE = 4, /* the model cannot run any more (a rank of a model split
+                                     across processes failed); message in sched_result.err */
 } sched_finish;
 
 typedef struct sched_result {
@@ -89,6 +91,8 @@ typedef struct sched_params {
     int step_delay_ms; /* tests: sleep after each step */
     r1_mtp_mode mtp; /* speculative decoding with the model's MTP module (default: when present) */
     r1_cache_type cache_type; /* KV cache element type of the slots */
+    const r1_dist *dist;      /* the communicator of a model split under mpirun, else NULL: once
+                                 it reports a failure every job ends UNAVAILABLE */
 } sched_params;
 
 typedef enum sched_submit_status {
@@ -96,6 +100,7 @@ typedef enum sched_submit_status {
     SCHED_SUBMIT_FULL = 1,     /* queue full: try again later (HTTP 503 + Retry-After) */
     SCHED_SUBMIT_STOPPING = 2, /* shutting down */
     SCHED_SUBMIT_NOMEM = 3,
+    SCHED_SUBMIT_UNAVAILABLE = 4, /* the model failed (sched_failure says why) */
 } sched_submit_status;
 
 typedef struct sched_stats {
@@ -123,6 +128,9 @@ void sched_drain(sched *s);
 void sched_cancel_all(sched *s);
 /* True when no job is queued or running. */
 bool sched_idle(sched *s);
+/* Whether the model stopped working for good (a failed rank of a split model); the reason is
+ * copied into msg. The scheduler then ends every job UNAVAILABLE and refuses new ones. */
+bool sched_failure(sched *s, char *msg, size_t n_msg);
 void sched_get_stats(sched *s, sched_stats *out);
 
 #endif

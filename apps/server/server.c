@@ -68,6 +68,11 @@ static int wait_signal(const sigset_t *set, double seconds)
     return sig > 0 ? sig : 0;
 }
 
+static const char *sig_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGUSR1";
+}
+
 static bool load(srv *S)
 {
     char err[R1_ERR_MAX];
@@ -99,7 +104,8 @@ static bool load(srv *S)
                        .prefill_chunk = p->prefill_chunk,
                        .step_delay_ms = p->step_delay_ms,
                        .mtp = p->mtp,
-                       .cache_type = p->cache_type};
+                       .cache_type = p->cache_type,
+                       .dist = p->dist};
     if (sched_new(S->model, S->tok, &sp, &S->sched, err)) {
         fprintf(stderr, "r1 serve: %s\n", err);
         return false;
@@ -142,8 +148,7 @@ static bool load_or_signal(srv *S, const sigset_t *set)
     while (!atomic_load(&L.done)) {
         int sig = wait_signal(set, 0.05);
         if (sig) {
-            fprintf(stderr, "r1 serve: %s while loading the model: exiting\n",
-                    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            fprintf(stderr, "r1 serve: %s while loading the model: exiting\n", sig_name(sig));
             fflush(stderr);
             _exit(1);
         }
@@ -177,6 +182,9 @@ int server_run(const server_params *params)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    /* Under mpirun a SIGTERM to mpirun kills every rank about a second later; mpirun forwards
+     * SIGUSR1 instead, so that one asks rank 0 for the graceful stop (docs/distributed.md). */
+    if (S->p.dist) sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
 
@@ -207,15 +215,26 @@ int server_run(const server_params *params)
         atomic_store(&S->state, SRV_READY);
         fprintf(stderr, "r1 serve: ready\n");
         int sig = 0;
-        while (!(sig = wait_signal(&set, 3600))) {
+        char why[256];
+        bool broken = false;
+        /* A split model whose rank failed cannot answer again: the scheduler has ended its jobs
+         * with 503s; stop taking connections, let those answers out, and exit non-zero (under
+         * mpirun that ends the job) rather than leave clients a server that only fails. */
+        while (!(sig = wait_signal(&set, 0.25)))
+            if (S->p.dist && (broken = sched_failure(S->sched, why, sizeof why))) break;
+        if (broken) {
+            fprintf(stderr, "r1 serve: %s: stopping\n", why);
+            atomic_store(&S->state, SRV_FAILED);
+            rc = 1;
+        } else {
+            fprintf(stderr, "r1 serve: %s: stopping (in-flight requests get up to %d s)\n",
+                    sig_name(sig), S->p.shutdown_timeout_s);
+            atomic_store(&S->state, SRV_STOPPING);
         }
-        fprintf(stderr, "r1 serve: %s: stopping (in-flight requests get up to %d s)\n",
-                sig == SIGTERM ? "SIGTERM" : "SIGINT", S->p.shutdown_timeout_s);
-        atomic_store(&S->state, SRV_STOPPING);
         int lfd = http_quiesce(d);
         if (lfd >= 0) close(lfd);
         sched_drain(S->sched);
-        double t_end = now_s() + S->p.shutdown_timeout_s;
+        double t_end = now_s() + (broken ? 0 : S->p.shutdown_timeout_s);
         while (!sched_idle(S->sched) && now_s() < t_end)
             if (wait_signal(&set, 0.05)) break; /* a second signal: stop now */
         if (!sched_idle(S->sched)) {

@@ -48,6 +48,8 @@ typedef struct server_params {
     int step_delay_ms;         /* tests only: sleep this long after each scheduler step */
     r1_mtp_mode mtp;           /* MTP speculative decoding (default: when the model has it) */
     r1_cache_type cache_type;  /* KV cache element type (default F32) */
+    const r1_dist *dist;       /* under mpirun: the communicator of the split model (rank 0 serves,
+                                  the other ranks only take part in its forward passes) */
     bool verbose;
 } server_params;
 

@@ -18,7 +18,9 @@
 
 #ifdef R1_MPI
 #include <mpi.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 typedef struct dist_mpi {
     MPI_Comm comm; /* the forward pass's collectives */
@@ -153,8 +155,19 @@ r1_status r1_dist_init(int *argc, char ***argv, r1_dist **out, char *err)
         *out = d;
         return R1_OK;
     }
+    /* The threads MPI starts here inherit this mask: with the stop signals blocked in them, a
+     * SIGTERM/SIGINT/SIGUSR1 meant for the program (r1 serve's graceful stop) is delivered to one
+     * of the program's threads, never to an MPI thread where its default action kills the rank. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     int provided = 0;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
+    int rc = MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != MPI_SUCCESS) {
         free(d);
         return err_set(err, R1_ERR_IO, "MPI_Init_thread failed");
     }
