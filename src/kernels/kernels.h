@@ -67,10 +67,12 @@ typedef struct kern_type_ops {
  * nibbles of 32-byte chunk c), and for Q5_0 32 bytes of bit 4 (bit g for vector g). */
 #define KERN_R8_Q4_0_BYTES 144
 #define KERN_R8_Q5_0_BYTES 176
-/* Q4_K, Q5_K and Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
+/* Q2_K … Q6_K likewise, per 8 rows and super-block of 256 (layouts in x86/gemm_vnni.c). */
 #define KERN_R8_Q4K_BYTES 1184
 #define KERN_R8_Q5K_BYTES 1440 /* Q4_K's layout + the fifth bits (x86/gemm_vnni.c) */
 #define KERN_R8_Q6K_BYTES 1680
+#define KERN_R8_Q3K_BYTES 912 /* 3.56 bits per weight (the file's Q3_K: 3.44) */
+#define KERN_R8_Q2K_BYTES 800 /* 3.13 (Q2_K: 2.63): a byte per sub-block for scale and min */
 /* Rows [8g, 8g + 8) of a repacked matrix (group = its first byte) times n_tok activation rows
  * quantized to the type's vec_dot_type (qx + t·qx_stride; Q8_0 also with its per-block quant sums
  * at xsum + t·xsum_stride int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed

@@ -320,6 +320,10 @@ size_t kern_r8_mat_bytes(const wmat *w)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q5K_BYTES;
     if (w->type == DTYPE_Q6_K && w->n_cols % 256 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q6K_BYTES;
+    if (w->type == DTYPE_Q3_K && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q3K_BYTES;
+    if (w->type == DTYPE_Q2_K && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_Q2K_BYTES;
     return 0;
 }
 
@@ -436,6 +440,62 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
         return;
     }
     int64_t nsb = w->n_cols / 256;
+    if (w->type == DTYPE_Q3_K || w->type == DTYPE_Q2_K) { /* layouts: x86/gemm_vnni.c */
+        bool q3 = w->type == DTYPE_Q3_K;
+        size_t blk_bytes = q3 ? sizeof(block_q3_k) : sizeof(block_q2_k);
+        size_t out_bytes = q3 ? KERN_R8_Q3K_BYTES : KERN_R8_Q2K_BYTES;
+        size_t codes = q3 ? 144 : 288; /* offset of the 2-bit codes */
+        for (int64_t g = g0; g < g1; g++)
+            for (int64_t b = 0; b < nsb; b++) {
+                uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * out_bytes;
+                memset(out + codes, 0, out_bytes - codes);
+                for (int r = 0; r < 8; r++) {
+                    const uint8_t *raw =
+                        src + (size_t)(8 * g + r) * w->row_bytes + (size_t)b * blk_bytes;
+                    uint8_t u[256]; /* the codes (blocks.h): Q3_K's u = q + 4, Q2_K's q */
+                    for (int i = 0; i < 256; i++) {
+                        int c = i / 128, j = (i % 128) / 32, l = i % 32;
+                        const uint8_t *qs = q3 ? ((const block_q3_k *)(const void *)raw)->qs
+                                               : ((const block_q2_k *)(const void *)raw)->qs;
+                        u[i] = (uint8_t)((qs[32 * c + l] >> (2 * j)) & 3);
+                        if (q3)
+                            u[i] |= (uint8_t)(((((const block_q3_k *)(const void *)raw)->hmask[l] >>
+                                                (4 * c + j)) &
+                                               1)
+                                              << 2);
+                    }
+                    if (q3) {
+                        const block_q3_k *blk = (const block_q3_k *)(const void *)raw;
+                        memcpy(out + 2 * r, &blk->d, 2);
+                        for (int sb = 0; sb < 16; sb++) {
+                            int lo = sb < 8 ? blk->scales[sb] & 15 : blk->scales[sb - 8] >> 4;
+                            int hi = (blk->scales[8 + sb % 4] >> (2 * (sb / 4))) & 3;
+                            out[16 + 8 * sb + r] = (uint8_t)(int8_t)((lo | hi << 4) - 32);
+                        }
+                    } else {
+                        const block_q2_k *blk = (const block_q2_k *)(const void *)raw;
+                        memcpy(out + 2 * r, &blk->d, 2);
+                        memcpy(out + 16 + 2 * r, &blk->dmin, 2);
+                        for (int sb = 0; sb < 16; sb++) {
+                            out[32 + 8 * sb + r] = blk->scales[sb] & 15;
+                            out[160 + 8 * sb + r] = blk->scales[sb] >> 4;
+                        }
+                    }
+                    for (int q = 0; q < 2; q++) /* chunk 4q + j in bits 2j, 2j + 1 */
+                        for (int h = 0; h < 8; h++)
+                            for (int e = 0; e < 4; e++)
+                                for (int j = 0; j < 4; j++)
+                                    out[codes + 32 * (8 * q + h) + 4 * r + e] |=
+                                        (uint8_t)((u[32 * (4 * q + j) + 4 * h + e] & 3) << (2 * j));
+                    for (int h = 0; q3 && h < 8; h++) /* Q3_K's third bits: chunk c in bit c */
+                        for (int e = 0; e < 4; e++)
+                            for (int c = 0; c < 8; c++)
+                                out[144 + 512 + 32 * h + 4 * r + e] |=
+                                    (uint8_t)((u[32 * c + 4 * h + e] >> 2) << c);
+                }
+            }
+        return;
+    }
     if (w->type == DTYPE_Q6_K) { /* layout: x86/gemm_vnni.c */
         for (int64_t g = g0; g < g1; g++)
             for (int64_t b = 0; b < nsb; b++) {

@@ -1,4 +1,4 @@
-/* gemm_vnni.c — Q8_0 weights (and Q4_0, Q5_0, Q4_K, Q6_K below) repacked 8 rows at a time
+/* gemm_vnni.c — Q8_0 weights (and Q4_0, Q5_0, Q2_K … Q6_K below) repacked 8 rows at a time
  * (kernels.h, KERN_R8_BLOCK_BYTES) times Q8_0 activations with AVX-VNNI (vpdpbusd on 256-bit
  * registers, compiled with -mavxvnni).
  *
@@ -543,6 +543,156 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
+/* ---- Q3_K ------------------------------------------------------------------------------------
+ * Per 8 rows and super-block of 256 (KERN_R8_Q3K_BYTES): the 8 rows' d (fp16), the scales
+ * [sub-block of 16][row] (int8, sc − 32), then the 3-bit codes u = q + 4 split in two: for each
+ * quad of 32-element chunks (4q .. 4q + 3) and group h of 4 elements, 32 bytes of low 2 bits
+ * (row r's 4 codes of chunk 4q + j in bits 2j, 2j + 1), then for each group h 32 bytes of the
+ * third bits (chunk c in bit c). Per row: d·dx·(Σ_s sc_s·S_s − 4·Σ_s sc_s·X_s), S_s = Σ u·x and
+ * X_s = Σ x over sub-block s — Q6_K's form with offset 4. */
+static inline __attribute__((always_inline)) void gemm_q3k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m256i m2 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    __m256 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = group + (size_t)b * KERN_R8_Q3K_BYTES;
+        prefetch_ahead(blk + 2 * KERN_R8_Q3K_BYTES, KERN_R8_Q3K_BYTES);
+        const __m256 d = scales8(blk);
+        const int8_t *sc = (const int8_t *)(blk + 16);
+        const uint8_t *lo = blk + 144, *hi = blk + 144 + 512;
+        __m256i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            __m256i s[Q6K_TOKENS][2]; /* sub-blocks 2c, 2c + 1 */
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m256i v = _mm256_loadu_si256(
+                    (const __m256i *)(const void *)(lo + 32 * (8 * (c / 4) + h)));
+                __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(hi + 32 * h));
+                __m256i u = _mm256_or_si256(
+                    _mm256_and_si256(_mm256_srli_epi16(v, 2 * (c % 4)), m2),
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, c), one), 2));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xv;
+                    __builtin_memcpy(&xv, x[k][b].qs + 32 * c + 4 * h, 4);
+                    s[k][h / 4] = DPBUSD(s[k][h / 4], u, _mm256_set1_epi32(xv));
+                }
+            }
+#pragma GCC unroll 2
+            for (int a = 0; a < 2; a++) {
+                __m256i scv = _mm256_cvtepi8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * (2 * c + a))));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(s[k][a], scv));
+            }
+        }
+        /* − 4 · Σ_s sc_s · X_s */
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m256i scv =
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * j)));
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                tot[k] = _mm256_sub_epi32(
+                    tot[k], _mm256_mullo_epi32(scv, _mm256_set1_epi32(4 * x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[k][b].d)),
+                                     _mm256_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
+/* ---- Q2_K ------------------------------------------------------------------------------------
+ * Per 8 rows and super-block of 256 (KERN_R8_Q2K_BYTES): the 8 rows' d, then dmin (fp16), the
+ * scales [sub-block of 16][row] (uint8, 0..15), the mins likewise, then the 2-bit codes: for each
+ * quad of chunks (4q .. 4q + 3) and group h of 4 elements, 32 bytes (row r's 4 codes of chunk
+ * 4q + j in bits 2j, 2j + 1). Codes are 0..3, unsigned as vpdpbusd wants them. Per row:
+ * d·dx·Σ_s sc_s·S_s − dmin·dx·Σ_s mn_s·X_s, as Q4_K with sub-blocks of 16. */
+static inline __attribute__((always_inline)) void gemm_q2k_group(const uint8_t *group, int64_t nsb,
+                                                                 const uint8_t *qx,
+                                                                 size_t qx_stride, const int n,
+                                                                 float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m256i m2 = _mm256_set1_epi8(3);
+    __m256 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = group + (size_t)b * KERN_R8_Q2K_BYTES;
+        prefetch_ahead(blk + 2 * KERN_R8_Q2K_BYTES, KERN_R8_Q2K_BYTES);
+        const __m256 d = scales8(blk), dmin = scales8(blk + 16);
+        const uint8_t *sc = blk + 32, *mn = blk + 160, *q = blk + 288;
+        __m256i tot[Q6K_TOKENS], mins[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            __m256i s[Q6K_TOKENS][2]; /* sub-blocks 2c, 2c + 1 */
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                __m256i v =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (8 * (c / 4) + h)));
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(v, 2 * (c % 4)), m2);
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xv;
+                    __builtin_memcpy(&xv, x[k][b].qs + 32 * c + 4 * h, 4);
+                    s[k][h / 4] = DPBUSD(s[k][h / 4], u, _mm256_set1_epi32(xv));
+                }
+            }
+#pragma GCC unroll 2
+            for (int a = 0; a < 2; a++) {
+                __m256i scv = _mm256_cvtepu8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * (2 * c + a))));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(s[k][a], scv));
+            }
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m256i m =
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(mn + 8 * j)));
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                mins[k] = _mm256_add_epi32(
+                    mins[k], _mm256_mullo_epi32(m, _mm256_set1_epi32(x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) {
+            __m256 dx = _mm256_set1_ps(x[k][b].d);
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, dx), _mm256_cvtepi32_ps(tot[k]), acc[k]);
+            acc[k] = _mm256_fnmadd_ps(_mm256_mul_ps(dmin, dx), _mm256_cvtepi32_ps(mins[k]), acc[k]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
 /* The K-quant kernels' entry points: chunks of up to NT tokens, each chunk size a constant n so
  * the group function's loops unroll. */
 #if Q4K_TOKENS > 2 || Q6K_TOKENS > 2
@@ -571,6 +721,8 @@ static inline __attribute__((always_inline)) void gemm_q6k_group(const uint8_t *
 DEFINE_K_GEMM(gemm_q4_k_r8, gemm_q4k_group, Q4K_TOKENS)
 DEFINE_K_GEMM(gemm_q5_k_r8, gemm_q5k_group, Q4K_TOKENS)
 DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
+DEFINE_K_GEMM(gemm_q3_k_r8, gemm_q3k_group, Q6K_TOKENS)
+DEFINE_K_GEMM(gemm_q2_k_r8, gemm_q2k_group, Q6K_TOKENS)
 
 #if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
 /* 16 rows of two adjacent groups, as gemm_q4k_group does 8: the same integer sums and float
@@ -1028,4 +1180,6 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
     b->gemm_r8[DTYPE_Q5_K] = gemm_q5_k_r8;
     b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
+    b->gemm_r8[DTYPE_Q3_K] = gemm_q3_k_r8;
+    b->gemm_r8[DTYPE_Q2_K] = gemm_q2_k_r8;
 }
