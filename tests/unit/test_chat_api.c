@@ -312,6 +312,15 @@ static void test_meta(r1_model *m)
     CHECKF(!strcmp(name, "deepseek-r1") && recognized, "template %s (%d)", name, recognized);
 }
 
+/* Append n bytes of s to the NUL-terminated text in dst (cap bytes), cutting what does not fit. */
+static void append(char *dst, size_t cap, const char *s, size_t n)
+{
+    size_t have = strlen(dst);
+    if (n > cap - 1 - have) n = cap - 1 - have;
+    memcpy(dst + have, s, n);
+    dst[have + n] = 0;
+}
+
 /* What `r1 run -p "Compute 47*38." --temp 0` answers (tests/cross/aarch64.sh compares the same). */
 static void test_chat_turn(r1_model *m)
 {
@@ -359,11 +368,8 @@ static void test_chat_turn(r1_model *m)
             size_t len;
             CHECK(r1_detok_feed(dt, out[i], &piece, &len, err) == R1_OK);
             CHECK(r1_reasoning_feed(rs, piece, len, &p, err) == R1_OK);
-            strncat(reasoning, p.reasoning,
-                    sizeof reasoning - strlen(reasoning) - 1 < p.n_reasoning
-                        ? sizeof reasoning - strlen(reasoning) - 1
-                        : p.n_reasoning);
-            strncat(answer, p.answer, p.n_answer);
+            append(reasoning, sizeof reasoning, p.reasoning, p.n_reasoning);
+            append(answer, sizeof answer, p.answer, p.n_answer);
         }
     }
     CHECKF(done, "no end of generation in %d tokens", n_gen);
@@ -371,9 +377,9 @@ static void test_chat_turn(r1_model *m)
     size_t len;
     r1_detok_flush(dt, &piece, &len);
     CHECK(r1_reasoning_feed(rs, piece, len, &p, err) == R1_OK);
-    strncat(answer, p.answer, p.n_answer);
+    append(answer, sizeof answer, p.answer, p.n_answer);
     CHECK(r1_reasoning_finish(rs, &p, err) == R1_OK);
-    strncat(answer, p.answer, p.n_answer);
+    append(answer, sizeof answer, p.answer, p.n_answer);
     CHECKF(!strcmp(answer, "\\boxed{1786}"), "answer '%s'", answer);
     CHECKF(strstr(reasoning, "376") && !strstr(reasoning, "think>"), "reasoning '%s'", reasoning);
     r1_reasoning_free(rs);
