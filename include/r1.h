@@ -45,6 +45,11 @@ R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a cons
 
 #define R1_ERR_MAX 512
 
+/* Free memory the library allocated for the caller (the *out_ids of r1_tokenize, the *out_text of
+ * r1_detokenize, ...): the same as free(), for programs that cannot call this library's free()
+ * (foreign-function interfaces, another C runtime). NULL is ignored. */
+R1_API void r1_free(void *ptr);
+
 typedef enum r1_status {
     R1_OK = 0,
     R1_ERR_IO = 1,           /* open/read/mmap/write failed */

@@ -1,6 +1,6 @@
-/* meta.c — the public API's version functions, model metadata by key and end-of-generation ids
- * (r1.h), over the model's GGUF file (formats/gguf.h; a Hugging Face folder is converted to one at
- * load) and its tokenizer. */
+/* meta.c — the public API's version functions, r1_free, model metadata by key and end-of-generation
+ * ids (r1.h), over the model's GGUF file (formats/gguf.h; a Hugging Face folder is converted to one
+ * at load) and its tokenizer. */
 #include "r1.h"
 
 #include "base/err.h"
@@ -25,6 +25,11 @@ int r1_api_version(void)
 const char *r1_version(void)
 {
     return R1_LIB_VERSION;
+}
+
+void r1_free(void *ptr)
+{
+    free(ptr);
 }
 
 int r1_model_meta_count(const r1_model *model)
