@@ -58,4 +58,15 @@ cmake -S "$src" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER
 cmake --build "$tmp/cmake" >/dev/null
 check find_package-shared "$tmp/cmake/consumer_shared" "$model"
 check find_package-static "$tmp/cmake/consumer_static" "$model"
+# the Python package from the installed tree alone (R1_LIB unset: it finds P/lib/libr1.so); not in a
+# sanitizer build, whose libr1.so python3 cannot load
+if [ -z "$extra" ] && command -v python3 >/dev/null; then
+  out=$(cd "$tmp" && env -u R1_LIB PYTHONPATH="$prefix/lib/python" python3 -c '
+import sys, r1, r1._lib as L
+reply = r1.Model(sys.argv[1], n_threads=1).chat("Compute 47*38.", temperature=0)
+print(r1._L._name, "|", reply.answer, "|", len(reply.reasoning))' "$model")
+  [[ $out == "$prefix/lib/libr1.so | \boxed{1786} | "[1-9]* ]] ||
+    { echo "FAIL: python from the installed tree printed '$out'" >&2; exit 1; }
+  echo "ok: python: $out"
+fi
 echo "install test passed"
