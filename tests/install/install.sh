@@ -40,14 +40,17 @@ export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046,SC2086
 $cc $extra -o "$tmp/pc_shared" "$src/consumer.c" $(pkg-config --cflags --libs r1)
 check pkg-config-shared env LD_LIBRARY_PATH="$prefix/lib" "$tmp/pc_shared" "$model"
-LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc_shared" | grep -q "$prefix/lib/libr1.so" ||
-  { echo "FAIL: pc_shared does not load the installed libr1.so" >&2; exit 1; }
+# (ldd's output kept whole first: `ldd | grep -q` fails under pipefail when grep quits early)
+deps=$(LD_LIBRARY_PATH="$prefix/lib" ldd "$tmp/pc_shared")
+[[ $deps == *"$prefix/lib/libr1.so"* ]] ||
+  { echo "FAIL: pc_shared does not load the installed libr1.so: $deps" >&2; exit 1; }
 # static: libr1.a by path, then what `pkg-config --static` says it needs (-lr1 itself left out)
 libs=$(pkg-config --static --libs r1 | sed -e 's/\(^\| \)-lr1\( \|$\)/ /')
 # shellcheck disable=SC2046,SC2086
 $cc $extra -o "$tmp/pc_static" "$src/consumer.c" $(pkg-config --cflags r1) "$prefix/lib/libr1.a" $libs
 check pkg-config-static "$tmp/pc_static" "$model"
-if ldd "$tmp/pc_static" | grep -q libr1.so; then
+deps=$(ldd "$tmp/pc_static")
+if [[ $deps == *libr1.so* ]]; then
   echo "FAIL: pc_static loads libr1.so" >&2
   exit 1
 fi
