@@ -156,6 +156,29 @@ class TestR1(unittest.TestCase):
         with self.assertRaises(ValueError):
             s.eval([1])
 
+    def test_pip_install_offline(self):
+        try:
+            import pip  # noqa: F401  (only to know whether pip is there)
+        except ImportError:
+            self.skipTest("no pip in this python")
+        import subprocess
+        import sys
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            target = os.path.join(tmp, "site")
+            subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--quiet",
+                            "--disable-pip-version-check", "--target", target,
+                            os.path.join(REPO, "bindings", "python")], check=True,
+                           stdout=subprocess.DEVNULL, cwd=tmp)
+            env = dict(os.environ, PYTHONPATH=target)
+            if "R1_LIB" in env:  # the test's own library (as an absolute path: cwd changes)
+                env["R1_LIB"] = os.path.abspath(env["R1_LIB"])
+            out = subprocess.run([sys.executable, "-c", "import sys, r1; "
+                                  "print(r1.__file__, r1.Model(sys.argv[1]).architecture)", MODEL],
+                                 env=env, cwd=tmp, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            self.assertEqual(out, [os.path.join(target, "r1", "__init__.py"), "deepseek2"])
+
     def test_readme_examples(self):
         readmes = [os.path.join(REPO, "bindings", "python", "README.md"),
                    os.path.join(REPO, "README.md")]
