@@ -1,4 +1,5 @@
-/* r1.h — the one public header of libr1: load a DeepSeek-R1-family model, run it, sample from it.
+/* r1.h — the main public header of libr1: load a DeepSeek-R1-family model, run it, sample from it
+ * (r1_chat.h beside it: chat templates, the reasoning split, streaming text helpers).
  *
  * Usage:
  *   r1_model_params mp = r1_model_params_default();
