@@ -1,4 +1,5 @@
-/* r1.h — the one public header of libr1: load a DeepSeek-R1-family model, run it, sample from it.
+/* r1.h — the main public header of libr1: load a DeepSeek-R1-family model, run it, sample from it
+ * (r1_chat.h beside it: chat templates, the reasoning split, streaming text helpers).
  *
  * Usage:
  *   r1_model_params mp = r1_model_params_default();
@@ -28,7 +29,27 @@
 extern "C" {
 #endif
 
+/* R1_API marks what libr1.so exports; the rest of the library is hidden (-fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define R1_API __attribute__((visibility("default")))
+#else
+#define R1_API
+#endif
+
+/* The version of the API this header declares: raised whenever a declaration changes or a
+ * function is added. r1_api_version() is the library's, so a program can check at run time that
+ * the libr1.so it loaded is at least as new as the header it was built with. */
+#define R1_API_VERSION 1
+
+R1_API int r1_api_version(void);     /* R1_API_VERSION of the library */
+R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a constant string) */
+
 #define R1_ERR_MAX 512
+
+/* Free memory the library allocated for the caller (the *out_ids of r1_tokenize, the *out_text of
+ * r1_detokenize, ...): the same as free(), for programs that cannot call this library's free()
+ * (foreign-function interfaces, another C runtime). NULL is ignored. */
+R1_API void r1_free(void *ptr);
 
 typedef enum r1_status {
     R1_OK = 0,
@@ -41,7 +62,7 @@ typedef enum r1_status {
 } r1_status;
 
 /* A short constant name for a status code ("format error", ...). */
-const char *r1_status_str(r1_status status);
+R1_API const char *r1_status_str(r1_status status);
 
 typedef enum r1_log_level {
     R1_LOG_DEBUG = 0,
@@ -68,14 +89,14 @@ typedef struct r1_model r1_model;
 typedef struct r1_dist r1_dist;
 
 /* Join the MPI job (MPI_Init_thread) when started by mpirun/mpiexec, else a one-rank r1_dist. */
-r1_status r1_dist_init(int *argc, char ***argv, r1_dist **out_dist, char *err);
-int r1_dist_rank(const r1_dist *dist); /* 0 for NULL */
-int r1_dist_size(const r1_dist *dist); /* 1 for NULL */
+R1_API r1_status r1_dist_init(int *argc, char ***argv, r1_dist **out_dist, char *err);
+R1_API int r1_dist_rank(const r1_dist *dist); /* 0 for NULL */
+R1_API int r1_dist_size(const r1_dist *dist); /* 1 for NULL */
 /* Leave the job: MPI_Finalize, or MPI_Abort after a failed peer (so no rank waits on a dead one).
  */
-void r1_dist_finalize(r1_dist *dist);
+R1_API void r1_dist_finalize(r1_dist *dist);
 /* The reason the last collective operation failed (a rank died or timed out), or NULL. */
-const char *r1_dist_failure(const r1_dist *dist);
+R1_API const char *r1_dist_failure(const r1_dist *dist);
 
 typedef struct r1_model_params {
     int n_threads; /* worker threads for the forward pass; 0 = number of cores */
@@ -88,18 +109,18 @@ typedef struct r1_model_params {
     r1_dist *dist; /* NULL: the whole model in this process; else this rank's shard (above) */
 } r1_model_params;
 
-r1_model_params r1_model_params_default(void);
+R1_API r1_model_params r1_model_params_default(void);
 
 /* path: a GGUF file, or a Hugging Face model folder (config.json, *.safetensors with or without
  * model.safetensors.index.json, tokenizer.json): DeepseekV3/V2ForCausalLM (BF16 or FP8),
  * Qwen2ForCausalLM, LlamaForCausalLM. */
-r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out_model,
-                        char *err);
-void r1_model_free(r1_model *model);
+R1_API r1_status r1_model_load(const char *path, const r1_model_params *params,
+                               r1_model **out_model, char *err);
+R1_API void r1_model_free(r1_model *model);
 
 /* On ranks > 0 of a distributed model: serve rank 0's forward passes until rank 0 frees the model
  * (R1_OK) or a peer fails (R1_ERR_IO, with r1_dist_failure). The caller then frees the model. */
-r1_status r1_dist_worker_run(r1_model *model, char *err);
+R1_API r1_status r1_dist_worker_run(r1_model *model, char *err);
 
 /* Description of a loaded model, valid as long as the model. */
 typedef struct r1_model_info {
@@ -118,7 +139,19 @@ typedef struct r1_model_info {
     int n_mtp_layers;                /* multi-token-prediction modules usable for drafting (0/1) */
 } r1_model_info;
 
-void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
+R1_API void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
+
+/* Metadata of the model file by GGUF key ("general.name", "deepseek2.block_count",
+ * "tokenizer.chat_template"; a Hugging Face folder is seen through the keys it was converted to):
+ * *out_value is a malloc'd NUL-terminated text (free() it): a string as stored, an integer in
+ * decimal, a float as with "%.9g", a bool as "true"/"false". R1_ERR_INVALID_ARG when the key is
+ * absent, R1_ERR_UNSUPPORTED when its value is an array (only its length and type are told in
+ * `err`). */
+R1_API r1_status r1_model_meta(const r1_model *model, const char *key, char **out_value, char *err);
+/* The number of metadata keys, and the i-th key (0 <= i < count; NULL otherwise), valid as long
+ * as the model. */
+R1_API int r1_model_meta_count(const r1_model *model);
+R1_API const char *r1_model_meta_key(const r1_model *model, int i);
 
 /* ---- text ------------------------------------------------------------------------------------ */
 
@@ -126,12 +159,20 @@ void r1_model_get_info(const r1_model *model, r1_model_info *out_info);
  * add_bos: prepend BOS when the model asks for it; parse_special: also match control tokens
  * written in the text. *out_ids is malloc'd (free() it). R1_ERR_UNSUPPORTED if the model file
  * has no vocabulary. Invalid UTF-8 is replaced by U+FFFD as browsers do. */
-r1_status r1_tokenize(const r1_model *model, const char *text, size_t n_bytes, bool add_bos,
-                      bool parse_special, int32_t **out_ids, size_t *out_n_ids, char *err);
+R1_API r1_status r1_tokenize(const r1_model *model, const char *text, size_t n_bytes, bool add_bos,
+                             bool parse_special, int32_t **out_ids, size_t *out_n_ids, char *err);
 
 /* Decode ids to UTF-8 text (malloc'd, NUL-terminated; free() it); control tokens are dropped. */
-r1_status r1_detokenize(const r1_model *model, const int32_t *ids, size_t n_ids, char **out_text,
-                        char *err);
+R1_API r1_status r1_detokenize(const r1_model *model, const int32_t *ids, size_t n_ids,
+                               char **out_text, char *err);
+
+/* Whether id ends a reply: the model's EOS, or an end-of-turn token of the chat templates
+ * (<｜end▁of▁sentence｜>, <|eot_id|>, <|im_end|>, <|end_of_text|>). False for ids out of range
+ * and for a model without a vocabulary. What `r1 run` stops on. */
+R1_API bool r1_token_is_eog(const r1_model *model, int32_t id);
+
+/* Streaming text helpers (chat templates, the reasoning/answer split, the streaming detokenizer,
+ * stop strings) are declared in r1_chat.h. */
 
 /* ---- session: one sequence with its KV cache --------------------------------------------------
  */
@@ -161,19 +202,20 @@ typedef struct r1_session_params {
     r1_mtp_mode mtp;          /* drafting in r1_session_generate (never with all_logits) */
 } r1_session_params;
 
-r1_session_params r1_session_params_default(void);
+R1_API r1_session_params r1_session_params_default(void);
 
-r1_status r1_session_new(r1_model *model, const r1_session_params *params, r1_session **out_session,
-                         char *err);
-void r1_session_free(r1_session *session);
+R1_API r1_status r1_session_new(r1_model *model, const r1_session_params *params,
+                                r1_session **out_session, char *err);
+R1_API void r1_session_free(r1_session *session);
 
 /* Append tokens to the sequence and run them through the model. */
-r1_status r1_session_eval(r1_session *session, const int32_t *tokens, int n_tokens, char *err);
+R1_API r1_status r1_session_eval(r1_session *session, const int32_t *tokens, int n_tokens,
+                                 char *err);
 
 /* Logits (n_vocab floats) of the last evaluated token; with all_logits, `r1_session_logits_all`
  * gives n_tokens × n_vocab floats of the last eval call, row-major. Valid until the next eval. */
-const float *r1_session_logits(const r1_session *session);
-const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
+R1_API const float *r1_session_logits(const r1_session *session);
+R1_API const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
 
 /* Watch the input of every weight matrix product the session runs (r1 imatrix: activation
  * statistics for quantization). For each product: the weight tensor's name in the file, which of
@@ -183,14 +225,15 @@ const float *r1_session_logits_all(const r1_session *session, int *out_n_rows);
  * not reported. observer NULL turns it off. */
 typedef void (*r1_matmul_observer)(void *user, const char *tensor, int64_t mat, int64_t n_mats,
                                    int64_t n_cols, const float *x, int64_t ldx, int64_t n_tok);
-void r1_session_set_matmul_observer(r1_session *session, r1_matmul_observer observer, void *user);
+R1_API void r1_session_set_matmul_observer(r1_session *session, r1_matmul_observer observer,
+                                           void *user);
 
 /* Decode one token for each of n sessions in one forward pass, the weights read once for all of
  * them: tokens[i] is appended to sessions[i], and r1_session_logits(sessions[i]) then holds its
  * next-token logits. The sessions must be distinct and belong to one model; n may not exceed the
  * n_batch of sessions[0], whose scratch the pass uses. On error no session is changed. */
-r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *tokens, int n,
-                                  char *err);
+R1_API r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *tokens, int n,
+                                         char *err);
 
 /* Generate: choose the next token from the current logits with `sampler` and run it through the
  * model; with MTP, also draft the token after it and verify the draft in the same forward pass.
@@ -198,24 +241,25 @@ r1_status r1_session_decode_batch(r1_session *const *sessions, const int32_t *to
  * logits after the last. The tokens are distributed exactly as with r1_sampler_sample + eval one
  * at a time (greedy: the same tokens). After a rejected draft the session has already chosen the
  * next token, which the next call emits (any eval or rewind discards it). */
-r1_status r1_session_generate(r1_session *session, r1_sampler *sampler, int32_t out[2], int *n_out,
-                              char *err);
+R1_API r1_status r1_session_generate(r1_session *session, r1_sampler *sampler, int32_t out[2],
+                                     int *n_out, char *err);
 /* The same for n sessions in one batched forward pass (and one of the MTP layer): sessions[i]
  * samples with samplers[i] and gets out[2i .. 2i + n_out[i]). Distinct sessions of one model, at
  * most n_batch of sessions[0] (its scratch is used; sequences beyond n_batch/2 go without a
  * draft). */
-r1_status r1_session_generate_batch(r1_session *const *sessions, r1_sampler *const *samplers, int n,
-                                    int32_t *out, int *n_out, char *err);
+R1_API r1_status r1_session_generate_batch(r1_session *const *sessions, r1_sampler *const *samplers,
+                                           int n, int32_t *out, int *n_out, char *err);
 /* Logits that out[i] (i = 0, 1) of the last generate step was drawn from (for logprobs). */
-const float *r1_session_step_logits(const r1_session *session, int i);
+R1_API const float *r1_session_step_logits(const r1_session *session, int i);
 /* Drafts made and accepted so far by this session; whether it drafts at all. */
-void r1_session_mtp_stats(const r1_session *session, uint64_t *n_drafted, uint64_t *n_accepted);
-bool r1_session_has_mtp(const r1_session *session);
+R1_API void r1_session_mtp_stats(const r1_session *session, uint64_t *n_drafted,
+                                 uint64_t *n_accepted);
+R1_API bool r1_session_has_mtp(const r1_session *session);
 
-int r1_session_n_past(const r1_session *session);
-int r1_session_n_ctx(const r1_session *session);
+R1_API int r1_session_n_past(const r1_session *session);
+R1_API int r1_session_n_ctx(const r1_session *session);
 /* Drop cached tokens from position n_keep on (n_keep <= n_past). */
-r1_status r1_session_rewind(r1_session *session, int n_keep);
+R1_API r1_status r1_session_rewind(r1_session *session, int n_keep);
 
 /* ---- sampling ---------------------------------------------------------------------------------
  */
@@ -228,17 +272,17 @@ typedef struct r1_sampler_params {
     uint64_t seed;
 } r1_sampler_params;
 
-r1_sampler_params r1_sampler_params_default(void);
+R1_API r1_sampler_params r1_sampler_params_default(void);
 
-r1_status r1_sampler_new(const r1_sampler_params *params, int n_vocab, r1_sampler **out_sampler,
-                         char *err);
-void r1_sampler_free(r1_sampler *sampler);
-int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
+R1_API r1_status r1_sampler_new(const r1_sampler_params *params, int n_vocab,
+                                r1_sampler **out_sampler, char *err);
+R1_API void r1_sampler_free(r1_sampler *sampler);
+R1_API int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
 /* Verify a drafted token: returns a token distributed exactly as r1_sampler_sample(logits) would
  * be, equal to `draft` with probability p(draft) (greedy: iff draft is the argmax); *accepted says
  * whether it is the draft. Used by speculative decoding (r1_session_generate). */
-int32_t r1_sampler_sample_draft(r1_sampler *sampler, const float *logits, int32_t draft,
-                                bool *accepted);
+R1_API int32_t r1_sampler_sample_draft(r1_sampler *sampler, const float *logits, int32_t draft,
+                                       bool *accepted);
 
 #ifdef __cplusplus
 }

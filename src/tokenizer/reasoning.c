@@ -52,6 +52,11 @@ void reasoning_init(reasoning_parser *p, reasoning_mode mode, bool start_in_reas
     p->user = user;
 }
 
+bool reasoning_is_open(const reasoning_parser *p)
+{
+    return p->state == ST_REASONING;
+}
+
 void reasoning_feed(reasoning_parser *p, const char *text, size_t n)
 {
     if (p->state == ST_RAW || p->state == ST_CONTENT) {

@@ -44,6 +44,10 @@ void reasoning_feed(reasoning_parser *p, const char *text, size_t n);
 /* End of output: release what is held back (a partial tag is text). The parser can be re-inited. */
 void reasoning_finish(reasoning_parser *p);
 
+/* Whether the text fed so far leaves the parser inside the reasoning (a tag held back undecided
+ * does not change it). */
+bool reasoning_is_open(const reasoning_parser *p);
+
 /* "none" / "deepseek" -> mode; false if unknown. */
 bool reasoning_mode_from_name(const char *name, reasoning_mode *out_mode);
 
