@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "train/dp.h"
 #include "train/rollout.h"
 #include "train/sft.h"
 #include "train/tio.h"
@@ -77,12 +78,17 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         goto done;
     }
 
-    /* 1. sample with the engine from the current weights */
+    /* 1. sample with the engine from the current weights: this rank's groups [i0, i1) */
+    r1_dist *dist = p->dist;
+    int i0, i1;
+    dp_share(dist, P, &i0, &i1);
     tio_save_params sp = {"grpo-scratch", DTYPE_F32, NULL, NULL, NULL};
-    if ((s = tio_save(m, scratch_path, &sp, err))) goto done;
     r1_model_params mp = r1_model_params_default();
     mp.n_threads = 1;
-    if ((s = r1_model_load(scratch_path, &mp, &em, err))) goto done;
+    if (i1 > i0) {
+        if ((s = tio_save(m, scratch_path, &sp, err))) goto done;
+        if ((s = r1_model_load(scratch_path, &mp, &em, err))) goto done;
+    }
     char text[4096];
     for (int i = 0; i < P; i++) {
         rng r;
@@ -99,15 +105,17 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     }
     int max_new = p->max_new;
     if (max_new > m->cfg.max_seq_len - 64) max_new = m->cfg.max_seq_len - 64;
-    if ((s = rollout_generate(em, p->n_threads, reqs, n, p->temperature, 1.0f, max_new, outs, err)))
+    if (i1 > i0 && (s = rollout_generate(em, p->n_threads, reqs + i0 * G, (i1 - i0) * G,
+                                         p->temperature, 1.0f, max_new, outs + i0 * G, err)))
         goto done;
-    r1_model_free(em);
+    if (em) r1_model_free(em);
     em = NULL;
     out->t_sample = now_s() - t0;
 
-    /* 2. rewards and group-relative advantages */
+    /* 2. rewards and group-relative advantages (of this rank's groups; the statistics summed over
+     * the ranks below) */
     double len_sum = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = i0 * G; i < i1 * G; i++) {
         vocab_decode(outs[i].tokens, outs[i].n_tokens, text, sizeof text);
         bool fmt;
         bool ok = task_check(&probs[i / G], text, &fmt);
@@ -118,11 +126,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         out->reward += reward[i];
         len_sum += outs[i].n_tokens;
     }
-    out->accuracy /= n;
-    out->format /= n;
-    out->reward /= n;
-    out->mean_len = len_sum / n;
-    for (int i = 0; i < P; i++) {
+    for (int i = i0; i < i1; i++) {
         double mean = 0, var = 0;
         for (int g = 0; g < G; g++) mean += reward[i * G + g];
         mean /= G;
@@ -144,7 +148,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         goto done;
     }
     int n_seq = 0;
-    for (int k = 0; k < n; k++) {
+    for (int k = i0 * G; k < i1 * G; k++) {
         if (!keep[k]) continue;
         int i = k / G;
         if ((s = tokbatch_add(&b, prompt_ids + (size_t)i * 512, n_prompt[i], outs[k].tokens,
@@ -154,26 +158,42 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         }
         seq_of[n_seq++] = k;
     }
-    out->n_seqs_trained = n_seq;
-    out->n_tokens = b.n_active;
+    /* the whole step's counts; the MTP mask of this rank's sequences */
+    tbatch tb = tokbatch_view(&b);
+    bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
+    int n_mtp_local = mtp && n_seq ? tbatch_mtp_mask(&tb, b.mtp_active) : 0;
+    double tot[8] = {out->accuracy,      out->format, out->reward, len_sum,
+                     out->n_groups_kept, n_seq,       b.n_active,  n_mtp_local};
+    if (!dp_sum_f64(dist, tot, 8)) {
+        free(seq_of);
+        s = err_set(err, R1_ERR_IO, "data parallel: %s", r1_dist_failure(dist));
+        goto done;
+    }
+    out->accuracy = tot[0] / n;
+    out->format = tot[1] / n;
+    out->reward = tot[2] / n;
+    out->mean_len = tot[3] / n;
+    out->n_groups_kept = (int)tot[4];
+    int n_seq_all = (int)tot[5], n_active_all = (int)tot[6], n_mtp = (int)tot[7];
+    out->n_seqs_trained = n_seq_all;
+    out->n_tokens = n_active_all;
     out->kl = NAN;
     out->mtp_loss = out->mtp_acc = NAN;
-    if (n_seq == 0) { /* nothing to learn from: no update, the schedule still advances */
+    if (n_seq_all == 0) { /* nothing to learn from: no update, the schedule still advances */
         opt->step++;
         free(seq_of);
         out->t_train = now_s() - t0 - out->t_sample;
         goto done;
     }
-    tbatch tb = tokbatch_view(&b);
-    logp_old = malloc((size_t)b.n_tok * sizeof(float));
-    logp_ref = malloc((size_t)b.n_tok * sizeof(float));
+    logp_old = malloc((size_t)(b.n_tok > 0 ? b.n_tok : 1) * sizeof(float));
+    logp_ref = malloc((size_t)(b.n_tok > 0 ? b.n_tok : 1) * sizeof(float));
     if (!logp_old || !logp_ref) {
         free(seq_of);
         s = err_set(err, R1_ERR_NOMEM, "out of memory");
         goto done;
     }
     /* per-token weight of each sequence's terms */
-    float *wseq = malloc((size_t)n_seq * sizeof(float));
+    float *wseq = malloc((size_t)(n_seq > 0 ? n_seq : 1) * sizeof(float));
     if (!wseq) {
         free(seq_of);
         s = err_set(err, R1_ERR_NOMEM, "out of memory");
@@ -182,31 +202,39 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     for (int q = 0; q < n_seq; q++) {
         int len = 0;
         for (int t = b.seq_start[q]; t < b.seq_start[q + 1]; t++) len += b.active[t];
-        wseq[q] = p->agg == GRPO_AGG_TOKEN ? 1.0f / (float)(b.n_active > 0 ? b.n_active : 1)
-                  : p->agg == GRPO_AGG_SEQ ? 1.0f / ((float)n_seq * (float)(len > 0 ? len : 1))
-                                           : 1.0f / ((float)n_seq * (float)max_new);
+        wseq[q] = p->agg == GRPO_AGG_TOKEN ? 1.0f / (float)(n_active_all > 0 ? n_active_all : 1)
+                  : p->agg == GRPO_AGG_SEQ ? 1.0f / ((float)n_seq_all * (float)(len > 0 ? len : 1))
+                                           : 1.0f / ((float)n_seq_all * (float)max_new);
     }
-    if (ref) {
+    if (ref && n_seq) {
         if ((s = tmodel_forward(ref, ref_st, &tb, logp_ref, NULL, err))) {
             free(seq_of);
             free(wseq);
             goto done;
         }
     }
-    bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
-    int n_mtp = mtp ? tbatch_mtp_mask(&tb, b.mtp_active) : 0;
     for (int t = 0; t < b.n_tok && mtp; t++)
         b.mtp_dlogp[t] = b.mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
+    const tconfig *c = &m->cfg;
+    int *load =
+        malloc((size_t)(c->n_layers + c->n_mtp) * (size_t)(c->n_routed_experts + 1) * sizeof *load);
+    if (!load) {
+        free(seq_of);
+        free(wseq);
+        s = err_set(err, R1_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (int epoch = 0; epoch < (p->ppo_epochs > 0 ? p->ppo_epochs : 1); epoch++) {
-        if ((s = tmodel_forward(m, st, &tb, b.logp, mtp ? b.mtp_logp : NULL, err))) break;
-        if (epoch == 0 && mtp) {
-            double sum = 0;
-            for (int t = 0; t < b.n_tok; t++)
-                if (b.mtp_active[t]) sum -= b.mtp_logp[t];
-            out->mtp_loss = n_mtp ? sum / n_mtp : 0;
-            out->mtp_acc = n_mtp ? (double)tstate_mtp_top1(st) / n_mtp : 0;
+        double mtp_sum = 0, mtp_top1 = 0;
+        if (n_seq) {
+            if ((s = tmodel_forward(m, st, &tb, b.logp, mtp ? b.mtp_logp : NULL, err))) break;
+            if (epoch == 0 && mtp) {
+                for (int t = 0; t < b.n_tok; t++)
+                    if (b.mtp_active[t]) mtp_sum -= b.mtp_logp[t];
+                mtp_top1 = tstate_mtp_top1(st);
+            }
+            if (epoch == 0) memcpy(logp_old, b.logp, (size_t)b.n_tok * sizeof(float));
         }
-        if (epoch == 0) memcpy(logp_old, b.logp, (size_t)b.n_tok * sizeof(float));
         double loss = 0, kl = 0;
         int n_clip = 0, n_act = 0;
         for (int q = 0; q < n_seq; q++) {
@@ -232,16 +260,33 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
                 n_act++;
             }
         }
+        double ep[6] = {loss, kl, n_clip, n_act, mtp_sum, mtp_top1};
+        bool ok = dp_sum_f64(dist, ep, 6);
         if (epoch == 0) {
-            out->loss = loss;
-            out->kl = ref ? kl / (n_act ? n_act : 1) : NAN;
+            out->loss = ep[0];
+            out->kl = ref ? ep[1] / (ep[3] > 0 ? ep[3] : 1) : NAN;
+            if (mtp) {
+                out->mtp_loss = n_mtp ? ep[4] / n_mtp : 0;
+                out->mtp_acc = n_mtp ? ep[5] / n_mtp : 0;
+            }
         }
-        out->clip_frac = n_act ? (double)n_clip / n_act : 0;
+        out->clip_frac = ep[3] > 0 ? ep[2] / ep[3] : 0;
         tmodel_zero_grad(m);
-        tmodel_backward(m, st, b.dlogp, mtp ? b.mtp_dlogp : NULL, !p->mtp_trunk);
-        out->grad_norm = adamw_step(opt, m, &out->lr);
-        if (epoch == 0 && p->bias_rate > 0) tmodel_update_bias(m, st, p->bias_rate);
+        if (n_seq) tmodel_backward(m, st, b.dlogp, mtp ? b.mtp_dlogp : NULL, !p->mtp_trunk);
+        ok = ok && dp_sum_grads(dist, m);
+        if (ok) out->grad_norm = adamw_step(opt, m, &out->lr);
+        if (ok && epoch == 0 && p->bias_rate > 0) {
+            ok = dp_sum_load(dist, m, st, n_seq > 0, load);
+            if (ok)
+                tmodel_update_bias_load(m, load, c->n_layers + (mtp ? c->n_mtp : 0), p->bias_rate);
+        }
+        if (!ok) {
+            s = err_set(err, R1_ERR_IO, "data parallel: %s",
+                        r1_dist_failure(dist) ? r1_dist_failure(dist) : "out of memory");
+            break;
+        }
     }
+    free(load);
     free(seq_of);
     free(wseq);
     out->t_train = now_s() - t0 - out->t_sample;
