@@ -59,6 +59,8 @@ static void usage(FILE *f)
         "    Trains with generated arithmetic and countdown problems in R1's format\n"
         "    (docs/training.md); `gen` prints such problems, `eval` measures a model's\n"
         "    greedy accuracy on them. train/recipe.sh made models/r1-tiny.gguf.\n"
+        "    Under `mpirun -np N` the ranks train data parallel: each takes a share of\n"
+        "    every batch, -t threads each (docs/distributed.md).\n"
         "\n"
         "OPTIONS\n"
         "  Data\n"
