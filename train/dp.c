@@ -6,11 +6,71 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void block(int n, int r, int N, int *first, int *end);
+
 void dp_share(const r1_dist *dist, int n, int *out_first, int *out_end)
 {
-    int64_t r = r1_dist_rank(dist), N = r1_dist_size(dist);
-    *out_first = (int)((int64_t)n * r / N);
-    *out_end = (int)((int64_t)n * (r + 1) / N);
+    block(n, r1_dist_rank(dist), r1_dist_size(dist), out_first, out_end);
+}
+
+static void block(int n, int r, int N, int *first, int *end)
+{
+    *first = (int)((int64_t)n * r / N);
+    *end = (int)((int64_t)n * (r + 1) / N);
+}
+
+void dp_share_tokens(const r1_dist *dist, int n_seqs, const int *seq_start, int *out_first,
+                     int *out_end)
+{
+    int64_t r = r1_dist_rank(dist), N = r1_dist_size(dist), n_tok = n_seqs ? seq_start[n_seqs] : 0;
+    int q = 0;
+    /* the rank of sequence q: ⌊N·(start + end) / (2·n_tok)⌋, non-decreasing in q */
+    while (q < n_seqs && N * ((int64_t)seq_start[q] + seq_start[q + 1]) < r * 2 * n_tok) q++;
+    *out_first = q;
+    while (q < n_seqs && N * ((int64_t)seq_start[q] + seq_start[q + 1]) < (r + 1) * 2 * n_tok) q++;
+    *out_end = q;
+}
+
+bool dp_allgather_rollouts(r1_dist *dist, int n_groups, int group_size, int max_new,
+                           rollout_out *outs)
+{
+    int N = r1_dist_size(dist), me = r1_dist_rank(dist);
+    if (N <= 1) return true;
+    /* per sample: (n_tokens | hit_eos << 32), then max_new tokens two to a u64; every rank sends
+     * as many samples as the largest block, padded */
+    int per = 1 + (max_new + 1) / 2, most = (n_groups + N - 1) / N * group_size;
+    size_t n_mine = (size_t)most * (size_t)per;
+    uint64_t *mine = calloc(n_mine ? n_mine : 1, sizeof *mine);
+    uint64_t *all = calloc(n_mine ? n_mine * (size_t)N : 1, sizeof *all);
+    bool ok = mine && all;
+    int g0, g1;
+    block(n_groups, me, N, &g0, &g1);
+    for (int k = g0 * group_size; k < g1 * group_size && ok; k++) {
+        const rollout_out *o = &outs[k];
+        uint64_t *p = mine + (size_t)(k - g0 * group_size) * (size_t)per;
+        ok = o->n_tokens <= max_new;
+        p[0] = (uint64_t)(uint32_t)o->n_tokens | (uint64_t)o->hit_eos << 32;
+        for (int t = 0; t < o->n_tokens && ok; t++)
+            p[1 + t / 2] |= (uint64_t)(uint32_t)o->tokens[t] << (t % 2 ? 32 : 0);
+    }
+    ok = ok && dist_allgather_u64(dist, mine, (int)n_mine, all);
+    for (int r = 0; r < N && ok; r++) {
+        if (r == me) continue;
+        block(n_groups, r, N, &g0, &g1);
+        for (int k = g0 * group_size; k < g1 * group_size && ok; k++) {
+            const uint64_t *p = all + (size_t)r * n_mine + (size_t)(k - g0 * group_size) * per;
+            rollout_out *o = &outs[k];
+            o->n_tokens = (int)(uint32_t)p[0];
+            o->hit_eos = (p[0] >> 32) != 0;
+            o->tokens = malloc((size_t)(o->n_tokens > 0 ? o->n_tokens : 1) * sizeof(int32_t));
+            ok = o->tokens != NULL;
+            for (int t = 0; t < o->n_tokens && ok; t++)
+                o->tokens[t] = (int32_t)(uint32_t)(p[1 + t / 2] >> (t % 2 ? 32 : 0));
+        }
+    }
+    free(mine);
+    free(all);
+    return ok;
 }
 
 bool dp_sum_f64(r1_dist *dist, double *x, int n)

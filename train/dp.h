@@ -14,6 +14,7 @@
 
 #include "r1.h"
 #include "train/optim.h"
+#include "train/rollout.h"
 #include "train/tmodel.h"
 
 #include <stdbool.h>
@@ -21,6 +22,18 @@
 /* This rank's block of n items: [*out_first, *out_end), contiguous, sizes differing by at most 1,
  * rank order (rank r gets n·r/N .. n·(r+1)/N). */
 void dp_share(const r1_dist *dist, int n, int *out_first, int *out_end);
+
+/* This rank's block of the sequences of a batch (seq_start: (n_seqs + 1) token offsets),
+ * contiguous, balanced by tokens: sequence q goes to rank ⌊N·mid_q / n_tok⌋ with mid_q the middle
+ * of its tokens, so every rank gets about n_tok/N tokens (whole sequences; a rank may get none). */
+void dp_share_tokens(const r1_dist *dist, int n_seqs, const int *seq_start, int *out_first,
+                     int *out_end);
+
+/* GRPO: each rank sampled the groups of its dp_share of n_groups (outs[k] for k in its groups'
+ * samples, n_tokens ≤ max_new); afterwards every rank has every sample (the others' tokens are
+ * malloc'd into outs, freed by rollout_free). */
+bool dp_allgather_rollouts(r1_dist *dist, int n_groups, int group_size, int max_new,
+                           rollout_out *outs);
 
 /* x[0..n) := the sum over ranks of every rank's x (n ≤ 64), added in rank order in double. */
 bool dp_sum_f64(r1_dist *dist, double *x, int n);

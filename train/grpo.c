@@ -70,7 +70,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     float *reward = calloc((size_t)n, sizeof(float)), *adv = calloc((size_t)n, sizeof(float));
     unsigned char *keep = calloc((size_t)n, 1);
     float *logp_old = NULL, *logp_ref = NULL;
-    tokbatch b = {0};
+    tokbatch b = {0}, part = {0};
     r1_model *em = NULL;
     r1_status s = R1_OK;
     if (!probs || !prompt_ids || !n_prompt || !reqs || !outs || !reward || !adv || !keep) {
@@ -78,7 +78,8 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         goto done;
     }
 
-    /* 1. sample with the engine from the current weights: this rank's groups [i0, i1) */
+    /* 1. sample with the engine from the current weights; data parallel: this rank's groups
+     * [i0, i1), then every rank gets every sample */
     r1_dist *dist = p->dist;
     int i0, i1;
     dp_share(dist, P, &i0, &i1);
@@ -111,11 +112,15 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     if (em) r1_model_free(em);
     em = NULL;
     out->t_sample = now_s() - t0;
+    if (!dp_allgather_rollouts(dist, P, G, max_new, outs)) {
+        s = err_set(err, R1_ERR_IO, "data parallel: gathering the samples: %s",
+                    r1_dist_failure(dist) ? r1_dist_failure(dist) : "out of memory");
+        goto done;
+    }
 
-    /* 2. rewards and group-relative advantages (of this rank's groups; the statistics summed over
-     * the ranks below) */
+    /* 2. rewards and group-relative advantages */
     double len_sum = 0;
-    for (int i = i0 * G; i < i1 * G; i++) {
+    for (int i = 0; i < n; i++) {
         vocab_decode(outs[i].tokens, outs[i].n_tokens, text, sizeof text);
         bool fmt;
         bool ok = task_check(&probs[i / G], text, &fmt);
@@ -126,7 +131,11 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         out->reward += reward[i];
         len_sum += outs[i].n_tokens;
     }
-    for (int i = i0; i < i1; i++) {
+    out->accuracy /= n;
+    out->format /= n;
+    out->reward /= n;
+    out->mean_len = len_sum / n;
+    for (int i = 0; i < P; i++) {
         double mean = 0, var = 0;
         for (int g = 0; g < G; g++) mean += reward[i * G + g];
         mean /= G;
@@ -148,7 +157,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         goto done;
     }
     int n_seq = 0;
-    for (int k = i0 * G; k < i1 * G; k++) {
+    for (int k = 0; k < n; k++) {
         if (!keep[k]) continue;
         int i = k / G;
         if ((s = tokbatch_add(&b, prompt_ids + (size_t)i * 512, n_prompt[i], outs[k].tokens,
@@ -158,42 +167,38 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         }
         seq_of[n_seq++] = k;
     }
-    /* the whole step's counts; the MTP mask of this rank's sequences */
-    tbatch tb = tokbatch_view(&b);
-    bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
-    int n_mtp_local = mtp && n_seq ? tbatch_mtp_mask(&tb, b.mtp_active) : 0;
-    double tot[8] = {out->accuracy,      out->format, out->reward, len_sum,
-                     out->n_groups_kept, n_seq,       b.n_active,  n_mtp_local};
-    if (!dp_sum_f64(dist, tot, 8)) {
-        free(seq_of);
-        s = err_set(err, R1_ERR_IO, "data parallel: %s", r1_dist_failure(dist));
-        goto done;
-    }
-    out->accuracy = tot[0] / n;
-    out->format = tot[1] / n;
-    out->reward = tot[2] / n;
-    out->mean_len = tot[3] / n;
-    out->n_groups_kept = (int)tot[4];
-    int n_seq_all = (int)tot[5], n_active_all = (int)tot[6], n_mtp = (int)tot[7];
-    out->n_seqs_trained = n_seq_all;
-    out->n_tokens = n_active_all;
+    out->n_seqs_trained = n_seq;
+    out->n_tokens = b.n_active;
     out->kl = NAN;
     out->mtp_loss = out->mtp_acc = NAN;
-    if (n_seq_all == 0) { /* nothing to learn from: no update, the schedule still advances */
+    if (n_seq == 0) { /* nothing to learn from: no update, the schedule still advances */
         opt->step++;
         free(seq_of);
         out->t_train = now_s() - t0 - out->t_sample;
         goto done;
     }
-    logp_old = malloc((size_t)(b.n_tok > 0 ? b.n_tok : 1) * sizeof(float));
-    logp_ref = malloc((size_t)(b.n_tok > 0 ? b.n_tok : 1) * sizeof(float));
+    /* data parallel: this rank trains its block of the batch's sequences [q0, q1) (all of them
+     * alone); the weights below are the whole batch's */
+    int q0 = 0, q1 = n_seq;
+    tokbatch *pb = &b;
+    if (r1_dist_size(dist) > 1) {
+        dp_share_tokens(dist, b.n_seqs, b.seq_start, &q0, &q1);
+        if ((s = tokbatch_slice(&b, q0, q1, &part, err))) {
+            free(seq_of);
+            goto done;
+        }
+        pb = &part;
+    }
+    tbatch tb = tokbatch_view(pb);
+    logp_old = malloc((size_t)(pb->n_tok > 0 ? pb->n_tok : 1) * sizeof(float));
+    logp_ref = malloc((size_t)(pb->n_tok > 0 ? pb->n_tok : 1) * sizeof(float));
     if (!logp_old || !logp_ref) {
         free(seq_of);
         s = err_set(err, R1_ERR_NOMEM, "out of memory");
         goto done;
     }
     /* per-token weight of each sequence's terms */
-    float *wseq = malloc((size_t)(n_seq > 0 ? n_seq : 1) * sizeof(float));
+    float *wseq = malloc((size_t)n_seq * sizeof(float));
     if (!wseq) {
         free(seq_of);
         s = err_set(err, R1_ERR_NOMEM, "out of memory");
@@ -202,19 +207,24 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     for (int q = 0; q < n_seq; q++) {
         int len = 0;
         for (int t = b.seq_start[q]; t < b.seq_start[q + 1]; t++) len += b.active[t];
-        wseq[q] = p->agg == GRPO_AGG_TOKEN ? 1.0f / (float)(n_active_all > 0 ? n_active_all : 1)
-                  : p->agg == GRPO_AGG_SEQ ? 1.0f / ((float)n_seq_all * (float)(len > 0 ? len : 1))
-                                           : 1.0f / ((float)n_seq_all * (float)max_new);
+        wseq[q] = p->agg == GRPO_AGG_TOKEN ? 1.0f / (float)(b.n_active > 0 ? b.n_active : 1)
+                  : p->agg == GRPO_AGG_SEQ ? 1.0f / ((float)n_seq * (float)(len > 0 ? len : 1))
+                                           : 1.0f / ((float)n_seq * (float)max_new);
     }
-    if (ref && n_seq) {
+    bool ran = pb->n_seqs > 0;
+    if (ref && ran) {
         if ((s = tmodel_forward(ref, ref_st, &tb, logp_ref, NULL, err))) {
             free(seq_of);
             free(wseq);
             goto done;
         }
     }
-    for (int t = 0; t < b.n_tok && mtp; t++)
-        b.mtp_dlogp[t] = b.mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
+    bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
+    tbatch whole = tokbatch_view(&b);
+    int n_mtp = mtp ? tbatch_mtp_mask(&whole, b.mtp_active) : 0; /* the whole batch's count */
+    if (mtp && pb != &b && ran) tbatch_mtp_mask(&tb, pb->mtp_active);
+    for (int t = 0; t < pb->n_tok && mtp; t++)
+        pb->mtp_dlogp[t] = pb->mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
     const tconfig *c = &m->cfg;
     int *load =
         malloc((size_t)(c->n_layers + c->n_mtp) * (size_t)(c->n_routed_experts + 1) * sizeof *load);
@@ -226,23 +236,23 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     }
     for (int epoch = 0; epoch < (p->ppo_epochs > 0 ? p->ppo_epochs : 1); epoch++) {
         double mtp_sum = 0, mtp_top1 = 0;
-        if (n_seq) {
-            if ((s = tmodel_forward(m, st, &tb, b.logp, mtp ? b.mtp_logp : NULL, err))) break;
+        if (ran) {
+            if ((s = tmodel_forward(m, st, &tb, pb->logp, mtp ? pb->mtp_logp : NULL, err))) break;
             if (epoch == 0 && mtp) {
-                for (int t = 0; t < b.n_tok; t++)
-                    if (b.mtp_active[t]) mtp_sum -= b.mtp_logp[t];
+                for (int t = 0; t < pb->n_tok; t++)
+                    if (pb->mtp_active[t]) mtp_sum -= pb->mtp_logp[t];
                 mtp_top1 = tstate_mtp_top1(st);
             }
-            if (epoch == 0) memcpy(logp_old, b.logp, (size_t)b.n_tok * sizeof(float));
+            if (epoch == 0) memcpy(logp_old, pb->logp, (size_t)pb->n_tok * sizeof(float));
         }
         double loss = 0, kl = 0;
         int n_clip = 0, n_act = 0;
-        for (int q = 0; q < n_seq; q++) {
-            float A = adv[seq_of[q]], w = wseq[q];
-            for (int t = b.seq_start[q]; t < b.seq_start[q + 1]; t++) {
-                b.dlogp[t] = 0;
-                if (!b.active[t]) continue;
-                float lp = b.logp[t];
+        for (int q = 0; q < q1 - q0; q++) {
+            float A = adv[seq_of[q0 + q]], w = wseq[q0 + q];
+            for (int t = pb->seq_start[q]; t < pb->seq_start[q + 1]; t++) {
+                pb->dlogp[t] = 0;
+                if (!pb->active[t]) continue;
+                float lp = pb->logp[t];
                 float ratio = expf(lp - logp_old[t]);
                 float rc = fminf(fmaxf(ratio, 1 - p->clip_low), 1 + p->clip_high);
                 float unc = ratio * A, clp = rc * A;
@@ -256,27 +266,28 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
                     kl += k3;
                 }
                 loss -= w * (obj - p->kl_coef * k3);
-                b.dlogp[t] = -w * (g_obj - p->kl_coef * (float)dk3);
+                pb->dlogp[t] = -w * (g_obj - p->kl_coef * (float)dk3);
                 n_act++;
             }
         }
-        double ep[6] = {loss, kl, n_clip, n_act, mtp_sum, mtp_top1};
-        bool ok = dp_sum_f64(dist, ep, 6);
+        /* the whole batch's sums (data parallel: over the ranks) */
+        double sums[6] = {loss, kl, n_clip, n_act, mtp_sum, mtp_top1};
+        bool ok = dp_sum_f64(dist, sums, 6);
         if (epoch == 0) {
-            out->loss = ep[0];
-            out->kl = ref ? ep[1] / (ep[3] > 0 ? ep[3] : 1) : NAN;
+            out->loss = sums[0];
+            out->kl = ref ? sums[1] / (sums[3] > 0 ? sums[3] : 1) : NAN;
             if (mtp) {
-                out->mtp_loss = n_mtp ? ep[4] / n_mtp : 0;
-                out->mtp_acc = n_mtp ? ep[5] / n_mtp : 0;
+                out->mtp_loss = n_mtp ? sums[4] / n_mtp : 0;
+                out->mtp_acc = n_mtp ? sums[5] / n_mtp : 0;
             }
         }
-        out->clip_frac = ep[3] > 0 ? ep[2] / ep[3] : 0;
+        out->clip_frac = sums[3] > 0 ? sums[2] / sums[3] : 0;
         tmodel_zero_grad(m);
-        if (n_seq) tmodel_backward(m, st, b.dlogp, mtp ? b.mtp_dlogp : NULL, !p->mtp_trunk);
+        if (ran) tmodel_backward(m, st, pb->dlogp, mtp ? pb->mtp_dlogp : NULL, !p->mtp_trunk);
         ok = ok && dp_sum_grads(dist, m);
         if (ok) out->grad_norm = adamw_step(opt, m, &out->lr);
         if (ok && epoch == 0 && p->bias_rate > 0) {
-            ok = dp_sum_load(dist, m, st, n_seq > 0, load);
+            ok = dp_sum_load(dist, m, st, ran, load);
             if (ok)
                 tmodel_update_bias_load(m, load, c->n_layers + (mtp ? c->n_mtp : 0), p->bias_rate);
         }
@@ -304,5 +315,6 @@ done:
     free(logp_old);
     free(logp_ref);
     tokbatch_free(&b);
+    tokbatch_free(&part);
     return s;
 }

@@ -191,7 +191,7 @@ static r1_status dp_run(tmodel *m, tstate *st, adamw *opt, tokbatch *b, r1_dist 
     /* the normalizers: the whole batch's counts, which every rank knows */
     int n_active = b->n_active, n_mtp = mtp ? tbatch_mtp_mask(&whole, b->mtp_active) : 0;
     int s0, s1;
-    dp_share(dist, b->n_seqs, &s0, &s1);
+    dp_share_tokens(dist, b->n_seqs, b->seq_start, &s0, &s1);
     tokbatch part = {0};
     r1_status s = tokbatch_slice(b, s0, s1, &part, err);
     if (s) {
