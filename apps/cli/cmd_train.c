@@ -12,6 +12,7 @@
 #include "common.h"
 
 #include "formats/gguf.h"
+#include "dist/dist.h"
 #include "train/dp.h"
 #include "train/evaluate.h"
 #include "train/sft.h"
@@ -719,6 +720,8 @@ int cmd_train(int argc, char **argv)
         cli_dist = dist;
     }
 done:
+    /* the other ranks may wait for this one in a collective without a timeout: end the job */
+    if (rc && n_ranks > 1) dist_mark_failed(cli_dist, "r1 train failed on this rank");
     tokbatch_free(&batch);
     tokbatch_free(&heldout);
     tstate_free(st);

@@ -8,6 +8,7 @@
 #     (max |a-b| / max |a| per tensor); grpo: the same samples (reward, accuracy, format, length
 #     per step), gradient norm ≤ 1e-4 relative, weights ≤ 1e-4
 #   - the comparison is not vacuous: a run with another seed is outside those tolerances
+#   - grpo: a rank whose own step fails (its scratch file cannot be written) ends the whole job
 set -u
 what=$1 r1=$2 diff=$3 data=$4 mpiexec=$5
 shift 5
@@ -70,6 +71,18 @@ for np in 2 3; do
         check "le $r 1e-4" "grpo: -np $np gradient norms within 1e-4 of one process (max $r)"
     fi
 done
+if [ "$what" = grpo ]; then
+    # rank 1 alone cannot write its scratch copy of the weights (a directory is in the way) while
+    # rank 0 waits for its samples: the job must end non-zero, soon, saying why
+    mkdir -p "$tmp/f.grpo.tsv.scratch.1.gguf"
+    start=$(date +%s)
+    timeout 60 "$mpiexec" -n 2 "${flags[@]}" "$r1" grpo "${args[@]}" -o "$tmp/f.gguf" \
+        >"$tmp/f.out" 2>&1 </dev/null
+    rc=$? took=$(($(date +%s) - start))
+    check "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -le 30 ]" \
+        "grpo: one rank failing alone ends the job (exit $rc in ${took}s)"
+    check "grep -q 'scratch.1.gguf.*Is a directory' '$tmp/f.out'" "grpo: the failing rank says why"
+fi
 # not vacuous: another seed is far outside the tolerances
 args+=("${other[@]}")
 check "run seed" "$what: another seed"
