@@ -8,6 +8,7 @@
 #     (max |a-b| / max |a| per tensor); grpo: the same samples (reward, accuracy, format, length
 #     per step), gradient norm ≤ 1e-4 relative, weights ≤ 1e-4
 #   - the comparison is not vacuous: a run with another seed is outside those tolerances
+#   - train: -np 2 stopped half way and resumed from its checkpoint = the straight -np 2 run
 #   - grpo: a rank whose own step fails (its scratch file cannot be written) ends the whole job
 set -u
 what=$1 r1=$2 diff=$3 data=$4 mpiexec=$5
@@ -71,6 +72,15 @@ for np in 2 3; do
         check "le $r 1e-4" "grpo: -np $np gradient norms within 1e-4 of one process (max $r)"
     fi
 done
+if [ "$what" = train ]; then
+    # stopped half way and resumed, both under -np 2: the same model as the straight -np 2 run
+    check "'$mpiexec' -n 2 ${flags[*]} '$r1' train ${args[*]} --stop-after 5 -o '$tmp/half.gguf' \
+        >/dev/null 2>&1" "train: -np 2, first half"
+    check "'$mpiexec' -n 2 ${flags[*]} '$r1' train --resume '$tmp/half.ckpt' -o '$tmp/half.gguf' \
+        -t 1 >'$tmp/resume.out' 2>&1" "train: -np 2, resumed"
+    check "cmp -s '$tmp/half.gguf' '$tmp/np2.gguf' && cmp -s '$tmp/half.ckpt' '$tmp/np2.ckpt'" \
+        "train: -np 2 stopped and resumed = straight, byte for byte"
+fi
 if [ "$what" = grpo ]; then
     # rank 1 alone cannot write its scratch copy of the weights (a directory is in the way) while
     # rank 0 waits for its samples: the job must end non-zero, soon, saying why
