@@ -331,7 +331,7 @@ int cmd_grpo(int argc, char **argv)
         fprintf(stderr, "r1 grpo: %s\n", err);
         goto done;
     }
-    FILE *log = root ? fopen(log_path, "w") : fopen("/dev/null", "w");
+    FILE *log = root ? fopen(log_path, "w") : fopen("/dev/null", "w"); /* ranks > 0 log nowhere */
     if (!log) {
         fprintf(stderr, "r1 grpo: cannot write %s\n", log_path);
         goto done;
@@ -415,7 +415,8 @@ int cmd_grpo(int argc, char **argv)
         uint64_t hash;
         int bad;
         if (!dp_check_identical(cli_dist, m, &opt, &hash, &bad)) {
-            if (bad >= 0) fprintf(stderr, "r1 grpo: rank %d's weights differ from rank 0's\n", bad);
+            if (bad >= 0 && root)
+                fprintf(stderr, "r1 grpo: rank %d's weights differ from rank 0's\n", bad);
             goto done;
         }
         if (root)

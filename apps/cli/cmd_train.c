@@ -564,7 +564,8 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "r1 train: --tasks: %s\n", err);
         goto done;
     }
-    FILE *log = root ? fopen(log_path, o.resume ? "a" : "w") : fopen("/dev/null", "w");
+    FILE *log = root ? fopen(log_path, o.resume ? "a" : "w")
+                     : fopen("/dev/null", "w"); /* ranks > 0 log nowhere */
     if (!log) {
         fprintf(stderr, "r1 train: cannot write %s\n", log_path);
         goto done;
@@ -681,7 +682,7 @@ int cmd_train(int argc, char **argv)
         uint64_t hash;
         int bad;
         if (!dp_check_identical(cli_dist, m, &opt, &hash, &bad)) {
-            if (bad >= 0)
+            if (bad >= 0 && root)
                 fprintf(stderr, "r1 train: rank %d's weights differ from rank 0's\n", bad);
             goto done;
         }
