@@ -471,7 +471,7 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
         bool q3 = w->type == DTYPE_Q3_K;
         size_t blk_bytes = q3 ? sizeof(block_q3_k) : sizeof(block_q2_k);
         size_t out_bytes = q3 ? KERN_R8_Q3K_BYTES : KERN_R8_Q2K_BYTES;
-        size_t codes = q3 ? 144 : 288; /* offset of the 2-bit codes */
+        size_t codes = q3 ? 144 : 160; /* offset of the 2-bit codes */
         for (int64_t g = g0; g < g1; g++)
             for (int64_t b = 0; b < nsb; b++) {
                 uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * out_bytes;
@@ -503,10 +503,7 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
                         const block_q2_k *blk = (const block_q2_k *)(const void *)raw;
                         memcpy(out + 2 * r, &blk->d, 2);
                         memcpy(out + 16 + 2 * r, &blk->dmin, 2);
-                        for (int sb = 0; sb < 16; sb++) {
-                            out[32 + 8 * sb + r] = blk->scales[sb] & 15;
-                            out[160 + 8 * sb + r] = blk->scales[sb] >> 4;
-                        }
+                        for (int sb = 0; sb < 16; sb++) out[32 + 8 * sb + r] = blk->scales[sb];
                     }
                     for (int q = 0; q < 2; q++) /* chunk 4q + j in bits 2j, 2j + 1 */
                         for (int h = 0; h < 8; h++)

@@ -631,8 +631,9 @@ static inline __attribute__((always_inline)) void gemm_q3k_group(const uint8_t *
 }
 
 /* ---- Q2_K ------------------------------------------------------------------------------------
- * Per 8 rows and super-block of 256 (KERN_R8_Q2K_BYTES): the 8 rows' d, then dmin (fp16), the
- * scales [sub-block of 16][row] (uint8, 0..15), the mins likewise, then the 2-bit codes: for each
+ * Per 8 rows and super-block of 256 (KERN_R8_Q2K_BYTES, the file's size): the 8 rows' d, then dmin
+ * (fp16), the file's scale bytes [sub-block of 16][row] (scale in the low nibble, min in the high
+ * one), then the 2-bit codes: for each
  * quad of chunks (4q .. 4q + 3) and group h of 4 elements, 32 bytes (row r's 4 codes of chunk
  * 4q + j in bits 2j, 2j + 1). Codes are 0..3, unsigned as vpdpbusd wants them. Per row:
  * d·dx·Σ_s sc_s·S_s − dmin·dx·Σ_s mn_s·X_s, as Q4_K with sub-blocks of 16. */
@@ -653,7 +654,8 @@ static inline __attribute__((always_inline)) void gemm_q2k_group(const uint8_t *
         const uint8_t *blk = group + (size_t)b * KERN_R8_Q2K_BYTES;
         prefetch_ahead(blk + 2 * KERN_R8_Q2K_BYTES, KERN_R8_Q2K_BYTES);
         const __m256 d = scales8(blk), dmin = scales8(blk + 16);
-        const uint8_t *sc = blk + 32, *mn = blk + 160, *q = blk + 288;
+        const uint8_t *sc = blk + 32, *q = blk + 160;
+        const __m256i m4 = _mm256_set1_epi32(15);
         __m256i tot[Q6K_TOKENS], mins[Q6K_TOKENS];
 #pragma GCC unroll 8
         for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm256_setzero_si256();
@@ -676,8 +678,10 @@ static inline __attribute__((always_inline)) void gemm_q2k_group(const uint8_t *
             }
 #pragma GCC unroll 2
             for (int a = 0; a < 2; a++) {
-                __m256i scv = _mm256_cvtepu8_epi32(
-                    _mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * (2 * c + a))));
+                __m256i scv =
+                    _mm256_and_si256(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                         (const __m128i *)(const void *)(sc + 8 * (2 * c + a)))),
+                                     m4);
 #pragma GCC unroll 8
                 for (int k = 0; k < n; k++)
                     tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(s[k][a], scv));
@@ -685,8 +689,9 @@ static inline __attribute__((always_inline)) void gemm_q2k_group(const uint8_t *
         }
 #pragma GCC unroll 16
         for (int j = 0; j < 16; j++) {
-            __m256i m =
-                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(mn + 8 * j)));
+            __m256i m = _mm256_srli_epi32(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * j))),
+                4);
 #pragma GCC unroll 8
             for (int k = 0; k < n; k++)
                 mins[k] = _mm256_add_epi32(
