@@ -1,5 +1,5 @@
-/* cmd_eval.c — `r1 eval`: score a model on math, multiple-choice and perplexity benchmarks with
- * DeepSeek-R1's protocol (docs/eval.md).
+/* eval_run.c — running `r1 eval`: score a model on math, multiple-choice and perplexity benchmarks
+ * with DeepSeek-R1's protocol (docs/eval.md).
  *
  * Generation tasks put every (item, sample) pair in a queue and keep up to --parallel sequences
  * decoding together: one r1_session_decode_batch per step appends a token to every live sequence,
@@ -9,9 +9,7 @@
  * --parallel give the same results as one uninterrupted run. Each item's record is appended to
  * the results file and flushed as soon as its last sample ends; the report is always computed
  * from that file. */
-#include "chat_store.h"
-#include "cli.h"
-#include "common.h"
+#include "eval.h"
 #include "eval_answer.h"
 #include "eval_data.h"
 #include "eval_report.h"
@@ -33,69 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void usage(FILE *f)
-{
-    fprintf(
-        f,
-        "NAME\n"
-        "    r1 eval - score a model on math, multiple-choice or perplexity benchmarks\n"
-        "\n"
-        "SYNOPSIS\n"
-        "    r1 eval -m MODEL --task math|choice|perplexity --data FILE [OPTIONS]\n"
-        "    r1 eval --summarize RESULTS.jsonl [--json]\n"
-        "\n"
-        "DESCRIPTION\n"
-        "    Scores a model with DeepSeek-R1's protocol (docs/eval.md): math answers are the last\n"
-        "    \\boxed{} after the reasoning, checked by a normalizing equivalence; choice items "
-        "use\n"
-        "    simple-evals' zero-shot prompt and its \"Answer: X\" line; perplexity slides a "
-        "window\n"
-        "    over a text file. Each finished item is appended to the results file at once; "
-        "--resume\n"
-        "    continues an interrupted run. The report (markdown on stdout, JSON in --report) has\n"
-        "    pass@1 ± standard error, pass@k, cons@k, lengths, truncation and throughput.\n"
-        "\n"
-        "OPTIONS\n"
-        "  Tasks and data\n"
-        "    --task NAME         math, choice or perplexity\n"
-        "    --data FILE         JSONL (or a JSON array); perplexity: a text file\n"
-        "    --field ROLE=NAME   read ROLE (question, answer, choices, id, subject) from field "
-        "NAME\n"
-        "    --limit N           only the first N items (perplexity: the first N tokens)\n"
-        "    --strict            a malformed line is an error (default: reported and skipped)\n"
-        "    --score gen|logprob choice: the letter of a generated answer (default), or the most\n"
-        "                        likely letter after \"Answer:\" without generating\n"
-        "  Protocol\n"
-        "    --samples K         generations per item (default 1); pass@k and cons@k over them\n"
-        "    --temp T            temperature (default 0.6)\n"
-        "    --top-p P           nucleus sampling (default 0.95)\n"
-        "    --greedy            temperature 0, one sample: a quick deterministic check\n"
-        "    --seed S            base seed (default 1); each sample's seed is recorded\n"
-        "    --max-tokens N      generation limit per sample (default 32768, capped by the "
-        "context)\n"
-        "    --ctx N             context size (default: the model's; perplexity: the window, "
-        "4096)\n"
-        "    --stride N          perplexity: tokens the window advances (default: half the "
-        "window)\n"
-        "    --template NAME     chat template (default: detected; %s)\n"
-        "  Running\n"
-        "    -m, --model MODEL   GGUF file, Hugging Face folder or stored model name\n"
-        "    -o, --out FILE      per-item results JSONL (default: DATA-STEM.TASK.jsonl)\n"
-        "    --report FILE       JSON report (default: the results file with .report.json)\n"
-        "    --resume            continue the results file: finished items are not redone\n"
-        "    --overwrite         start the results file over\n"
-        "    --parallel N        sequences decoded together (default: as many as fit, up to 64)\n"
-        "    --cache-type T      KV cache: f32 (default), f16, bf16, q8_0\n"
-        "    --mtp on|off        speculative decoding with the model's MTP module (default: on\n"
-        "                        when it has one; the same answers with greedy decoding)\n"
-        "    --no-text           leave the generated text out of the results file\n"
-        "    --json              print the JSON report instead of the markdown table\n"
-        "    -t, --threads N     worker threads (default: all cores)\n"
-        "    -v, --verbose       timings and progress on stderr\n"
-        "    -h, --help          this help\n",
-        chat_template_names());
-}
-
 static double now_s(void)
 {
     struct timespec ts;
@@ -105,149 +40,21 @@ static double now_s(void)
 
 static volatile sig_atomic_t g_stop;
 
-static void on_sigint(int sig)
+/* v rounded to the given number of decimals (0.012 s, not 0.012003917000000001) */
+static double round_to(double v, int decimals)
 {
-    (void)sig;
-    if (g_stop) _exit(130);
-    g_stop = 1;
+    double scale = pow(10, decimals);
+    return round(v * scale) / scale;
 }
 
-/* ---- options ----------------------------------------------------------------------------- */
-
-typedef struct options {
-    const char *model_arg, *data, *out, *report, *template_name, *summarize;
-    eval_task task;
-    bool has_task;
-    eval_fields fields;
-    int limit; /* 0 = all */
-    bool strict, resume, overwrite, no_text, json, verbose, greedy, logprob;
-    int samples;
-    float temperature, top_p;
-    uint64_t seed;
-    int max_tokens, ctx, stride, parallel, n_threads;
-    r1_mtp_mode mtp;
-    r1_cache_type cache_type;
-} options;
-
-static int parse_options(int argc, char **argv, options *o)
+static char *json_print(char *(*print)(const cJSON *), const cJSON *item)
 {
-    *o = (options){
-        .samples = 1, .temperature = 0.6f, .top_p = 0.95f, .seed = 1, .max_tokens = 32768};
-    char err[256];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (!(o->model_arg = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--task")) {
-            if (!(v = cli_value(argc, argv, &i))) return 2;
-            if (!eval_task_from_name(v, &o->task)) {
-                fprintf(stderr, "r1 eval: unknown task '%s' (math, choice, perplexity)\n", v);
-                return 2;
-            }
-            o->has_task = true;
-        } else if (!strcmp(a, "--data")) {
-            if (!(o->data = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--field")) {
-            if (!(v = cli_value(argc, argv, &i))) return 2;
-            if (!eval_fields_set(&o->fields, v, err)) {
-                fprintf(stderr, "r1 eval: %s\n", err);
-                return 2;
-            }
-        } else if (!strcmp(a, "--limit")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, INT_MAX, &o->limit))
-                return 2;
-        } else if (!strcmp(a, "--strict")) {
-            o->strict = true;
-        } else if (!strcmp(a, "--score")) {
-            if (!(v = cli_value(argc, argv, &i))) return 2;
-            if (strcmp(v, "gen") && strcmp(v, "logprob")) {
-                fprintf(stderr, "r1 eval: --score is gen or logprob, got '%s'\n", v);
-                return 2;
-            }
-            o->logprob = !strcmp(v, "logprob");
-        } else if (!strcmp(a, "--samples") || !strcmp(a, "-k")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1024, &o->samples))
-                return 2;
-        } else if (!strcmp(a, "--temp") || !strcmp(a, "--temperature")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o->temperature))
-                return 2;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_float(a, v, &o->top_p)) return 2;
-        } else if (!strcmp(a, "--greedy")) {
-            o->greedy = true;
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_u64(a, v, &o->seed)) return 2;
-        } else if (!strcmp(a, "--max-tokens") || !strcmp(a, "-n")) {
-            if (!(v = cli_value(argc, argv, &i)) ||
-                !cli_parse_int(a, v, 1, 1 << 22, &o->max_tokens))
-                return 2;
-        } else if (!strcmp(a, "--ctx") || !strcmp(a, "-c")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 8, 1 << 22, &o->ctx))
-                return 2;
-        } else if (!strcmp(a, "--stride")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 1 << 22, &o->stride))
-                return 2;
-        } else if (!strcmp(a, "--template")) {
-            if (!(o->template_name = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--out")) {
-            if (!(o->out = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--report")) {
-            if (!(o->report = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--summarize")) {
-            if (!(o->summarize = cli_value(argc, argv, &i))) return 2;
-        } else if (!strcmp(a, "--resume")) {
-            o->resume = true;
-        } else if (!strcmp(a, "--overwrite")) {
-            o->overwrite = true;
-        } else if (!strcmp(a, "--mtp")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_mtp(v, &o->mtp)) return 2;
-        } else if (!strcmp(a, "--cache-type")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_cache_type(v, &o->cache_type))
-                return 2;
-        } else if (!strcmp(a, "--parallel")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 1, 512, &o->parallel))
-                return 2;
-        } else if (!strcmp(a, "--no-text")) {
-            o->no_text = true;
-        } else if (!strcmp(a, "--json")) {
-            o->json = true;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!(v = cli_value(argc, argv, &i)) || !cli_parse_int(a, v, 0, 4096, &o->n_threads))
-                return 2;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = true;
-        } else {
-            return cli_unknown_option(a);
-        }
-    }
-    if (o->summarize) return -1;
-    if (!o->has_task || !o->data) {
-        fprintf(stderr, "r1 eval: --task and --data are required (see `r1 eval --help`)\n");
-        return 2;
-    }
-    if (o->logprob && o->task != EVAL_TASK_CHOICE) {
-        fprintf(stderr, "r1 eval: --score logprob applies to --task choice only\n");
-        return 2;
-    }
-    if (o->resume && o->overwrite) {
-        fprintf(stderr, "r1 eval: --resume and --overwrite contradict each other\n");
-        return 2;
-    }
-    if (o->greedy) o->temperature = 0;
-    if (o->temperature <= 0) o->greedy = true;
-    if ((o->greedy || o->logprob) && o->samples > 1) {
-        fprintf(stderr, "r1 eval: %s gives one answer per item: --samples %d ignored\n",
-                o->logprob ? "--score logprob" : "greedy decoding", o->samples);
-        o->samples = 1;
-    }
-    if (o->temperature < 0 || o->top_p <= 0 || o->top_p > 1) {
-        fprintf(stderr, "r1 eval: --temp must be >= 0 and --top-p in (0, 1]\n");
-        return 2;
-    }
-    return -1;
+    return print ? print(item) : cJSON_Print(item);
+}
+
+void eval_request_stop(void)
+{
+    g_stop = 1;
 }
 
 /* ---- model and prompts ------------------------------------------------------------------- */
@@ -365,7 +172,7 @@ static bool same_text(const char *a, const char *b)
     return !strcmp(a, b);
 }
 
-static cJSON *item_record(const options *o, const eval_item *it, item_state *st)
+static cJSON *item_record(const eval_options *o, const eval_item *it, item_state *st)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "type", "item");
@@ -445,7 +252,7 @@ static bool write_line(FILE *f, cJSON *o)
 }
 
 /* Score a finished sample of a generation task. */
-static void score_sample(const options *o, const eval_item *it, sample_result *s)
+static void score_sample(const eval_options *o, const eval_item *it, sample_result *s)
 {
     if (o->task == EVAL_TASK_MATH) {
         s->answer = eval_extract_math(s->content, s->reasoning, &s->how);
@@ -507,7 +314,7 @@ static void slot_emit(void *user, reasoning_part part, const char *text, size_t 
 }
 
 typedef struct runner {
-    const options *o;
+    const eval_options *o;
     engine *e;
     eval_dataset *data;
     item_state *items; /* (data->n_items) */
@@ -607,7 +414,7 @@ static r1_status slot_start(runner *r, slot *sl, int item, int sample, char *err
 
 static int run_generation(runner *r)
 {
-    const options *o = r->o;
+    const eval_options *o = r->o;
     char err[R1_ERR_MAX];
     int n_jobs = r->n_pending * o->samples;
     int n_slots = o->parallel > 0 ? o->parallel : 0;
@@ -761,7 +568,7 @@ static int32_t letter_token(const tokenizer *tok, char letter)
 
 static int run_logprob(runner *r)
 {
-    const options *o = r->o;
+    const eval_options *o = r->o;
     char err[R1_ERR_MAX];
     int32_t letters[EVAL_MAX_CHOICES];
     for (int k = 0; k < EVAL_MAX_CHOICES; k++)
@@ -866,7 +673,7 @@ static char *read_all(const char *path, size_t *out_n)
     return buf;
 }
 
-static int run_perplexity(const options *o, engine *e, const char *report_path)
+static int run_perplexity(const eval_options *o, engine *e, const char *report_path)
 {
     char err[R1_ERR_MAX];
     size_t n_text = 0;
@@ -971,19 +778,19 @@ static int run_perplexity(const options *o, engine *e, const char *report_path)
     cJSON_AddNumberToObject(cfg, "window", window);
     cJSON_AddNumberToObject(cfg, "stride", stride);
     cJSON_AddNumberToObject(rep, "n_tokens", n);
-    cJSON_AddNumberToObject(rep, "mean_nll", cli_round(sum / (n > 0 ? n : 1), 6));
-    cJSON_AddNumberToObject(rep, "nll_stderr", cli_round(se, 6));
-    cJSON_AddNumberToObject(rep, "ppl", cli_round(ppl, 6));
+    cJSON_AddNumberToObject(rep, "mean_nll", round_to(sum / (n > 0 ? n : 1), 6));
+    cJSON_AddNumberToObject(rep, "nll_stderr", round_to(se, 6));
+    cJSON_AddNumberToObject(rep, "ppl", round_to(ppl, 6));
     cJSON *ci = cJSON_AddArrayToObject(rep, "ppl_ci95");
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(lo, 6)));
-    cJSON_AddItemToArray(ci, cJSON_CreateNumber(cli_round(hi, 6)));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(round_to(lo, 6)));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(round_to(hi, 6)));
     cJSON *tm = cJSON_AddObjectToObject(rep, "timing");
-    cJSON_AddNumberToObject(tm, "wall_s", cli_round(wall, 3));
+    cJSON_AddNumberToObject(tm, "wall_s", round_to(wall, 3));
     cJSON_AddNumberToObject(tm, "processed_tokens", (double)processed);
-    cJSON_AddNumberToObject(tm, "tokens_per_s", cli_round(wall > 0 ? processed / wall : 0, 2));
+    cJSON_AddNumberToObject(tm, "tokens_per_s", round_to(wall > 0 ? processed / wall : 0, 2));
     if (g_stop) cJSON_AddBoolToObject(rep, "interrupted", true);
     if (o->json) {
-        char *js = cli_json_print(rep);
+        char *js = json_print(o->json_print, rep);
         if (js) puts(js);
         free(js);
     } else {
@@ -995,7 +802,7 @@ static int run_perplexity(const options *o, engine *e, const char *report_path)
     }
     if (report_path) {
         FILE *f = fopen(report_path, "w");
-        char *js = cli_json_print(rep);
+        char *js = json_print(o->json_print, rep);
         if (!f || !js || fprintf(f, "%s\n", js) < 0) {
             fprintf(stderr, "r1 eval: cannot write %s\n", report_path);
             rc = 1;
@@ -1014,7 +821,8 @@ done:
 /* ---- report ------------------------------------------------------------------------------ */
 
 /* Compute and print the report from the results file; write the JSON to report_path. */
-static int report(const char *results, const char *report_path, bool json, const cJSON *timing)
+static int report(const char *results, const char *report_path, bool json,
+                  char *(*print)(const cJSON *), const cJSON *timing)
 {
     cJSON *header = NULL, **items = NULL;
     int n = 0;
@@ -1029,7 +837,7 @@ static int report(const char *results, const char *report_path, bool json, const
     cJSON *j = eval_report_json(&rep, header, timing);
     int rc = 0;
     if (json) {
-        char *s = cli_json_print(j);
+        char *s = json_print(print, j);
         if (s) puts(s);
         free(s);
     } else {
@@ -1037,7 +845,7 @@ static int report(const char *results, const char *report_path, bool json, const
     }
     if (report_path) {
         FILE *f = fopen(report_path, "w");
-        char *s = cli_json_print(j);
+        char *s = json_print(print, j);
         if (!f || !s || fprintf(f, "%s\n", s) < 0) {
             fprintf(stderr, "r1 eval: cannot write %s: %s\n", report_path, strerror(errno));
             rc = 1;
@@ -1075,7 +883,7 @@ static char *default_report(const char *out)
     return s;
 }
 
-static cJSON *make_header(const options *o, const engine *e, int ctx_cap)
+static cJSON *make_header(const eval_options *o, const engine *e, int ctx_cap)
 {
     cJSON *h = cJSON_CreateObject();
     cJSON_AddStringToObject(h, "type", "header");
@@ -1095,7 +903,8 @@ static cJSON *make_header(const options *o, const engine *e, int ctx_cap)
     cJSON_AddStringToObject(h, "seed", seed);
     cJSON_AddNumberToObject(h, "max_tokens", o->max_tokens);
     cJSON_AddNumberToObject(h, "ctx", ctx_cap);
-    cJSON_AddStringToObject(h, "seed_rule", "sample seed = f(seed, line, sample), see cmd_eval.c");
+    cJSON_AddStringToObject(h, "seed_rule",
+                            "sample seed = f(seed, line, sample), see eval/eval_run.c");
     return h;
 }
 
@@ -1117,27 +926,15 @@ static bool header_matches(const cJSON *old, const cJSON *now, char *what, size_
     }
     return true;
 }
-
-int cmd_eval(int argc, char **argv)
+int eval_summarize(const char *results, const char *report_path, bool json,
+                   char *(*print)(const cJSON *))
 {
-    options o;
-    int prc = parse_options(argc, argv, &o);
-    if (prc >= 0) return prc;
-    if (o.summarize) {
-        char *rp = o.report ? strdup(o.report) : NULL;
-        int rc = report(o.summarize, rp, o.json, NULL);
-        free(rp);
-        return rc;
-    }
+    return report(results, report_path, json, print, NULL);
+}
 
-    char model_path[PATH_MAX];
-    if (o.model_arg) {
-        if (!store_resolve_model(o.model_arg, model_path, sizeof model_path)) return 1;
-    } else if (!store_default_model(model_path, sizeof model_path)) {
-        fprintf(stderr, "r1 eval: no model given (-m MODEL) and no default model found\n");
-        return 2;
-    }
-
+int eval_run(const eval_options *o)
+{
+    const char *model_path = o->model_path;
     int rc = 1;
     char err[R1_ERR_MAX];
     engine e = {0};
@@ -1151,9 +948,9 @@ int cmd_eval(int argc, char **argv)
     bool *done_line = NULL; /* (max line + 1): items already in the results file */
 
     /* the data first: a bad file should not wait for a model to load */
-    if (o.task != EVAL_TASK_PERPLEXITY) {
+    if (o->task != EVAL_TASK_PERPLEXITY) {
         char derr[256];
-        if (!eval_dataset_load(o.data, o.task, &o.fields, o.strict, stderr, &data, derr)) {
+        if (!eval_dataset_load(o->data, o->task, &o->fields, o->strict, stderr, &data, derr)) {
             fprintf(stderr, "r1 eval: %s\n", derr);
             return 1;
         }
@@ -1165,12 +962,12 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "r1 eval: cannot load the tokenizer of %s: %s\n", model_path, err);
         goto done;
     }
-    if (!(e.model = cli_load_model(model_path, o.n_threads, o.verbose))) goto done;
+    if (!(e.model = o->load_model(model_path, o->n_threads, o->verbose))) goto done;
     r1_model_get_info(e.model, &e.info);
     e.tmpl = chat_template_params_default();
-    if (o.template_name) {
-        if (!chat_template_from_name(o.template_name, &e.tmpl.kind)) {
-            fprintf(stderr, "r1 eval: unknown chat template '%s' (known: %s)\n", o.template_name,
+    if (o->template_name) {
+        if (!chat_template_from_name(o->template_name, &e.tmpl.kind)) {
+            fprintf(stderr, "r1 eval: unknown chat template '%s' (known: %s)\n", o->template_name,
                     chat_template_names());
             rc = 2;
             goto done;
@@ -1180,26 +977,22 @@ int cmd_eval(int argc, char **argv)
     } else {
         const char *warning = NULL;
         chat_template_detect(tokenizer_chat_template(e.tok), &e.tmpl, &warning);
-        if (warning && o.verbose) fprintf(stderr, "r1 eval: %s\n", warning);
+        if (warning && o->verbose) fprintf(stderr, "r1 eval: %s\n", warning);
     }
     e.think_end = tokenizer_token_id(e.tok, "</think>", 8);
+    if (o->on_loaded) o->on_loaded();
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
-    if (o.task == EVAL_TASK_PERPLEXITY) {
-        rc = run_perplexity(&o, &e, o.report);
+    if (o->task == EVAL_TASK_PERPLEXITY) {
+        rc = run_perplexity(o, &e, o->report);
         goto done;
     }
 
-    out_path = o.out ? strdup(o.out) : default_out(o.data, o.task);
-    report_path = o.report ? strdup(o.report) : default_report(out_path);
-    int ctx_cap = o.ctx > 0 ? o.ctx : e.info.n_ctx_train;
+    out_path = o->out ? strdup(o->out) : default_out(o->data, o->task);
+    report_path = o->report ? strdup(o->report) : default_report(out_path);
+    int ctx_cap = o->ctx > 0 ? o->ctx : e.info.n_ctx_train;
     if (e.info.n_ctx_train > 0 && ctx_cap > e.info.n_ctx_train) ctx_cap = e.info.n_ctx_train;
     if (ctx_cap <= 0) ctx_cap = 4096;
-    header = make_header(&o, &e, ctx_cap);
+    header = make_header(o, &e, ctx_cap);
 
     /* prompts of every item (their lengths size the context, whatever is left to run) */
     items = calloc((size_t)data.n_items, sizeof *items);
@@ -1210,7 +1003,7 @@ int cmd_eval(int argc, char **argv)
     }
     int max_prompt = 0;
     for (int i = 0; i < data.n_items; i++) {
-        char *user = eval_user_prompt(&data.items[i], o.task);
+        char *user = eval_user_prompt(&data.items[i], o->task);
         if (!user) goto done;
         r1_status st = prompt_tokens(&e, user, &items[i].prompt, &items[i].n_prompt,
                                      &items[i].in_reasoning, err);
@@ -1220,7 +1013,7 @@ int cmd_eval(int argc, char **argv)
                     err);
             goto done;
         }
-        if (o.logprob) {
+        if (o->logprob) {
             /* the answer line after the (closed) reasoning: compare the letters' next-token
              * log-probabilities */
             const char *tail = items[i].in_reasoning ? "\n</think>\n\nAnswer:" : "Answer:";
@@ -1240,13 +1033,13 @@ int cmd_eval(int argc, char **argv)
         }
         if (items[i].n_prompt > max_prompt) max_prompt = items[i].n_prompt;
     }
-    long want_ctx = (long)max_prompt + (o.logprob ? 1 : o.max_tokens);
+    long want_ctx = (long)max_prompt + (o->logprob ? 1 : o->max_tokens);
     int n_ctx = want_ctx < ctx_cap ? (int)want_ctx : ctx_cap;
 
     /* the results file: resume it, or start it */
     struct stat stt;
     bool exists = !stat(out_path, &stt) && stt.st_size > 0;
-    if (exists && !o.resume && !o.overwrite) {
+    if (exists && !o->resume && !o->overwrite) {
         fprintf(stderr,
                 "r1 eval: %s exists: --resume continues it, --overwrite starts over, -o FILE "
                 "writes elsewhere\n",
@@ -1259,7 +1052,7 @@ int cmd_eval(int argc, char **argv)
         if (data.items[i].line > max_line) max_line = data.items[i].line;
     done_line = calloc((size_t)max_line + 1, 1);
     if (!done_line) goto done;
-    if (exists && o.resume) {
+    if (exists && o->resume) {
         long good = 0;
         char rerr[256];
         if (!eval_results_read(out_path, &old_header, &old_items, &n_old, &good, rerr)) {
@@ -1285,7 +1078,7 @@ int cmd_eval(int argc, char **argv)
                 fprintf(stderr,
                         "r1 eval: cannot resume %s: its line %d does not match %s (another "
                         "dataset?)\n",
-                        out_path, line, o.data);
+                        out_path, line, o->data);
                 rc = 2;
                 goto done;
             }
@@ -1298,27 +1091,28 @@ int cmd_eval(int argc, char **argv)
         if (good < stt.st_size)
             fprintf(stderr, "r1 eval: dropped an incomplete last record of %s\n", out_path);
     }
-    out = fopen(out_path, exists && o.resume ? "a" : "w");
+    out = fopen(out_path, exists && o->resume ? "a" : "w");
     if (!out) {
         fprintf(stderr, "r1 eval: cannot write %s: %s\n", out_path, strerror(errno));
         goto done;
     }
-    if (!(exists && o.resume) && !write_line(out, header)) {
+    if (!(exists && o->resume) && !write_line(out, header)) {
         fprintf(stderr, "r1 eval: cannot write %s: %s\n", out_path, strerror(errno));
         goto done;
     }
-    int n_pending = 0, n_selected = o.limit > 0 && o.limit < data.n_items ? o.limit : data.n_items;
+    int n_pending = 0,
+        n_selected = o->limit > 0 && o->limit < data.n_items ? o->limit : data.n_items;
     for (int i = 0; i < n_selected; i++) {
         if (done_line[data.items[i].line]) continue;
         pending[n_pending++] = i;
-        items[i].res = calloc((size_t)o.samples, sizeof *items[i].res);
+        items[i].res = calloc((size_t)o->samples, sizeof *items[i].res);
         if (!items[i].res) goto done;
     }
-    if (o.resume && exists)
+    if (o->resume && exists)
         fprintf(stderr, "r1 eval: resuming %s: %d items done, %d to run\n", out_path,
                 n_selected - n_pending, n_pending);
 
-    runner r = {.o = &o,
+    runner r = {.o = o,
                 .e = &e,
                 .data = &data,
                 .items = items,
@@ -1326,10 +1120,10 @@ int cmd_eval(int argc, char **argv)
                 .n_pending = n_pending,
                 .out = out,
                 .n_ctx = n_ctx,
-                .n_samples_total = n_pending * o.samples,
+                .n_samples_total = n_pending * o->samples,
                 .tty = isatty(STDERR_FILENO)};
     r.t0 = r.last_draw = now_s();
-    int run_rc = n_pending == 0 ? 0 : o.logprob ? run_logprob(&r) : run_generation(&r);
+    int run_rc = n_pending == 0 ? 0 : o->logprob ? run_logprob(&r) : run_generation(&r);
     double wall = now_s() - r.t0;
     fclose(out);
     out = NULL;
@@ -1348,13 +1142,13 @@ int cmd_eval(int argc, char **argv)
     cJSON_AddNumberToObject(timing, "prompt_tokens", (double)r.prompt_tokens);
     cJSON_AddNumberToObject(timing, "tokens_per_s",
                             wall > 0 ? round(r.gen_tokens / wall * 100) / 100 : 0);
-    rc = report(out_path, report_path, o.json, timing);
+    rc = report(out_path, report_path, o->json, o->json_print, timing);
     cJSON_Delete(timing);
 done:
     free(done_line);
     if (out) fclose(out);
     if (items)
-        for (int i = 0; i < data.n_items; i++) item_state_clear(&items[i], o.samples);
+        for (int i = 0; i < data.n_items; i++) item_state_clear(&items[i], o->samples);
     free(items);
     free(pending);
     cJSON_Delete(header);
