@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "train/dp.h"
 #include "train/rollout.h"
 #include "train/sft.h"
 #include "train/tio.h"
@@ -69,7 +70,7 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     float *reward = calloc((size_t)n, sizeof(float)), *adv = calloc((size_t)n, sizeof(float));
     unsigned char *keep = calloc((size_t)n, 1);
     float *logp_old = NULL, *logp_ref = NULL;
-    tokbatch b = {0};
+    tokbatch b = {0}, part = {0};
     r1_model *em = NULL;
     r1_status s = R1_OK;
     if (!probs || !prompt_ids || !n_prompt || !reqs || !outs || !reward || !adv || !keep) {
@@ -77,12 +78,18 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         goto done;
     }
 
-    /* 1. sample with the engine from the current weights */
+    /* 1. sample with the engine from the current weights; data parallel: this rank's groups
+     * [i0, i1), then every rank gets every sample */
+    r1_dist *dist = p->dist;
+    int i0, i1;
+    dp_share(dist, P, &i0, &i1);
     tio_save_params sp = {"grpo-scratch", DTYPE_F32, NULL, NULL, NULL};
-    if ((s = tio_save(m, scratch_path, &sp, err))) goto done;
     r1_model_params mp = r1_model_params_default();
     mp.n_threads = 1;
-    if ((s = r1_model_load(scratch_path, &mp, &em, err))) goto done;
+    if (i1 > i0) {
+        if ((s = tio_save(m, scratch_path, &sp, err))) goto done;
+        if ((s = r1_model_load(scratch_path, &mp, &em, err))) goto done;
+    }
     char text[4096];
     for (int i = 0; i < P; i++) {
         rng r;
@@ -99,11 +106,17 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
     }
     int max_new = p->max_new;
     if (max_new > m->cfg.max_seq_len - 64) max_new = m->cfg.max_seq_len - 64;
-    if ((s = rollout_generate(em, p->n_threads, reqs, n, p->temperature, 1.0f, max_new, outs, err)))
+    if (i1 > i0 && (s = rollout_generate(em, p->n_threads, reqs + i0 * G, (i1 - i0) * G,
+                                         p->temperature, 1.0f, max_new, outs + i0 * G, err)))
         goto done;
-    r1_model_free(em);
+    if (em) r1_model_free(em);
     em = NULL;
     out->t_sample = now_s() - t0;
+    if (!dp_allgather_rollouts(dist, P, G, max_new, outs)) {
+        s = err_set(err, R1_ERR_IO, "data parallel: gathering the samples: %s",
+                    r1_dist_failure(dist) ? r1_dist_failure(dist) : "out of memory");
+        goto done;
+    }
 
     /* 2. rewards and group-relative advantages */
     double len_sum = 0;
@@ -164,9 +177,21 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         out->t_train = now_s() - t0 - out->t_sample;
         goto done;
     }
-    tbatch tb = tokbatch_view(&b);
-    logp_old = malloc((size_t)b.n_tok * sizeof(float));
-    logp_ref = malloc((size_t)b.n_tok * sizeof(float));
+    /* data parallel: this rank trains its block of the batch's sequences [q0, q1) (all of them
+     * alone); the weights below are the whole batch's */
+    int q0 = 0, q1 = n_seq;
+    tokbatch *pb = &b;
+    if (r1_dist_size(dist) > 1) {
+        dp_share_tokens(dist, b.n_seqs, b.seq_start, &q0, &q1);
+        if ((s = tokbatch_slice(&b, q0, q1, &part, err))) {
+            free(seq_of);
+            goto done;
+        }
+        pb = &part;
+    }
+    tbatch tb = tokbatch_view(pb);
+    logp_old = malloc((size_t)(pb->n_tok > 0 ? pb->n_tok : 1) * sizeof(float));
+    logp_ref = malloc((size_t)(pb->n_tok > 0 ? pb->n_tok : 1) * sizeof(float));
     if (!logp_old || !logp_ref) {
         free(seq_of);
         s = err_set(err, R1_ERR_NOMEM, "out of memory");
@@ -186,7 +211,8 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
                   : p->agg == GRPO_AGG_SEQ ? 1.0f / ((float)n_seq * (float)(len > 0 ? len : 1))
                                            : 1.0f / ((float)n_seq * (float)max_new);
     }
-    if (ref) {
+    bool ran = pb->n_seqs > 0;
+    if (ref && ran) {
         if ((s = tmodel_forward(ref, ref_st, &tb, logp_ref, NULL, err))) {
             free(seq_of);
             free(wseq);
@@ -194,27 +220,39 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
         }
     }
     bool mtp = m->cfg.n_mtp > 0 && p->mtp_lambda > 0;
-    int n_mtp = mtp ? tbatch_mtp_mask(&tb, b.mtp_active) : 0;
-    for (int t = 0; t < b.n_tok && mtp; t++)
-        b.mtp_dlogp[t] = b.mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
+    tbatch whole = tokbatch_view(&b);
+    int n_mtp = mtp ? tbatch_mtp_mask(&whole, b.mtp_active) : 0; /* the whole batch's count */
+    if (mtp && pb != &b && ran) tbatch_mtp_mask(&tb, pb->mtp_active);
+    for (int t = 0; t < pb->n_tok && mtp; t++)
+        pb->mtp_dlogp[t] = pb->mtp_active[t] ? -p->mtp_lambda / (float)(n_mtp ? n_mtp : 1) : 0.0f;
+    const tconfig *c = &m->cfg;
+    int *load =
+        malloc((size_t)(c->n_layers + c->n_mtp) * (size_t)(c->n_routed_experts + 1) * sizeof *load);
+    if (!load) {
+        free(seq_of);
+        free(wseq);
+        s = err_set(err, R1_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (int epoch = 0; epoch < (p->ppo_epochs > 0 ? p->ppo_epochs : 1); epoch++) {
-        if ((s = tmodel_forward(m, st, &tb, b.logp, mtp ? b.mtp_logp : NULL, err))) break;
-        if (epoch == 0 && mtp) {
-            double sum = 0;
-            for (int t = 0; t < b.n_tok; t++)
-                if (b.mtp_active[t]) sum -= b.mtp_logp[t];
-            out->mtp_loss = n_mtp ? sum / n_mtp : 0;
-            out->mtp_acc = n_mtp ? (double)tstate_mtp_top1(st) / n_mtp : 0;
+        double mtp_sum = 0, mtp_top1 = 0;
+        if (ran) {
+            if ((s = tmodel_forward(m, st, &tb, pb->logp, mtp ? pb->mtp_logp : NULL, err))) break;
+            if (epoch == 0 && mtp) {
+                for (int t = 0; t < pb->n_tok; t++)
+                    if (pb->mtp_active[t]) mtp_sum -= pb->mtp_logp[t];
+                mtp_top1 = tstate_mtp_top1(st);
+            }
+            if (epoch == 0) memcpy(logp_old, pb->logp, (size_t)pb->n_tok * sizeof(float));
         }
-        if (epoch == 0) memcpy(logp_old, b.logp, (size_t)b.n_tok * sizeof(float));
         double loss = 0, kl = 0;
         int n_clip = 0, n_act = 0;
-        for (int q = 0; q < n_seq; q++) {
-            float A = adv[seq_of[q]], w = wseq[q];
-            for (int t = b.seq_start[q]; t < b.seq_start[q + 1]; t++) {
-                b.dlogp[t] = 0;
-                if (!b.active[t]) continue;
-                float lp = b.logp[t];
+        for (int q = 0; q < q1 - q0; q++) {
+            float A = adv[seq_of[q0 + q]], w = wseq[q0 + q];
+            for (int t = pb->seq_start[q]; t < pb->seq_start[q + 1]; t++) {
+                pb->dlogp[t] = 0;
+                if (!pb->active[t]) continue;
+                float lp = pb->logp[t];
                 float ratio = expf(lp - logp_old[t]);
                 float rc = fminf(fmaxf(ratio, 1 - p->clip_low), 1 + p->clip_high);
                 float unc = ratio * A, clp = rc * A;
@@ -228,20 +266,38 @@ r1_status grpo_step(tmodel *m, tstate *st, adamw *opt, tmodel *ref, tstate *ref_
                     kl += k3;
                 }
                 loss -= w * (obj - p->kl_coef * k3);
-                b.dlogp[t] = -w * (g_obj - p->kl_coef * (float)dk3);
+                pb->dlogp[t] = -w * (g_obj - p->kl_coef * (float)dk3);
                 n_act++;
             }
         }
+        /* the whole batch's sums (data parallel: over the ranks) */
+        double sums[6] = {loss, kl, n_clip, n_act, mtp_sum, mtp_top1};
+        bool ok = dp_sum_f64(dist, sums, 6);
         if (epoch == 0) {
-            out->loss = loss;
-            out->kl = ref ? kl / (n_act ? n_act : 1) : NAN;
+            out->loss = sums[0];
+            out->kl = ref ? sums[1] / (sums[3] > 0 ? sums[3] : 1) : NAN;
+            if (mtp) {
+                out->mtp_loss = n_mtp ? sums[4] / n_mtp : 0;
+                out->mtp_acc = n_mtp ? sums[5] / n_mtp : 0;
+            }
         }
-        out->clip_frac = n_act ? (double)n_clip / n_act : 0;
+        out->clip_frac = sums[3] > 0 ? sums[2] / sums[3] : 0;
         tmodel_zero_grad(m);
-        tmodel_backward(m, st, b.dlogp, mtp ? b.mtp_dlogp : NULL, !p->mtp_trunk);
-        out->grad_norm = adamw_step(opt, m, &out->lr);
-        if (epoch == 0 && p->bias_rate > 0) tmodel_update_bias(m, st, p->bias_rate);
+        if (ran) tmodel_backward(m, st, pb->dlogp, mtp ? pb->mtp_dlogp : NULL, !p->mtp_trunk);
+        ok = ok && dp_sum_grads(dist, m);
+        if (ok) out->grad_norm = adamw_step(opt, m, &out->lr);
+        if (ok && epoch == 0 && p->bias_rate > 0) {
+            ok = dp_sum_load(dist, m, st, ran, load);
+            if (ok)
+                tmodel_update_bias_load(m, load, c->n_layers + (mtp ? c->n_mtp : 0), p->bias_rate);
+        }
+        if (!ok) {
+            s = err_set(err, R1_ERR_IO, "data parallel: %s",
+                        r1_dist_failure(dist) ? r1_dist_failure(dist) : "out of memory");
+            break;
+        }
     }
+    free(load);
     free(seq_of);
     free(wseq);
     out->t_train = now_s() - t0 - out->t_sample;
@@ -259,5 +315,6 @@ done:
     free(logp_old);
     free(logp_ref);
     tokbatch_free(&b);
+    tokbatch_free(&part);
     return s;
 }

@@ -52,6 +52,13 @@ typedef struct grpo_params {
     int n_threads;    /* sampling threads */
     float mtp_lambda; /* MTP loss weight (0: the MTP module is not trained) */
     bool mtp_trunk;   /* let the MTP term's gradient into the trunk too */
+    /* data parallel over the ranks of an MPI job (train/dp.h; NULL: this process alone): rank r
+     * samples the groups of its block of the step's prompts (dp_share), the samples are gathered
+     * so every rank rewards all of them and builds the whole batch, then each trains its block
+     * of the kept sequences (dp_share_tokens) with the whole batch's loss weights; gradients,
+     * expert loads and the loss statistics are summed over the ranks, and every rank applies the
+     * same update. The scratch path must differ between ranks sharing a file system. */
+    r1_dist *dist;
 } grpo_params;
 
 grpo_params grpo_params_default(void);

@@ -3,6 +3,7 @@
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "train/dp.h"
 #include "train/vocab.h"
 
 #include <math.h>
@@ -167,4 +168,99 @@ r1_status sft_step(tmodel *m, tstate *st, adamw *opt, tokbatch *b, float bias_ra
     out->grad_norm = adamw_step(opt, m, &out->lr);
     if (bias_rate > 0) tmodel_update_bias(m, st, bias_rate);
     return R1_OK;
+}
+
+r1_status tokbatch_slice(const tokbatch *src, int s0, int s1, tokbatch *dst, char *err)
+{
+    tokbatch_clear(dst);
+    for (int q = s0; q < s1; q++) {
+        const int32_t *t = src->tokens + src->seq_start[q];
+        int n = src->seq_start[q + 1] - src->seq_start[q], np = src->prompt_len[q];
+        r1_status s = tokbatch_add(dst, t, np, t + np, n - np, n, err);
+        if (s) return s;
+    }
+    return R1_OK;
+}
+
+/* The data-parallel step and evaluation: forward (and backward) of this rank's block. */
+static r1_status dp_run(tmodel *m, tstate *st, adamw *opt, tokbatch *b, r1_dist *dist, bool train,
+                        bool mtp, float bias_rate, float mtp_lambda, sft_stats *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    tbatch whole = tokbatch_view(b);
+    /* the normalizers: the whole batch's counts, which every rank knows */
+    int n_active = b->n_active, n_mtp = mtp ? tbatch_mtp_mask(&whole, b->mtp_active) : 0;
+    int s0, s1;
+    dp_share_tokens(dist, b->n_seqs, b->seq_start, &s0, &s1);
+    tokbatch part = {0};
+    r1_status s = tokbatch_slice(b, s0, s1, &part, err);
+    if (s) {
+        tokbatch_free(&part);
+        return s;
+    }
+    tbatch tb = tokbatch_view(&part);
+    bool ran = part.n_seqs > 0;
+    double sums[3] = {0, 0, 0}; /* -Σ log p, -Σ log p_mtp, MTP top-1 hits */
+    if (ran) {
+        s = tmodel_forward(m, st, &tb, part.logp, mtp ? part.mtp_logp : NULL, err);
+        if (s) {
+            tokbatch_free(&part);
+            return s;
+        }
+        for (int t = 0; t < part.n_tok; t++)
+            if (part.active[t]) sums[0] -= part.logp[t];
+        if (mtp) {
+            tbatch_mtp_mask(&tb, part.mtp_active);
+            for (int t = 0; t < part.n_tok; t++)
+                if (part.mtp_active[t]) sums[1] -= part.mtp_logp[t];
+            sums[2] = tstate_mtp_top1(st);
+        }
+    }
+    bool ok = dp_sum_f64(dist, sums, 3);
+    out->loss = n_active ? sums[0] / n_active : 0;
+    out->mtp_loss = mtp ? (n_mtp ? sums[1] / n_mtp : 0) : NAN;
+    out->mtp_acc = mtp ? (n_mtp ? sums[2] / n_mtp : 0) : NAN;
+    out->n_tokens = b->n_tok;
+    out->n_active = n_active;
+    out->n_mtp = n_mtp;
+    if (train && ok) {
+        float w = n_active ? 1.0f / (float)n_active : 0.0f;
+        for (int t = 0; t < part.n_tok; t++) part.dlogp[t] = part.active[t] ? -w : 0.0f;
+        if (mtp) {
+            float wm = n_mtp ? mtp_lambda / (float)n_mtp : 0.0f;
+            for (int t = 0; t < part.n_tok; t++)
+                part.mtp_dlogp[t] = part.mtp_active[t] ? -wm : 0.0f;
+        }
+        tmodel_zero_grad(m);
+        if (ran) tmodel_backward(m, st, part.dlogp, mtp ? part.mtp_dlogp : NULL, false);
+        ok = dp_sum_grads(dist, m);
+        if (ok) out->grad_norm = adamw_step(opt, m, &out->lr);
+        if (ok && bias_rate > 0) {
+            const tconfig *c = &m->cfg;
+            int *load = malloc((size_t)(c->n_layers + c->n_mtp) *
+                               (size_t)(c->n_routed_experts + 1) * sizeof *load);
+            ok = load && dp_sum_load(dist, m, st, ran, load);
+            if (ok) tmodel_update_bias_load(m, load, c->n_layers + (mtp ? c->n_mtp : 0), bias_rate);
+            free(load);
+        }
+    }
+    tokbatch_free(&part);
+    if (!ok)
+        return err_set(err, R1_ERR_IO, "data parallel: %s",
+                       r1_dist_failure(dist) ? r1_dist_failure(dist) : "out of memory");
+    return R1_OK;
+}
+
+r1_status sft_step_dp(tmodel *m, tstate *st, adamw *opt, tokbatch *b, r1_dist *dist,
+                      float bias_rate, float mtp_lambda, sft_stats *out, char *err)
+{
+    if (r1_dist_size(dist) <= 1) return sft_step(m, st, opt, b, bias_rate, mtp_lambda, out, err);
+    bool mtp = m->cfg.n_mtp > 0 && mtp_lambda > 0;
+    return dp_run(m, st, opt, b, dist, true, mtp, bias_rate, mtp_lambda, out, err);
+}
+
+r1_status sft_eval_dp(tmodel *m, tstate *st, tokbatch *b, r1_dist *dist, sft_stats *out, char *err)
+{
+    if (r1_dist_size(dist) <= 1) return sft_eval(m, st, b, out, err);
+    return dp_run(m, st, NULL, b, dist, false, m->cfg.n_mtp > 0, 0, 0, out, err);
 }

@@ -68,4 +68,16 @@ r1_status sft_eval_loss(tmodel *m, tstate *st, tokbatch *b, double *out_loss, ch
  * mtp_loss, mtp_acc, n_tokens, n_active, n_mtp). */
 r1_status sft_eval(tmodel *m, tstate *st, tokbatch *b, sft_stats *out, char *err);
 
+/* Sequences [s0, s1) of src appended to dst (cleared first), with the same trained positions. */
+r1_status tokbatch_slice(const tokbatch *src, int s0, int s1, tokbatch *dst, char *err);
+
+/* Data parallel over the ranks of dist (train/dp.h; NULL or one rank: exactly sft_step /
+ * sft_eval). b is the whole batch, the same on every rank; each rank forwards and backwards its
+ * block of sequences (dp_share), the loss is normalized by the whole batch's token counts, the
+ * gradients and expert loads are summed over the ranks, and every rank applies the same update.
+ * out holds the whole batch's statistics on every rank. */
+r1_status sft_step_dp(tmodel *m, tstate *st, adamw *opt, tokbatch *b, r1_dist *dist,
+                      float bias_rate, float mtp_lambda, sft_stats *out, char *err);
+r1_status sft_eval_dp(tmodel *m, tstate *st, tokbatch *b, r1_dist *dist, sft_stats *out, char *err);
+
 #endif

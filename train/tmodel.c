@@ -1452,12 +1452,17 @@ void tmodel_backward(tmodel *m, tstate *st, const float *dlogp, const float *dmt
 
 void tmodel_update_bias(tmodel *m, const tstate *st, float rate)
 {
+    if (!st->has_forward) return;
+    tmodel_update_bias_load(m, st->load, layers_run(st), rate);
+}
+
+void tmodel_update_bias_load(tmodel *m, const int *loads, int n_layers_run, float rate)
+{
     const tconfig *c = &m->cfg;
     int X = c->n_routed_experts;
-    if (!st->has_forward) return;
-    for (int il = 0; il < layers_run(st); il++) {
+    for (int il = 0; il < n_layers_run; il++) {
         if (!is_moe_layer(c, il)) continue;
-        const int *load = st->load + (size_t)il * (size_t)(X + 1);
+        const int *load = loads + (size_t)il * (size_t)(X + 1);
         float *bias = m->exp_probs_b + (size_t)il * (size_t)(X + 1);
         double mean = 0;
         for (int e = 0; e < X; e++) mean += load[e];

@@ -195,6 +195,9 @@ uint64_t tstate_routing_hash(const tstate *st);
 /* DeepSeek-V3 aux-loss-free balancing: bias_e += rate · sign(mean load − load_e) per MoE layer
  * (the MTP layer's too when the forward ran it), from the loads of the last forward. */
 void tmodel_update_bias(tmodel *m, const tstate *st, float rate);
+/* The same from given loads (laid out as tstate_expert_load's) of the first n_layers_run layers
+ * (n_layers, or n_layers + n_mtp when the MTP layer ran): data parallel sums the ranks' loads. */
+void tmodel_update_bias_load(tmodel *m, const int *loads, int n_layers_run, float rate);
 
 /* Multiply-adds of one forward over the batch, the MTP module's included when the model has one
  * (for GFLOP/s reports; backward ≈ 2×). */

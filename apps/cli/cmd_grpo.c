@@ -8,6 +8,8 @@
 #include "cli.h"
 #include "common.h"
 
+#include "dist/dist.h"
+#include "train/dp.h"
 #include "train/evaluate.h"
 #include "train/grpo.h"
 #include "train/svg.h"
@@ -30,7 +32,9 @@ static void usage(FILE *f)
             "\n"
             "DESCRIPTION\n"
             "    Group relative policy optimization (DeepSeek-R1's RL stage) on generated\n"
-            "    problems whose answers are checked exactly (docs/training.md).\n"
+            "    problems whose answers are checked exactly (docs/training.md). Under\n"
+            "    `mpirun -np N` the ranks sample and train a share of every step's prompt\n"
+            "    groups, -t threads each (docs/distributed.md).\n"
             "\n"
             "OPTIONS\n"
             "    --tasks MIX        training tasks (default mul:2-3x2@2,add:4-5,countdown:3)\n"
@@ -303,9 +307,16 @@ int cmd_grpo(int argc, char **argv)
     }
     if (n_threads == 0) n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     gp.n_threads = n_threads;
+    /* under mpirun: data parallel (train/grpo.h); rank 0 alone prints and writes the files */
+    int n_ranks = r1_dist_size(cli_dist), rank = r1_dist_rank(cli_dist);
+    bool root = rank == 0;
+    gp.dist = n_ranks > 1 ? cli_dist : NULL;
     char log_path[1024], scratch[1100], sft_default[1024];
     sibling(out, ".grpo.tsv", log_path, sizeof log_path);
-    snprintf(scratch, sizeof scratch, "%s.scratch.gguf", log_path);
+    if (n_ranks > 1) /* every rank writes its own copy of the weights for its sampler */
+        snprintf(scratch, sizeof scratch, "%s.scratch.%d.gguf", log_path, rank);
+    else
+        snprintf(scratch, sizeof scratch, "%s.scratch.gguf", log_path);
     sibling(in, ".sft.tsv", sft_default, sizeof sft_default);
     if (!sft_log && access(sft_default, R_OK) == 0) sft_log = sft_default;
 
@@ -320,16 +331,20 @@ int cmd_grpo(int argc, char **argv)
         fprintf(stderr, "r1 grpo: %s\n", err);
         goto done;
     }
-    FILE *log = fopen(log_path, "w");
+    FILE *log = root ? fopen(log_path, "w") : fopen("/dev/null", "w"); /* ranks > 0 log nowhere */
     if (!log) {
         fprintf(stderr, "r1 grpo: cannot write %s\n", log_path);
         goto done;
     }
     fprintf(log, "step\treward\taccuracy\tformat\tlength\tkl\tloss\tclip_frac\tgrad_norm\tt_sample"
                  "\tt_train\theldout_acc\tmtp_loss\tmtp_acc\n");
-    fprintf(stderr, "r1 grpo: %s, %d prompts x %d samples per step, %d threads%s\n", in,
-            gp.n_prompts, gp.group_size, n_threads,
-            m->cfg.n_mtp && gp.mtp_lambda > 0 ? ", MTP module trained along" : "");
+    if (root)
+        fprintf(stderr, "r1 grpo: %s, %d prompts x %d samples per step, %d threads%s", in,
+                gp.n_prompts, gp.group_size, n_threads,
+                m->cfg.n_mtp && gp.mtp_lambda > 0 ? ", MTP module trained along" : "");
+    if (root && n_ranks > 1)
+        fprintf(stderr, "; data parallel over %d ranks (%d threads each)", n_ranks, n_threads);
+    if (root) fprintf(stderr, "\n");
     bool ok = true;
     for (int64_t step = 0; step < ap.total_steps && ok; step++) {
         grpo_stats gs;
@@ -340,7 +355,9 @@ int cmd_grpo(int argc, char **argv)
         }
         double held = NAN;
         bool last = step + 1 == ap.total_steps;
-        if (eval_tasks && eval_every && ((step + 1) % eval_every == 0 || last)) {
+        /* held-out accuracy: rank 0 alone, on the whole model (the others wait for it in the
+         * next step's first collective, which has no timeout) */
+        if (root && eval_tasks && eval_every && ((step + 1) % eval_every == 0 || last)) {
             tio_save_params sp = {"r1-tiny", DTYPE_F32, NULL, NULL, NULL};
             r1_model *em = NULL;
             r1_model_params mp = r1_model_params_default();
@@ -366,6 +383,7 @@ int cmd_grpo(int argc, char **argv)
             r1_model_free(em);
             held = total ? (double)correct / total : NAN;
         }
+        if (!root) continue;
         char mtp_text[64] = "";
         if (!isnan(gs.mtp_loss))
             snprintf(mtp_text, sizeof mtp_text, "  mtp %.3f acc %.3f", gs.mtp_loss, gs.mtp_acc);
@@ -376,7 +394,7 @@ int cmd_grpo(int argc, char **argv)
                 gs.clip_frac, gs.n_groups_kept, gp.n_prompts, mtp_text, gs.grad_norm, gs.t_sample,
                 gs.t_train, isnan(held) ? "\n" : "");
         if (!isnan(held)) fprintf(stderr, "  held-out %.3f\n", held);
-        fprintf(log, "%lld\t%.4f\t%.4f\t%.4f\t%.2f\t%.5f\t%.5f\t%.4f\t%.4f\t%.2f\t%.2f\t",
+        fprintf(log, "%lld\t%.4f\t%.4f\t%.4f\t%.2f\t%.5f\t%.8f\t%.4f\t%.8f\t%.2f\t%.2f\t",
                 (long long)step + 1, gs.reward, gs.accuracy, gs.format, gs.mean_len,
                 isnan(gs.kl) ? 0.0 : gs.kl, gs.loss, gs.clip_frac, gs.grad_norm, gs.t_sample,
                 gs.t_train);
@@ -393,6 +411,23 @@ int cmd_grpo(int argc, char **argv)
     fclose(log);
     unlink(scratch);
     if (!ok) goto done;
+    if (n_ranks > 1) { /* the ranks applied the same updates: their weights must be the same bits */
+        uint64_t hash;
+        int bad;
+        if (!dp_check_identical(cli_dist, m, &opt, &hash, &bad)) {
+            if (bad >= 0 && root)
+                fprintf(stderr, "r1 grpo: rank %d's weights differ from rank 0's\n", bad);
+            goto done;
+        }
+        if (root)
+            fprintf(stderr,
+                    "r1 grpo: %d ranks, weights and optimizer state identical (hash %016llx)\n",
+                    n_ranks, (unsigned long long)hash);
+    }
+    if (!root) {
+        rc = 0;
+        goto done;
+    }
     tio_save_params sp = {"r1-tiny", DTYPE_F32, NULL, NULL, NULL};
     if (tio_save(m, out, &sp, err)) {
         fprintf(stderr, "r1 grpo: %s\n", err);
@@ -402,6 +437,8 @@ int cmd_grpo(int argc, char **argv)
     fprintf(stderr, "r1 grpo: wrote %s\n", out);
     rc = 0;
 done:
+    /* the other ranks may wait for this one in a collective without a timeout: end the job */
+    if (rc && n_ranks > 1) dist_mark_failed(cli_dist, "r1 grpo failed on this rank");
     adamw_free(&opt);
     tstate_free(st);
     tstate_free(ref_st);

@@ -12,6 +12,8 @@
 #include "common.h"
 
 #include "formats/gguf.h"
+#include "dist/dist.h"
+#include "train/dp.h"
 #include "train/evaluate.h"
 #include "train/sft.h"
 #include "train/svg.h"
@@ -58,6 +60,8 @@ static void usage(FILE *f)
         "    Trains with generated arithmetic and countdown problems in R1's format\n"
         "    (docs/training.md); `gen` prints such problems, `eval` measures a model's\n"
         "    greedy accuracy on them. train/recipe.sh made models/r1-tiny.gguf.\n"
+        "    Under `mpirun -np N` the ranks train data parallel: each takes a share of\n"
+        "    every batch, -t threads each (docs/distributed.md).\n"
         "\n"
         "OPTIONS\n"
         "  Data\n"
@@ -522,6 +526,9 @@ int cmd_train(int argc, char **argv)
     sibling(o.out, ".ckpt", ckpt, sizeof ckpt);
     sibling(o.out, ".sft.tsv", log_path, sizeof log_path);
     if (o.n_threads == 0) o.n_threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    /* under mpirun: data parallel (train/dp.h); rank 0 alone prints and writes the files */
+    int n_ranks = r1_dist_size(cli_dist);
+    bool root = r1_dist_rank(cli_dist) == 0;
     threadpool *pool = threadpool_new(o.n_threads);
     tmodel *m = NULL;
     adamw opt = {0};
@@ -543,8 +550,9 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
         if (steps_given) opt.p.total_steps = total;
-        fprintf(stderr, "r1 train: resuming %s at step %lld of %d\n", o.resume, (long long)opt.step,
-                opt.p.total_steps);
+        if (root)
+            fprintf(stderr, "r1 train: resuming %s at step %lld of %d\n", o.resume,
+                    (long long)opt.step, opt.p.total_steps);
     } else {
         if (tmodel_new(&o.cfg, pool, &m, err) || adamw_init(&opt, m, &o.ap, err)) {
             fprintf(stderr, "r1 train: %s\n", err);
@@ -556,23 +564,30 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "r1 train: --tasks: %s\n", err);
         goto done;
     }
-    FILE *log = fopen(log_path, o.resume ? "a" : "w");
+    FILE *log = root ? fopen(log_path, o.resume ? "a" : "w")
+                     : fopen("/dev/null", "w"); /* ranks > 0 log nowhere */
     if (!log) {
         fprintf(stderr, "r1 train: cannot write %s\n", log_path);
         goto done;
     }
-    if (!o.resume)
+    if (!o.resume && root)
         fprintf(log, "step\tloss\theldout\tlr\tgrad_norm\ttok_per_s\tgflops\tmtp_loss\tmtp_acc"
                      "\theldout_mtp_acc\n");
     const tconfig *c = &m->cfg;
     bool mtp = c->n_mtp > 0 && o.mtp_lambda > 0;
-    fprintf(stderr,
-            "r1 train: %zu parameters (dim %d, %d layers, %d heads, %d experts top-%d + %d "
-            "shared",
-            m->n_params, c->dim, c->n_layers, c->n_heads, c->n_routed_experts,
-            c->n_activated_experts, c->n_shared_experts);
-    if (c->n_mtp) fprintf(stderr, "; MTP module, lambda %g", (double)o.mtp_lambda);
-    fprintf(stderr, "), %d threads, gemm %s\n", o.n_threads, tm_gemm_path());
+    if (root) {
+        fprintf(stderr,
+                "r1 train: %zu parameters (dim %d, %d layers, %d heads, %d experts top-%d + %d "
+                "shared",
+                m->n_params, c->dim, c->n_layers, c->n_heads, c->n_routed_experts,
+                c->n_activated_experts, c->n_shared_experts);
+        if (c->n_mtp) fprintf(stderr, "; MTP module, lambda %g", (double)o.mtp_lambda);
+        fprintf(stderr, "), %d threads, gemm %s", o.n_threads, tm_gemm_path());
+        if (n_ranks > 1)
+            fprintf(stderr, "; data parallel over %d ranks (%d threads each)", n_ranks,
+                    o.n_threads);
+        fprintf(stderr, "\n");
+    }
     sft_data hd = o.d;
     hd.batch_size = o.d.batch_size > 64 ? o.d.batch_size : 64;
     if (sft_make_batch(&hd, 0, SPLIT_TEST, &heldout, err)) {
@@ -594,7 +609,7 @@ int cmd_train(int argc, char **argv)
         sft_stats ss;
         tbatch tb;
         if (sft_make_batch(&o.d, s, SPLIT_TRAIN, &batch, err) ||
-            sft_step(m, st, &opt, &batch, o.bias_rate, o.mtp_lambda, &ss, err)) {
+            sft_step_dp(m, st, &opt, &batch, cli_dist, o.bias_rate, o.mtp_lambda, &ss, err)) {
             fprintf(stderr, "r1 train: step %lld: %s\n", (long long)s, err);
             ok = false;
             break;
@@ -613,7 +628,7 @@ int cmd_train(int argc, char **argv)
             double held = NAN, held_mtp_acc = NAN;
             if ((o.eval_every && opt.step % o.eval_every == 0) || last) {
                 sft_stats hs;
-                if (sft_eval(m, st, &heldout, &hs, err) == R1_OK) {
+                if (sft_eval_dp(m, st, &heldout, cli_dist, &hs, err) == R1_OK) {
                     held = hs.loss;
                     held_mtp_acc = mtp ? hs.mtp_acc : NAN;
                 }
@@ -627,12 +642,13 @@ int cmd_train(int argc, char **argv)
             if (mtp && !isnan(held_mtp_acc))
                 snprintf(mtp_text + strlen(mtp_text), sizeof mtp_text - strlen(mtp_text),
                          " (held-out %.3f)", held_mtp_acc);
-            fprintf(stderr,
-                    "step %6lld  loss %.4f  held-out %s%s  lr %.2e  |g| %.3f  %.0f tok/s  %.2f "
-                    "GFLOP/s  %.0fs\n",
-                    (long long)opt.step, loss_sum / n_int, held_text, mtp_text, ss.lr, ss.grad_norm,
-                    tok_int / dt, flops / dt * 1e-9, t - t0);
-            fprintf(log, "%lld\t%.5f\t", (long long)opt.step, loss_sum / n_int);
+            if (root)
+                fprintf(stderr,
+                        "step %6lld  loss %.4f  held-out %s%s  lr %.2e  |g| %.3f  %.0f tok/s  %.2f "
+                        "GFLOP/s  %.0fs\n",
+                        (long long)opt.step, loss_sum / n_int, held_text, mtp_text, ss.lr,
+                        ss.grad_norm, tok_int / dt, flops / dt * 1e-9, t - t0);
+            fprintf(log, "%lld\t%.8f\t", (long long)opt.step, loss_sum / n_int);
             if (isnan(held))
                 fprintf(log, "-");
             else
@@ -656,12 +672,29 @@ int cmd_train(int argc, char **argv)
             tok_int = 0;
             n_int = 0;
         }
-        if (o.ckpt_every && opt.step % o.ckpt_every == 0 && !last &&
+        if (o.ckpt_every && opt.step % o.ckpt_every == 0 && !last && root &&
             tio_save(m, ckpt, &ckpt_params, err))
             fprintf(stderr, "r1 train: %s\n", err);
     }
     fclose(log);
     if (!ok) goto done;
+    if (n_ranks > 1) { /* the ranks applied the same updates: their weights must be the same bits */
+        uint64_t hash;
+        int bad;
+        if (!dp_check_identical(cli_dist, m, &opt, &hash, &bad)) {
+            if (bad >= 0 && root)
+                fprintf(stderr, "r1 train: rank %d's weights differ from rank 0's\n", bad);
+            goto done;
+        }
+        if (root)
+            fprintf(stderr,
+                    "r1 train: %d ranks, weights and optimizer state identical (hash %016llx)\n",
+                    n_ranks, (unsigned long long)hash);
+    }
+    if (!root) { /* rank 0 writes the files */
+        rc = 0;
+        goto done;
+    }
     if (tio_save(m, ckpt, &ckpt_params, err)) {
         fprintf(stderr, "r1 train: %s\n", err);
         goto done;
@@ -681,9 +714,15 @@ int cmd_train(int argc, char **argv)
         snprintf(t_text, sizeof t_text, "%d", o.n_threads);
         char *args[] = {"eval", "-m",   (char *)o.out, "--tasks", (char *)o.eval_tasks,
                         "-n",   n_text, "-t",          t_text,    NULL};
+        /* rank 0 alone: the model whole in this process, not split over the ranks */
+        r1_dist *dist = cli_dist;
+        cli_dist = NULL;
         rc = cmd_train_eval(9, args);
+        cli_dist = dist;
     }
 done:
+    /* the other ranks may wait for this one in a collective without a timeout: end the job */
+    if (rc && n_ranks > 1) dist_mark_failed(cli_dist, "r1 train failed on this rank");
     tokbatch_free(&batch);
     tokbatch_free(&heldout);
     tstate_free(st);

@@ -340,6 +340,13 @@ bool dist_barrier(r1_dist *d)
 }
 #endif
 
+void dist_mark_failed(r1_dist *d, const char *why)
+{
+    if (!d || d->failed) return;
+    d->failed = true;
+    snprintf(d->failure, sizeof d->failure, "rank %d: %s", d->rank, why);
+}
+
 int r1_dist_rank(const r1_dist *d)
 {
     return d ? d->rank : 0;

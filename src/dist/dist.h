@@ -46,4 +46,9 @@ static inline bool dist_is_split(const r1_dist *d)
     return d && d->size > 1;
 }
 
+/* Mark the communicator failed from outside a collective (a rank whose own work failed, e.g.
+ * data-parallel training, while the others may wait in a collective without a timeout):
+ * r1_dist_finalize then aborts the whole job instead of waiting for the others. */
+void dist_mark_failed(r1_dist *d, const char *why);
+
 #endif

@@ -71,8 +71,9 @@ typedef struct kern_type_ops {
 #define KERN_R8_Q4K_BYTES 1184
 #define KERN_R8_Q5K_BYTES 1440 /* Q4_K's layout + the fifth bits (x86/gemm_vnni.c) */
 #define KERN_R8_Q6K_BYTES 1680
-#define KERN_R8_Q3K_BYTES 912 /* 3.56 bits per weight (the file's Q3_K: 3.44) */
-#define KERN_R8_Q2K_BYTES 800 /* 3.13 (Q2_K: 2.63): a byte per sub-block for scale and min */
+#define KERN_R8_Q3K_BYTES 912    /* 3.56 bits per weight (the file's Q3_K: 3.44) */
+#define KERN_R8_Q2K_BYTES 800    /* 3.13 (Q2_K: 2.63): a byte per sub-block for scale and min */
+#define KERN_R8_IQ4XS_BYTES 1104 /* 4.31 (IQ4_XS: 4.25); IQ4_NL repacks as Q4_0 does */
 /* Rows [8g, 8g + 8) of a repacked matrix (group = its first byte) times n_tok activation rows
  * quantized to the type's vec_dot_type (qx + t·qx_stride; Q8_0 also with its per-block quant sums
  * at xsum + t·xsum_stride int16s): y[t·ldy + i] for i < 8. Each (row, token) result is computed

@@ -310,8 +310,10 @@ size_t kern_r8_mat_bytes(const wmat *w)
     if (w->n_rows % 8) return 0;
     if (w->type == DTYPE_Q8_0 && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_BLOCK_BYTES;
-    if (w->type == DTYPE_Q4_0 && w->n_cols % 32 == 0)
+    if ((w->type == DTYPE_Q4_0 || w->type == DTYPE_IQ4_NL) && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_Q4_0_BYTES;
+    if (w->type == DTYPE_IQ4_XS && w->n_cols % 256 == 0)
+        return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 256) * KERN_R8_IQ4XS_BYTES;
     if (w->type == DTYPE_Q5_0 && w->n_cols % 32 == 0)
         return (size_t)(w->n_rows / 8) * (size_t)(w->n_cols / 32) * KERN_R8_Q5_0_BYTES;
     if (w->type == DTYPE_Q4_K && w->n_cols % 256 == 0)
@@ -387,7 +389,8 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
             }
         return;
     }
-    if (w->type == DTYPE_Q4_0 || w->type == DTYPE_Q5_0) {
+    /* IQ4_NL: Q4_0's block (d, then 16 bytes of nibbles in the same order) with other values */
+    if (w->type == DTYPE_Q4_0 || w->type == DTYPE_Q5_0 || w->type == DTYPE_IQ4_NL) {
         bool five = w->type == DTYPE_Q5_0;
         size_t bb = five ? KERN_R8_Q5_0_BYTES : KERN_R8_Q4_0_BYTES;
         int64_t nb = w->n_cols / 32;
@@ -440,6 +443,30 @@ void kern_repack_r8_groups(const wmat *w, int64_t mat, int64_t g0, int64_t g1, u
         return;
     }
     int64_t nsb = w->n_cols / 256;
+    if (w->type == DTYPE_IQ4_XS) { /* layout: x86/gemm_vnni.c */
+        for (int64_t g = g0; g < g1; g++)
+            for (int64_t b = 0; b < nsb; b++) {
+                uint8_t *out = dst + ((size_t)g * (size_t)nsb + (size_t)b) * KERN_R8_IQ4XS_BYTES;
+                for (int r = 0; r < 8; r++) {
+                    const block_iq4_xs *blk =
+                        (const block_iq4_xs *)(const void *)(src +
+                                                             (size_t)(8 * g + r) * w->row_bytes) +
+                        b;
+                    memcpy(out + 2 * r, &blk->d, 2);
+                    for (int sb = 0; sb < 8; sb++) {
+                        int ls = ((blk->scales_l[sb / 2] >> (4 * (sb % 2))) & 15) |
+                                 (((blk->scales_h >> (2 * sb)) & 3) << 4);
+                        out[16 + 8 * sb + r] = (uint8_t)(int8_t)(ls - 32);
+                        /* elements 4h + e (low nibble of qs[16sb + 4h + e]) and 16 + 4h + e
+                         * (its high nibble) share a byte already: whole 4-byte groups */
+                        for (int h = 0; h < 4; h++)
+                            memcpy(out + 80 + 32 * (4 * sb + h) + 4 * r, blk->qs + 16 * sb + 4 * h,
+                                   4);
+                    }
+                }
+            }
+        return;
+    }
     if (w->type == DTYPE_Q3_K || w->type == DTYPE_Q2_K) { /* layouts: x86/gemm_vnni.c */
         bool q3 = w->type == DTYPE_Q3_K;
         size_t blk_bytes = q3 ? sizeof(block_q3_k) : sizeof(block_q2_k);

@@ -190,16 +190,16 @@ int main(void)
     }
     /* repacked Q8_0 and Q4_K: the backend's VNNI kernels on odd sizes */
     const kern_backend_t *be = kern_backend();
-    const dtype r8_types[8] = {DTYPE_Q8_0, DTYPE_Q4_0, DTYPE_Q5_0, DTYPE_Q4_K,
-                               DTYPE_Q5_K, DTYPE_Q6_K, DTYPE_Q3_K, DTYPE_Q2_K};
-    for (int ti = 0; ti < 8; ti++) {
+    const dtype r8_types[10] = {DTYPE_Q8_0, DTYPE_Q4_0, DTYPE_Q5_0, DTYPE_Q4_K,   DTYPE_Q5_K,
+                                DTYPE_Q6_K, DTYPE_Q3_K, DTYPE_Q2_K, DTYPE_IQ4_XS, DTYPE_IQ4_NL};
+    for (int ti = 0; ti < 10; ti++) {
         dtype ty = r8_types[ti];
         if (!be->gemm_r8[ty]) {
             printf("no AVX-VNNI: repacked %s kernel not tested\n", dtype_get(ty)->name);
             continue;
         }
         bool k = ty == DTYPE_Q4_K || ty == DTYPE_Q5_K || ty == DTYPE_Q6_K || ty == DTYPE_Q3_K ||
-                 ty == DTYPE_Q2_K; /* Q8_K activations */
+                 ty == DTYPE_Q2_K || ty == DTYPE_IQ4_XS; /* Q8_K activations */
         int bsz = k ? 256 : 32;
         kern_quantize_fn quant = k ? scalar->quantize_q8_k : scalar->quantize_q8_0;
         size_t xblk = k ? 292 : 34;

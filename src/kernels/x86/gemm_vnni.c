@@ -45,9 +45,17 @@ static inline __m256 scales8(const uint8_t *blk)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)blk));
 }
 
+/* IQ4's 16 values + 128 (unsigned for vpdpbusd), in both 128-bit lanes for vpshufb. */
+static inline __m256i iq4_table(void)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)iq4_values);
+    return _mm256_broadcastsi128_si256(_mm_add_epi8(v, _mm_set1_epi8((char)128)));
+}
+
 /* Unsigned quants of vector g (quants 4g..4g+3 of the 8 rows) of a repacked 32-column block.
  * kind 0: Q8_0 (stored +128); 1: Q4_0 (nibbles, 0..15: vectors 2c and 2c + 1 in the low and high
- * nibbles of chunk c); 2: Q5_0 (those nibbles, plus bit g of 32 bytes of high bits as bit 4). */
+ * nibbles of chunk c); 2: Q5_0 (those nibbles, plus bit g of 32 bytes of high bits as bit 4);
+ * 3: IQ4_NL (Q4_0's nibbles, looked up as IQ4 values + 128). */
 static inline __attribute__((always_inline)) __m256i r8_quants(const uint8_t *q, const int kind,
                                                                const int g)
 {
@@ -56,6 +64,7 @@ static inline __attribute__((always_inline)) __m256i r8_quants(const uint8_t *q,
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (g / 2)));
     __m256i u = g % 2 ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m4) : _mm256_and_si256(v, m4);
     if (kind == 1) return u;
+    if (kind == 3) return _mm256_shuffle_epi8(iq4_table(), u);
     __m256i hb = _mm256_loadu_si256((const __m256i *)(const void *)(q + 128));
     /* bit g of each byte to bit 4 (16-bit shifts: no other byte's bit lands on bit 4) */
     hb = g < 4 ? _mm256_slli_epi16(hb, 4 - g) : _mm256_srli_epi16(hb, g - 4);
@@ -72,10 +81,10 @@ static inline __attribute__((always_inline)) void gemm_group(const uint8_t *grou
                                                              float *y, int64_t ldy, const int kind)
 {
     enum { A = 2 }; /* accumulators per token when n > 2; 4 when n <= 2 */
-    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
-                      : kind == 1 ? KERN_R8_Q4_0_BYTES
-                                  : KERN_R8_Q5_0_BYTES;
-    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
+    const size_t bb = kind == 0                ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 || kind == 3 ? KERN_R8_Q4_0_BYTES
+                                               : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 || kind == 3 ? 128 : kind == 1 ? 8 : 16;
     const block_q8_0 *x[Q8_TOKENS];
     const int16_t *xs[Q8_TOKENS];
 #pragma GCC unroll 8
@@ -159,6 +168,7 @@ static inline __attribute__((always_inline)) void gemm_group(const uint8_t *grou
 DEFINE_GEMM_32(gemm_q8_0_r8, 0)
 DEFINE_GEMM_32(gemm_q4_0_r8, 1)
 DEFINE_GEMM_32(gemm_q5_0_r8, 2)
+DEFINE_GEMM_32(gemm_iq4_nl_r8, 3)
 
 #if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
 /* The 16 outputs of two groups (rows 8g..8g+7 of A, then B's) for one token. */
@@ -199,10 +209,10 @@ static inline __attribute__((always_inline)) void gemm_group2(const uint8_t *ga,
                                                               size_t xsum_stride, const int n,
                                                               float *y, int64_t ldy, const int kind)
 {
-    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
-                      : kind == 1 ? KERN_R8_Q4_0_BYTES
-                                  : KERN_R8_Q5_0_BYTES;
-    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
+    const size_t bb = kind == 0                ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 || kind == 3 ? KERN_R8_Q4_0_BYTES
+                                               : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 || kind == 3 ? 128 : kind == 1 ? 8 : 16;
     const int na = n <= 2 ? 4 : 2;
     const block_q8_0 *x[Q8_TOKENS];
     const int16_t *xs[Q8_TOKENS];
@@ -264,10 +274,10 @@ gemm_group2_many(const uint8_t *ga, const uint8_t *gb, int64_t nb, const uint8_t
                  size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int n, float *y,
                  int64_t ldy, const int kind)
 {
-    const size_t bb = kind == 0   ? KERN_R8_BLOCK_BYTES
-                      : kind == 1 ? KERN_R8_Q4_0_BYTES
-                                  : KERN_R8_Q5_0_BYTES;
-    const int32_t offset = kind == 0 ? 128 : kind == 1 ? 8 : 16;
+    const size_t bb = kind == 0                ? KERN_R8_BLOCK_BYTES
+                      : kind == 1 || kind == 3 ? KERN_R8_Q4_0_BYTES
+                                               : KERN_R8_Q5_0_BYTES;
+    const int32_t offset = kind == 0 || kind == 3 ? 128 : kind == 1 ? 8 : 16;
     __m512 acc[Q8_MANY_MAX];
     for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -693,6 +703,74 @@ static inline __attribute__((always_inline)) void gemm_q2k_group(const uint8_t *
     for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
 }
 
+/* ---- IQ4_XS ----------------------------------------------------------------------------------
+ * Per 8 rows and super-block of 256 (KERN_R8_IQ4XS_BYTES): the 8 rows' d (fp16), the scales
+ * [sub-block of 32][row] (int8, ls − 32), then for each sub-block s and group h < 4 32 bytes: row
+ * r's codes of elements 4h .. 4h + 3 of s in the low nibbles, of elements 16 + 4h .. in the high
+ * ones (the file's order). Codes are looked up as IQ4 values + 128. Per row:
+ * d·dx·Σ_s sc_s·(S_s − 128·X_s), S_s = Σ u·x and X_s = Σ x over sub-block s. */
+static inline __attribute__((always_inline)) void gemm_iq4xs_group(const uint8_t *group,
+                                                                   int64_t nsb, const uint8_t *qx,
+                                                                   size_t qx_stride, const int n,
+                                                                   float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m256i m4 = _mm256_set1_epi8(15), tbl = iq4_table();
+    __m256 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = group + (size_t)b * KERN_R8_IQ4XS_BYTES;
+        prefetch_ahead(blk + 2 * KERN_R8_IQ4XS_BYTES, KERN_R8_IQ4XS_BYTES);
+        const __m256 d = scales8(blk);
+        const int8_t *sc = (const int8_t *)(blk + 16);
+        const uint8_t *q = blk + 80;
+        __m256i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int sb = 0; sb < 8; sb++) {
+            __m256i s[Q6K_TOKENS][2];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int h = 0; h < 4; h++) {
+                __m256i v =
+                    _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * (4 * sb + h)));
+                __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, m4));
+                __m256i hi =
+                    _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xl, xh;
+                    __builtin_memcpy(&xl, x[k][b].qs + 32 * sb + 4 * h, 4);
+                    __builtin_memcpy(&xh, x[k][b].qs + 32 * sb + 16 + 4 * h, 4);
+                    s[k][0] = DPBUSD(s[k][0], lo, _mm256_set1_epi32(xl));
+                    s[k][1] = DPBUSD(s[k][1], hi, _mm256_set1_epi32(xh));
+                }
+            }
+            __m256i scv =
+                _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(sc + 8 * sb)));
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) {
+                int32_t xs = x[k][b].bsums[2 * sb] + x[k][b].bsums[2 * sb + 1];
+                __m256i t = _mm256_sub_epi32(_mm256_add_epi32(s[k][0], s[k][1]),
+                                             _mm256_set1_epi32(128 * xs));
+                tot[k] = _mm256_add_epi32(tot[k], _mm256_mullo_epi32(t, scv));
+            }
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_set1_ps(x[k][b].d)),
+                                     _mm256_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+}
+
 /* The K-quant kernels' entry points: chunks of up to NT tokens, each chunk size a constant n so
  * the group function's loops unroll. */
 #if Q4K_TOKENS > 2 || Q6K_TOKENS > 2
@@ -723,6 +801,7 @@ DEFINE_K_GEMM(gemm_q5_k_r8, gemm_q5k_group, Q4K_TOKENS)
 DEFINE_K_GEMM(gemm_q6_k_r8, gemm_q6k_group, Q6K_TOKENS)
 DEFINE_K_GEMM(gemm_q3_k_r8, gemm_q3k_group, Q6K_TOKENS)
 DEFINE_K_GEMM(gemm_q2_k_r8, gemm_q2k_group, Q6K_TOKENS)
+DEFINE_K_GEMM(gemm_iq4_xs_r8, gemm_iq4xs_group, Q6K_TOKENS)
 
 #if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
 /* 16 rows of two adjacent groups, as gemm_q4k_group does 8: the same integer sums and float
@@ -1182,4 +1261,6 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
     b->gemm_r8[DTYPE_Q6_K] = gemm_q6_k_r8;
     b->gemm_r8[DTYPE_Q3_K] = gemm_q3_k_r8;
     b->gemm_r8[DTYPE_Q2_K] = gemm_q2_k_r8;
+    b->gemm_r8[DTYPE_IQ4_XS] = gemm_iq4_xs_r8;
+    b->gemm_r8[DTYPE_IQ4_NL] = gemm_iq4_nl_r8;
 }
