@@ -23,6 +23,7 @@ apps/cli/cmd_convert.c model/qmix.h            quantization mixes (no public API
 apps/cli/cmd_convert.c tensor/quant.h          quantization of rows (no public API)
 apps/cli/cmd_convert.c tokenizer/tokenizer.h   tokenizer.json into GGUF metadata (no public API)
 apps/cli/cmd_eval.c tokenizer/chat_template.h  --help lists the template names (no public list)
+apps/cli/cmd_grpo.c dist/dist.h                data-parallel GRPO marks a failed rank (dist_mark_failed; no public API; owned by the trainer work)
 apps/cli/cmd_imatrix.c model/imatrix.h         importance matrix collection (no public API)
 apps/cli/cmd_info.c formats/gguf.h             r1 info prints every GGUF key and tensor (r1_model_meta* needs a loaded model)
 apps/cli/cmd_pull.c formats/gguf.h             r1 pull merges split GGUF files (no public writer API)
@@ -41,6 +42,7 @@ apps/cli/cmd_synth.c tensor/quant_iq.h         IQ quantization tables (no public
 apps/cli/cmd_synth.c tokenizer/tokenizer.h     a synthetic vocabulary (no public API)
 apps/cli/cmd_tokenize.c tokenizer/chat_template.h r1 template renders with a named template and no model (r1_chat_* needs a model)
 apps/cli/cmd_tokenize.c tokenizer/tokenizer.h  r1 tokenize loads the tokenizer alone, from tokenizer.json too (r1_tokenize needs a model)
+apps/cli/cmd_train.c dist/dist.h               data-parallel SFT marks a failed rank (dist_mark_failed; no public API; owned by the trainer work)
 apps/cli/cmd_train.c formats/gguf.h            the trainer writes GGUF checkpoints (owned by the trainer work; include line only)
 apps/cli/common.c formats/gguf.h               cli_check_model reads a GGUF header to say what is wrong before loading
 apps/cli/main.c kernels/kernels.h              r1 version prints the kernel backend in use (no public query)
