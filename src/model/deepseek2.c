@@ -15,7 +15,8 @@
  *   groups keep the best n_limited_groups (group score: sum of its top-2 for sigmoid, max for
  *   softmax); top-k by biased score; weights = unbiased scores, optionally normalized, × scale.
  */
-#include "model/forward.h"
+#include "model/deepseek2.h"
+#include "model/layers.h"
 
 #include "tensor/quant.h"
 

@@ -1,7 +1,8 @@
 /* llama.c — grouped-query attention of qwen2 (R1-Distill-Qwen: q/k/v biases, NEOX RoPE) and llama
  * (R1-Distill-Llama: no biases, normal RoPE with Llama-3 frequency factors).
  * KV cache row per token per layer: [k (n_kv_heads·head_dim) | v (n_kv_heads·head_dim)]. */
-#include "model/forward.h"
+#include "model/llama.h"
+#include "model/layers.h"
 
 #include <math.h>
 #include <string.h>

@@ -95,6 +95,20 @@ typedef struct {
 } block_q4_k;
 static_assert(sizeof(block_q4_k) == 144, "Q4_K block is 144 bytes");
 
+/* The 6-bit scale and min of sub-block s (0..7) of a Q4_K / Q5_K block's scales[12] (packing
+ * above). The one copy: the quantizer (tensor/quant.c), the reference kernels and the NEON ones
+ * all read the scales through it. */
+static inline void k4_scale_min(const uint8_t *sc, int s, int *out_scale, int *out_min)
+{
+    if (s < 4) {
+        *out_scale = sc[s] & 63;
+        *out_min = sc[s + 4] & 63;
+    } else {
+        *out_scale = (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
+        *out_min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
+    }
+}
+
 /* Q5_K, 176 bytes: d(half) | dmin(half) | scales[12] | qh[32] | qs[128]. As Q4_K with q in 0..31:
  * the low 4 bits as in Q4_K, bit 4 of element i = bit (i / 32) of qh[i % 32]. */
 typedef struct {

@@ -194,18 +194,6 @@ static void dequant_q3_k(const block_q3_k *b, float *y)
     }
 }
 
-/* The 6-bit scale and min of sub-block s of a Q4_K / Q5_K block. */
-static void k4_scale_min(const uint8_t *scales, int s, int *sc, int *mn)
-{
-    if (s < 4) {
-        *sc = scales[s] & 63;
-        *mn = scales[s + 4] & 63;
-    } else {
-        *sc = (scales[s + 4] & 0x0f) | (scales[s - 4] >> 6) << 4;
-        *mn = (scales[s + 4] >> 4) | (scales[s] >> 6) << 4;
-    }
-}
-
 static void dequant_q4_k(const block_q4_k *b, float *y)
 {
     const float d = fp16_to_f32(b->d), dmin = fp16_to_f32(b->dmin);

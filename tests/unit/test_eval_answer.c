@@ -3,7 +3,7 @@
  * is the specification of docs/eval.md ("Math answers"). */
 #include "test.h"
 
-#include "../../apps/cli/eval_answer.c"
+#include "../../eval/eval_answer.c"
 
 typedef struct pair {
     const char *a, *b;

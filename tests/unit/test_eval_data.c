@@ -4,8 +4,8 @@
  * strict), never a crash. Also the prompts: the R1 instruction and simple-evals' template. */
 #include "test.h"
 
-#include "../../apps/cli/eval_answer.c"
-#include "../../apps/cli/eval_data.c"
+#include "../../eval/eval_answer.c"
+#include "../../eval/eval_data.c"
 
 #include <unistd.h>
 

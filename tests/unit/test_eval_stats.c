@@ -6,9 +6,9 @@
 
 #include <unistd.h>
 
-#include "../../apps/cli/eval_answer.c"
-#include "../../apps/cli/eval_report.c"
-#include "../../apps/cli/eval_stats.c"
+#include "../../eval/eval_answer.c"
+#include "../../eval/eval_report.c"
+#include "../../eval/eval_stats.c"
 
 static double binom(int n, int k)
 {

@@ -164,18 +164,6 @@ static void quantize_q8_0_neon(const float *x, void *out, int64_t n)
 
 /* ---- integer dot products (exact: products fit 16 bits, sums 32) ---------------------------- */
 
-/* 6-bit scale and min of sub-block s of a Q4_K block (blocks.h) */
-INLINE void k4_scale_min(const uint8_t *sc, int s, int *scale, int *min)
-{
-    if (s < 4) {
-        *scale = sc[s] & 63;
-        *min = sc[s + 4] & 63;
-    } else {
-        *scale = (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
-        *min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
-    }
-}
-
 /* plain NEON: 16-bit products, added pairwise into the 32-bit lanes */
 #define SUFFIXED(name) name##_neon
 #define INT8_ATTR

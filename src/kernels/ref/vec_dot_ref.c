@@ -172,18 +172,6 @@ static int dot_n(const int8_t *q, const int8_t *y, int n)
     return s;
 }
 
-/* 6-bit scale and min of sub-block s of a Q4_K/Q5_K block (packing documented in blocks.h). */
-static void k4_scale_min(const uint8_t *sc, int s, int *out_scale, int *out_min)
-{
-    if (s < 4) {
-        *out_scale = sc[s] & 63;
-        *out_min = sc[s + 4] & 63;
-    } else {
-        *out_scale = (sc[s + 4] & 15) | ((sc[s - 4] >> 6) << 4);
-        *out_min = (sc[s + 4] >> 4) | ((sc[s] >> 6) << 4);
-    }
-}
-
 static void q4k_values(const uint8_t *qs, int8_t *q)
 {
     for (int c = 0; c < 4; c++)
