@@ -8,6 +8,17 @@
 
 static void block(int n, int r, int N, int *first, int *end);
 
+/* The training collectives wait for ranks that evaluate or write a checkpoint alone (rank 0), or
+ * sample more tokens than the others: longer than a forward pass's R1_DIST_TIMEOUT, but not for
+ * ever — a rank that hangs or loses its network ends the job after R1_DIST_TRAIN_TIMEOUT seconds
+ * (default 600; 0 = wait for ever). */
+static bool dp_allgather(r1_dist *dist, const uint64_t *mine, int n, uint64_t *all)
+{
+    const char *e = getenv("R1_DIST_TRAIN_TIMEOUT");
+    double t = e ? atof(e) : 600.0;
+    return dist_allgather_u64_within(dist, mine, n, all, t);
+}
+
 void dp_share(const r1_dist *dist, int n, int *out_first, int *out_end)
 {
     block(n, r1_dist_rank(dist), r1_dist_size(dist), out_first, out_end);
@@ -53,7 +64,7 @@ bool dp_allgather_rollouts(r1_dist *dist, int n_groups, int group_size, int max_
         for (int t = 0; t < o->n_tokens && ok; t++)
             p[1 + t / 2] |= (uint64_t)(uint32_t)o->tokens[t] << (t % 2 ? 32 : 0);
     }
-    ok = ok && dist_allgather_u64(dist, mine, (int)n_mine, all);
+    ok = ok && dp_allgather(dist, mine, (int)n_mine, all);
     for (int r = 0; r < N && ok; r++) {
         if (r == me) continue;
         block(n_groups, r, N, &g0, &g1);
@@ -83,7 +94,7 @@ bool dp_sum_f64(r1_dist *dist, double *x, int n)
         return false;
     }
     memcpy(mine, x, (size_t)n * sizeof *x);
-    bool ok = dist_allgather_u64(dist, mine, n, all);
+    bool ok = dp_allgather(dist, mine, n, all);
     for (int i = 0; i < n && ok; i++) {
         double s = 0;
         for (int r = 0; r < N; r++) {
@@ -121,7 +132,7 @@ bool dp_sum_load(r1_dist *dist, const tmodel *m, const tstate *st, bool ran, int
     uint64_t *mine = malloc(n * sizeof *mine), *all = malloc((size_t)N * n * sizeof *all);
     bool ok = mine && all;
     for (size_t i = 0; i < n && ok; i++) mine[i] = (uint64_t)(uint32_t)out_load[i];
-    ok = ok && dist_allgather_u64(dist, mine, (int)n, all);
+    ok = ok && dp_allgather(dist, mine, (int)n, all);
     for (size_t i = 0; i < n && ok; i++) {
         int64_t s = 0;
         for (int r = 0; r < N; r++) s += (int64_t)all[(size_t)r * n + i];
@@ -167,7 +178,7 @@ bool dp_check_identical(r1_dist *dist, const tmodel *m, const adamw *opt, uint64
     int N = r1_dist_size(dist);
     if (N <= 1) return true;
     uint64_t *all = malloc((size_t)N * sizeof *all);
-    if (!all || !dist_allgather_u64(dist, &h, 1, all)) {
+    if (!all || !dp_allgather(dist, &h, 1, all)) {
         free(all);
         return false;
     }

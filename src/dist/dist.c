@@ -92,7 +92,8 @@ static void name_silent_ranks(r1_dist *d, char *out, size_t cap)
     free(req);
 }
 
-static bool fail(r1_dist *d, const char *what, int rc)
+/* seconds: the wait that ran out (rc == MPI_SUCCESS) */
+static bool fail_within(r1_dist *d, const char *what, int rc, double seconds)
 {
     if (d->failed) return false;
     d->failed = true;
@@ -107,13 +108,18 @@ static bool fail(r1_dist *d, const char *what, int rc)
         snprintf(d->failure, sizeof d->failure,
                  "rank 0: no answer within %.0f s in %s; rank(s) not answering: %s (died, hung or "
                  "lost their network)",
-                 d->timeout_s, what, silent);
+                 seconds, what, silent);
     } else {
         snprintf(d->failure, sizeof d->failure,
-                 "rank %d: no answer from the other ranks within %.0f s in %s", d->rank,
-                 d->timeout_s, what);
+                 "rank %d: no answer from the other ranks within %.0f s in %s", d->rank, seconds,
+                 what);
     }
     return false;
+}
+
+static bool fail(r1_dist *d, const char *what, int rc)
+{
+    return fail_within(d, what, rc, d->timeout_s);
 }
 
 /* Poll req until done; timeout_s ≤ 0 waits for ever. Spins for the first spin_s (2 ms): a rank
@@ -131,7 +137,8 @@ static bool wait_req(r1_dist *d, MPI_Request *req, const char *what, double time
         double waited = now_s() - t0;
         if (waited < p->spin_s) continue;
         if (d->rank > 0) answer_pings(p);
-        if (timeout_s > 0 && waited > timeout_s) return fail(d, what, MPI_SUCCESS);
+        if (timeout_s > 0 && waited > timeout_s)
+            return fail_within(d, what, MPI_SUCCESS, timeout_s);
         if (waited < 0.02) {
             sched_yield();
         } else {
@@ -266,6 +273,12 @@ bool dist_gather_cols(r1_dist *d, float *out, int64_t ld, const float *mine, int
 
 bool dist_allgather_u64(r1_dist *d, const uint64_t *mine, int n, uint64_t *all)
 {
+    return dist_allgather_u64_within(d, mine, n, all, 0);
+}
+
+bool dist_allgather_u64_within(r1_dist *d, const uint64_t *mine, int n, uint64_t *all,
+                               double timeout_s)
+{
     if (!dist_is_split(d)) {
         memcpy(all, mine, (size_t)n * sizeof *mine);
         return true;
@@ -275,7 +288,7 @@ bool dist_allgather_u64(r1_dist *d, const uint64_t *mine, int n, uint64_t *all)
     MPI_Request req;
     int rc = MPI_Iallgather(mine, n, MPI_UINT64_T, all, n, MPI_UINT64_T, p->comm, &req);
     if (rc != MPI_SUCCESS) return fail(d, "allgather", rc);
-    return wait_req(d, &req, "allgather", 0);
+    return wait_req(d, &req, "allgather", timeout_s);
 }
 
 bool dist_barrier(r1_dist *d)
@@ -331,6 +344,13 @@ bool dist_allgather_u64(r1_dist *d, const uint64_t *mine, int n, uint64_t *all)
     (void)d;
     memcpy(all, mine, (size_t)n * sizeof *mine);
     return true;
+}
+
+bool dist_allgather_u64_within(r1_dist *d, const uint64_t *mine, int n, uint64_t *all,
+                               double timeout_s)
+{
+    (void)timeout_s;
+    return dist_allgather_u64(d, mine, n, all);
 }
 
 bool dist_barrier(r1_dist *d)

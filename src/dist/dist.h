@@ -36,8 +36,12 @@ bool dist_bcast(r1_dist *d, void *buf, size_t bytes, bool idle);
  * out (n_rows rows, ld floats apart). Rank 0 writes its own part itself. */
 bool dist_gather_cols(r1_dist *d, float *out, int64_t ld, const float *mine, int n_rows,
                       const int64_t *col0, const int64_t *n_cols);
-/* n values of every rank side by side: all[r·n + i] (all ranks get all). */
+/* n values of every rank side by side: all[r·n + i] (all ranks get all). Waits without a
+ * timeout (a load's length differs between ranks); the _within form gives up after timeout_s
+ * seconds (≤ 0: never) and marks the communicator failed, naming the silent ranks. */
 bool dist_allgather_u64(r1_dist *d, const uint64_t *mine, int n, uint64_t *all);
+bool dist_allgather_u64_within(r1_dist *d, const uint64_t *mine, int n, uint64_t *all,
+                               double timeout_s);
 /* Wait until every rank arrives, without a timeout (the end of a load, whose length differs). */
 bool dist_barrier(r1_dist *d);
 

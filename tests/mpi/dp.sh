@@ -80,6 +80,37 @@ if [ "$what" = train ]; then
         -t 1 >'$tmp/resume.out' 2>&1" "train: -np 2, resumed"
     check "cmp -s '$tmp/half.gguf' '$tmp/np2.gguf' && cmp -s '$tmp/half.ckpt' '$tmp/np2.ckpt'" \
         "train: -np 2 stopped and resumed = straight, byte for byte"
+    # a rank that hangs (SIGSTOP: a stuck machine or a lost network) mid-training: the others give
+    # up after R1_DIST_TRAIN_TIMEOUT / R1_DIST_TIMEOUT seconds, rank 0 names it, the job ends
+    long=("${args[@]}" --steps 1000000) # the last --steps counts
+    R1_DIST_TIMEOUT=3 R1_DIST_TRAIN_TIMEOUT=3 "$mpiexec" -n 2 "${flags[@]}" "$r1" train \
+        "${long[@]}" -o "$tmp/hang.gguf" >"$tmp/hang.out" 2>&1 </dev/null &
+    job=$!
+    w=""
+    for _ in $(seq 150); do # rank 1's pid (Open MPI: OMPI_COMM_WORLD_RANK, MPICH: PMI_RANK)
+        sleep 0.2
+        for p in $(pgrep -f "$r1 train"); do
+            tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+                grep -qxE "OMPI_COMM_WORLD_RANK=1|PMI_RANK=1" && w=$p
+        done
+        [ -n "$w" ] && grep -q "^step\|^ *[0-9]" "$tmp/hang.out" && break
+    done
+    sleep 1
+    check '[ -n "$w" ]' "train: found rank 1"
+    start=$(date +%s)
+    [ -n "$w" ] && kill -STOP "$w"
+    for _ in $(seq 300); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$job" 2>/dev/null; then
+        kill -KILL "$job" 2>/dev/null
+        check false "train: the job ended within 30 s after SIGSTOP to rank 1"
+    else
+        wait "$job"
+        rc=$?
+        check "[ $rc -ne 0 ]" "train: SIGSTOP to rank 1 ends the job (exit $rc in $(($(date +%s) - start)) s)"
+    fi
+    [ -n "$w" ] && kill -KILL "$w" 2>/dev/null
+    check "grep -q 'not answering: 1' '$tmp/hang.out'" "train: rank 0 names rank 1" ||
+        tail -5 "$tmp/hang.out"
 fi
 if [ "$what" = grpo ]; then
     # rank 1 alone cannot write its scratch copy of the weights (a directory is in the way) while
