@@ -156,8 +156,11 @@ static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *
      * r1_session_eval of 2 / 3 / 4 tokens: 29.2 / 33.4 / 38.4 ms with 16 rows, 24.5 / 31.0 / 37.9
      * with 8 (Q5_K alike); Q8_0 breaks even at 2 tokens and gains from 3. Either way gives the
      * same bits. */
-    int x2_min_tok =
-        w->type == DTYPE_Q4_K || w->type == DTYPE_Q5_K || w->type == DTYPE_Q6_K ? 4 : 2;
+    int x2_min_tok = w->type == DTYPE_Q4_K || w->type == DTYPE_Q5_K || w->type == DTYPE_Q6_K ||
+                             w->type == DTYPE_Q3_K || w->type == DTYPE_Q2_K ||
+                             w->type == DTYPE_IQ4_XS
+                         ? 4
+                         : 2;
     kern_gemm_r8x2_fn x2 = mm->n_tok >= x2_min_tok ? be->gemm_r8x2[w->type] : NULL;
     size_t nb = (size_t)(w->n_cols / 32);
     /* tokens in blocks that stay in L2 while every row group passes over them (row-outer order

@@ -1244,6 +1244,229 @@ static void gemm_q5_k_r8x2(const uint8_t *group, size_t group_bytes, int64_t n_c
                    true);
 }
 DEFINE_K_GEMM_X2(gemm_q6_k_r8x2, gemm_q6k_group2, Q6K_TOKENS)
+
+/* Q3_K, Q2_K and IQ4_XS on 16 rows (two groups): gemm_q3k_group, gemm_q2k_group and
+ * gemm_iq4xs_group with 512-bit registers, the same integer sums and float steps per (row, token).
+ */
+static inline __attribute__((always_inline)) void
+gemm_q3k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                size_t qx_stride, const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i m2 = _mm512_set1_epi8(3), one = _mm512_set1_epi8(1);
+    __m512 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q3K_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_Q3K_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_Q3K_BYTES, KERN_R8_Q3K_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_Q3K_BYTES, KERN_R8_Q3K_BYTES);
+        const __m512 d = scales16(ba, bq);
+        __m512i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            __m512i s[Q6K_TOKENS][2];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                const size_t lo = 144 + 32 * (8 * (c / 4) + h), hi = 144 + 512 + 32 * h;
+                __m512i v = cat256(ba + lo, bq + lo), hb = cat256(ba + hi, bq + hi);
+                __m512i u = _mm512_or_si512(
+                    _mm512_and_si512(_mm512_srli_epi16(v, 2 * (c % 4)), m2),
+                    _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(hb, c), one), 2));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xv;
+                    __builtin_memcpy(&xv, x[k][b].qs + 32 * c + 4 * h, 4);
+                    s[k][h / 4] = _mm512_dpbusd_epi32(s[k][h / 4], u, _mm512_set1_epi32(xv));
+                }
+            }
+#pragma GCC unroll 2
+            for (int a = 0; a < 2; a++) {
+                __m512i scv = sbytes16(ba + 16 + 8 * (2 * c + a), bq + 16 + 8 * (2 * c + a));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k][a], scv));
+            }
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m512i scv = sbytes16(ba + 16 + 8 * j, bq + 16 + 8 * j);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                tot[k] = _mm512_sub_epi32(
+                    tot[k], _mm512_mullo_epi32(scv, _mm512_set1_epi32(4 * x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(x[k][b].d)),
+                                     _mm512_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) store16(y + (size_t)k * ldy, acc[k]);
+}
+
+static inline __attribute__((always_inline)) void
+gemm_q2k_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                size_t qx_stride, const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i m2 = _mm512_set1_epi8(3), m4 = _mm512_set1_epi32(15);
+    __m512 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_Q2K_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_Q2K_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_Q2K_BYTES, KERN_R8_Q2K_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_Q2K_BYTES, KERN_R8_Q2K_BYTES);
+        const __m512 d = scales16(ba, bq), dmin = scales16(ba + 16, bq + 16);
+        __m512i tot[Q6K_TOKENS], mins[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = mins[k] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            __m512i s[Q6K_TOKENS][2];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int h = 0; h < 8; h++) {
+                const size_t o = 160 + 32 * (8 * (c / 4) + h);
+                __m512i u =
+                    _mm512_and_si512(_mm512_srli_epi16(cat256(ba + o, bq + o), 2 * (c % 4)), m2);
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xv;
+                    __builtin_memcpy(&xv, x[k][b].qs + 32 * c + 4 * h, 4);
+                    s[k][h / 4] = _mm512_dpbusd_epi32(s[k][h / 4], u, _mm512_set1_epi32(xv));
+                }
+            }
+#pragma GCC unroll 2
+            for (int a = 0; a < 2; a++) {
+                __m512i scv = _mm512_and_si512(
+                    bytes16(ba + 32 + 8 * (2 * c + a), bq + 32 + 8 * (2 * c + a)), m4);
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k][a], scv));
+            }
+        }
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++) {
+            __m512i m = _mm512_srli_epi32(bytes16(ba + 32 + 8 * j, bq + 32 + 8 * j), 4);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++)
+                mins[k] = _mm512_add_epi32(
+                    mins[k], _mm512_mullo_epi32(m, _mm512_set1_epi32(x[k][b].bsums[j])));
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) {
+            __m512 dx = _mm512_set1_ps(x[k][b].d);
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, dx), _mm512_cvtepi32_ps(tot[k]), acc[k]);
+            acc[k] = _mm512_fnmadd_ps(_mm512_mul_ps(dmin, dx), _mm512_cvtepi32_ps(mins[k]), acc[k]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) store16(y + (size_t)k * ldy, acc[k]);
+}
+
+static inline __attribute__((always_inline)) void
+gemm_iq4xs_group2(const uint8_t *ga, const uint8_t *gb, int64_t nsb, const uint8_t *qx,
+                  size_t qx_stride, const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i m4 = _mm512_set1_epi8(15),
+                  tbl = _mm512_broadcast_i32x4(_mm256_castsi256_si128(iq4_table()));
+    __m512 acc[Q6K_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *ba = ga + (size_t)b * KERN_R8_IQ4XS_BYTES,
+                      *bq = gb + (size_t)b * KERN_R8_IQ4XS_BYTES;
+        prefetch_ahead(ba + 2 * KERN_R8_IQ4XS_BYTES, KERN_R8_IQ4XS_BYTES);
+        prefetch_ahead(bq + 2 * KERN_R8_IQ4XS_BYTES, KERN_R8_IQ4XS_BYTES);
+        const __m512 d = scales16(ba, bq);
+        __m512i tot[Q6K_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int sb = 0; sb < 8; sb++) {
+            __m512i s[Q6K_TOKENS][2];
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) s[k][0] = s[k][1] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int h = 0; h < 4; h++) {
+                const size_t o = 80 + 32 * (4 * sb + h);
+                __m512i v = cat256(ba + o, bq + o);
+                __m512i lo = _mm512_shuffle_epi8(tbl, _mm512_and_si512(v, m4));
+                __m512i hi =
+                    _mm512_shuffle_epi8(tbl, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) {
+                    int32_t xl, xh;
+                    __builtin_memcpy(&xl, x[k][b].qs + 32 * sb + 4 * h, 4);
+                    __builtin_memcpy(&xh, x[k][b].qs + 32 * sb + 16 + 4 * h, 4);
+                    s[k][0] = _mm512_dpbusd_epi32(s[k][0], lo, _mm512_set1_epi32(xl));
+                    s[k][1] = _mm512_dpbusd_epi32(s[k][1], hi, _mm512_set1_epi32(xh));
+                }
+            }
+            __m512i scv = sbytes16(ba + 16 + 8 * sb, bq + 16 + 8 * sb);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) {
+                int32_t xs = x[k][b].bsums[2 * sb] + x[k][b].bsums[2 * sb + 1];
+                __m512i t = _mm512_sub_epi32(_mm512_add_epi32(s[k][0], s[k][1]),
+                                             _mm512_set1_epi32(128 * xs));
+                tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(t, scv));
+            }
+        }
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++)
+            acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(x[k][b].d)),
+                                     _mm512_cvtepi32_ps(tot[k]), acc[k]);
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) store16(y + (size_t)k * ldy, acc[k]);
+}
+
+/* Their entry points: chunks of up to Q6K_TOKENS tokens. */
+#define DEFINE_K_GEMM_X2_SIMPLE(name, group_fn)                                                    \
+    static void name(const uint8_t *group, size_t group_bytes, int64_t n_cols, const uint8_t *qx,  \
+                     size_t qx_stride, const int16_t *xsum, size_t xsum_stride, int64_t n_tok,     \
+                     float *y, int64_t ldy)                                                        \
+    {                                                                                              \
+        (void)xsum;                                                                                \
+        (void)xsum_stride;                                                                         \
+        int64_t nsb = n_cols / 256;                                                                \
+        const uint8_t *gb = group + group_bytes;                                                   \
+        for (int64_t t = 0; t < n_tok; t += Q6K_TOKENS) {                                          \
+            int n = n_tok - t < Q6K_TOKENS ? (int)(n_tok - t) : Q6K_TOKENS;                        \
+            const uint8_t *q = qx + (size_t)t * qx_stride;                                         \
+            float *yt = y + t * ldy;                                                               \
+            if (n == 1)                                                                            \
+                group_fn(group, gb, nsb, q, qx_stride, 1, yt, ldy);                                \
+            else if (n == 2)                                                                       \
+                group_fn(group, gb, nsb, q, qx_stride, 2, yt, ldy);                                \
+            else if (n == 3)                                                                       \
+                group_fn(group, gb, nsb, q, qx_stride, 3, yt, ldy);                                \
+            else                                                                                   \
+                group_fn(group, gb, nsb, q, qx_stride, 4, yt, ldy);                                \
+        }                                                                                          \
+    }
+DEFINE_K_GEMM_X2_SIMPLE(gemm_q3_k_r8x2, gemm_q3k_group2)
+DEFINE_K_GEMM_X2_SIMPLE(gemm_q2_k_r8x2, gemm_q2k_group2)
+DEFINE_K_GEMM_X2_SIMPLE(gemm_iq4_xs_r8x2, gemm_iq4xs_group2)
 #endif
 
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
@@ -1259,6 +1482,9 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
         b->gemm_r8x2[DTYPE_Q4_K] = gemm_q4_k_r8x2;
         b->gemm_r8x2[DTYPE_Q5_K] = gemm_q5_k_r8x2;
         b->gemm_r8x2[DTYPE_Q6_K] = gemm_q6_k_r8x2;
+        b->gemm_r8x2[DTYPE_Q3_K] = gemm_q3_k_r8x2;
+        b->gemm_r8x2[DTYPE_Q2_K] = gemm_q2_k_r8x2;
+        b->gemm_r8x2[DTYPE_IQ4_XS] = gemm_iq4_xs_r8x2;
     }
 #endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
