@@ -88,6 +88,35 @@ typedef void (*kern_gemm_r8x2_fn)(const uint8_t *group, size_t group_bytes, int6
                                   const uint8_t *qx, size_t qx_stride, const int16_t *xsum,
                                   size_t xsum_stride, int64_t n_tok, float *y, int64_t ldy);
 
+/* The lattice types (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) are not repacked at
+ * load (as int8 they would take 3-5x their bytes: R1's 131 GB IQ1_S file must stay 131 GB).
+ * For several tokens, KERN_DEC_ROWS rows at a time are decoded on the fly (kern_dec_rows, one
+ * pass over the weights per block of tokens) into the "DEC" layout, per super-block of 256
+ * columns (KERN_DEC_BLOCK_BYTES):
+ *   the rows' d (float, from the block's fp16);
+ *   8 pairs m × rows: the odd scales 2u + 1 of columns [32m, 32m + 16) and [32m + 16, 32m + 32)
+ *     as two int16s (low, high);
+ *   64 vectors h × rows: the 4 values of columns 4h .. 4h + 3, each v + 128 (unsigned: vpdpbusd).
+ * A (row, token) result is then outer · Σ_b (dx_b · d_b) · (inner · (float)Σ_g s_g·Σ v·q) summed
+ * over super-blocks in order, multiplies and adds apart: exactly the scalar vec_dot's integers and
+ * float steps (iq_decode.c says why IQ1's shift fits), so the same bits as vec_dot — a token's
+ * result does not depend on whether its batch took this path. */
+#define KERN_DEC_ROWS 16
+#define KERN_DEC_BLOCK_BYTES (KERN_DEC_ROWS * (4 + 32 + 256))
+typedef struct kern_dec_info {
+    float inner, outer; /* IQ1: inner 1/8; IQ2: outer 1/8; IQ3_XXS: outer 1/4; else 1 */
+    bool per32;         /* the scales are per 32 columns (both of a pair equal) */
+} kern_dec_info;
+bool kern_dec_type(dtype t);
+kern_dec_info kern_dec_info_of(dtype t);
+/* Rows [0, KERN_DEC_ROWS) (row i at rows + i·row_bytes, n_cols a multiple of 256) into dst
+ * (n_cols / 256 · KERN_DEC_BLOCK_BYTES bytes). */
+void kern_dec_rows(dtype t, const uint8_t *rows, size_t row_bytes, int64_t n_cols, uint8_t *dst);
+/* The decoded rows times n_tok Q8_K activation rows (qx + t·qx_stride): y[t·ldy + i], i < 16. */
+typedef void (*kern_gemm_dec_fn)(const uint8_t *dec, int64_t n_cols, const kern_dec_info *info,
+                                 const uint8_t *qx, size_t qx_stride, int64_t n_tok, float *y,
+                                 int64_t ldy);
+
 /* Float weights (F32, F16, BF16) repacked 16 rows at a time ("R16"): per group of 16 rows, for
  * each column k the 16 rows' values in their stored type (rows past n_rows are zeros). One vector
  * load then feeds 16 rows and each output is a plain chain of fused multiply-adds:
@@ -118,6 +147,7 @@ typedef struct kern_backend_t {
     kern_gemm_r8_fn gemm_r8[DTYPE_COUNT];     /* by weight type; NULL: no repacked path */
     kern_gemm_r8x2_fn gemm_r8x2[DTYPE_COUNT]; /* optional 16-row form of gemm_r8 */
     kern_gemm_r16_fn gemm_r16[DTYPE_COUNT];   /* F32, F16, BF16 (every backend) */
+    kern_gemm_dec_fn gemm_dec;                /* the lattice types decoded (DEC layout), or NULL */
     kern_quantize_fn quantize_q8_0;
     kern_quantize_fn quantize_q8_k;
     float (*dot_f32)(const float *a, const float *b, int64_t n);

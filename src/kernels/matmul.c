@@ -49,6 +49,7 @@ typedef struct mm_plan {
     size_t qx_stride;    /* bytes per token in qx */
     const int16_t *xsum; /* repacked Q8_0: per token and block, Σ of the block's quants */
     bool r8;             /* use w->r8 and the backend's gemm_r8 */
+    bool dec;            /* a lattice type decoded 16 rows at a time (gemm_dec) */
 } mm_plan;
 
 typedef struct multi_job {
@@ -142,6 +143,9 @@ static void rows_r16(const kern_backend_t *be, const kern_mm *mm, long g0, long 
 }
 
 #define R8_TOKEN_BLOCK 64
+#ifndef DEC_MIN_TOK
+#define DEC_MIN_TOK 4
+#endif
 
 static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long g0,
                     long g1)
@@ -184,6 +188,36 @@ static void rows_r8(const kern_backend_t *be, const kern_mm *mm, const mm_plan *
     }
 }
 
+/* Lattice types for several tokens: groups of KERN_DEC_ROWS rows [g0, g1) decoded once per
+ * block of tokens into scratch, then multiplied with the block's tokens by gemm_dec (the same
+ * bits as vec_dot per row and token, so the batch never changes a result). The decoded group
+ * (292 bytes per row per 256 columns: 164 KB for 8960 columns) stays in L2 while the block's
+ * tokens pass over it. */
+#define DEC_TOKEN_BLOCK 256
+static void rows_dec(const kern_backend_t *be, const kern_mm *mm, const mm_plan *pl, long g0,
+                     long g1)
+{
+    const wmat *w = mm->w;
+    const uint8_t *base = w->data + (size_t)mm->mat * w->mat_bytes;
+    const size_t bytes = (size_t)(w->n_cols / 256) * KERN_DEC_BLOCK_BYTES;
+    uint8_t *dec = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!dec) { /* the one-token kernels need no scratch */
+        rows_quantized(be, mm, pl, g0 * KERN_DEC_ROWS, g1 * KERN_DEC_ROWS);
+        return;
+    }
+    const kern_dec_info info = kern_dec_info_of(w->type);
+    for (int64_t t0 = 0; t0 < mm->n_tok; t0 += DEC_TOKEN_BLOCK) {
+        int64_t nt = mm->n_tok - t0 < DEC_TOKEN_BLOCK ? mm->n_tok - t0 : DEC_TOKEN_BLOCK;
+        for (long g = g0; g < g1; g++) {
+            kern_dec_rows(w->type, base + (size_t)g * KERN_DEC_ROWS * w->row_bytes, w->row_bytes,
+                          w->n_cols, dec);
+            be->gemm_dec(dec, w->n_cols, &info, pl->qx + (size_t)t0 * pl->qx_stride, pl->qx_stride,
+                         nt, mm->y + t0 * mm->ldy + g * KERN_DEC_ROWS, mm->ldy);
+        }
+    }
+    free(dec);
+}
+
 static void multi_worker(void *p, int ith, int nth)
 {
     const multi_job *job = p;
@@ -194,6 +228,15 @@ static void multi_worker(void *p, int ith, int nth)
         if (kern_is_r16_type(mm->w->type) && job->be->gemm_r16[mm->w->type]) {
             threadpool_split((long)kern_repack_n_groups(mm->w), ith, nth, &r0, &r1);
             if (r0 < r1) rows_r16(job->be, mm, r0, r1);
+            continue;
+        }
+        if (job->plan[i].dec) { /* decoded: whole groups of 16 rows, the rest one by one */
+            long n_groups = (long)(mm->w->n_rows / KERN_DEC_ROWS);
+            threadpool_split(n_groups, ith, nth, &r0, &r1);
+            if (r0 < r1) rows_dec(job->be, mm, &job->plan[i], r0, r1);
+            if (ith == nth - 1 && n_groups * KERN_DEC_ROWS < mm->w->n_rows)
+                rows_quantized(job->be, mm, &job->plan[i], n_groups * KERN_DEC_ROWS,
+                               (long)mm->w->n_rows);
             continue;
         }
         if (job->plan[i].r8) { /* repacked: split whole groups of 8 rows */
@@ -234,10 +277,13 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
     for (int i = 0; i < n_mm; i++) {
         const wmat *w = mm[i].w;
         const kern_type_ops *ops = &be->ops[w->type];
-        plan[i] = (mm_plan){NULL, 0, NULL, false};
+        plan[i] = (mm_plan){NULL, 0, NULL, false, false};
         work += mm[i].n_tok * w->n_rows * w->n_cols;
         if (!ops->vec_dot || mm[i].n_tok <= 0) continue;
         bool want_r8 = w->r8 && be->gemm_r8[w->type];
+        /* the decoded lattice path pays once a block's decoding is shared by a few tokens */
+        bool want_dec = be->gemm_dec && kern_dec_type(w->type) && mm[i].n_tok >= DEC_MIN_TOK &&
+                        w->n_cols % 256 == 0 && w->n_rows >= KERN_DEC_ROWS;
         bool shared = false;
         for (int k = 0; k < n_seen && !shared; k++) {
             const kern_mm *o = &mm[seen[k]];
@@ -246,7 +292,7 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
                 o->w->n_cols == w->n_cols &&
                 be->ops[o->w->type].vec_dot_type == ops->vec_dot_type &&
                 (!want_r8 || ops->vec_dot_type != DTYPE_Q8_0 || op->xsum)) {
-                plan[i] = (mm_plan){op->qx, op->qx_stride, op->xsum, want_r8};
+                plan[i] = (mm_plan){op->qx, op->qx_stride, op->xsum, want_r8, want_dec};
                 shared = true;
             }
         }
@@ -259,7 +305,7 @@ void kern_matmul_multi(kern_ctx *kc, const kern_mm *mm, int n_mm)
         uint8_t *dst = kc->qx + used;
         for (int64_t t = 0; t < mm[i].n_tok; t++)
             q(mm[i].x + t * mm[i].ldx, dst + (size_t)t * row, w->n_cols);
-        plan[i] = (mm_plan){dst, row, NULL, want_r8};
+        plan[i] = (mm_plan){dst, row, NULL, want_r8, want_dec};
         used += row * (size_t)mm[i].n_tok;
         if (n_seen < N_SEEN)
             seen[n_seen++] = i;

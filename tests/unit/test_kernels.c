@@ -303,6 +303,82 @@ int main(void)
             free(y1);
         }
     }
+    /* the lattice types decoded 16 rows at a time (gemm_dec): the same bits as the scalar
+     * vec_dot for every (row, token), whatever the tokens per call; through kern_matmul too
+     * (rows past the last whole group of 16 go to vec_dot), on 1 and 3 threads */
+    if (!be->gemm_dec) printf("no AVX512-VNNI: decoded lattice kernel not tested\n");
+    const dtype dec_types[7] = {DTYPE_IQ1_S, DTYPE_IQ1_M,   DTYPE_IQ2_XXS, DTYPE_IQ2_XS,
+                                DTYPE_IQ2_S, DTYPE_IQ3_XXS, DTYPE_IQ3_S};
+    for (int ti = 0; ti < 7 && be->gemm_dec; ti++) {
+        dtype ty = dec_types[ti];
+        CHECK(kern_dec_type(ty));
+        for (int shape = 0; shape < 3; shape++) {
+            enum { T = 37 }; /* past the 8-token tiles, not a multiple of them */
+            int64_t rows = shape == 1 ? 40 : 16, cols = 256 * (shape == 0 ? 1 : shape == 1 ? 3 : 7);
+            size_t row_bytes = dtype_row_bytes(ty, cols), xrow = (size_t)(cols / 256) * 292;
+            uint8_t *wq = malloc((size_t)rows * row_bytes), *xq = malloc(T * xrow);
+            uint8_t *dec = malloc((size_t)(cols / 256) * KERN_DEC_BLOCK_BYTES);
+            float *xf = malloc(T * (size_t)cols * 4), *yd = malloc(T * (size_t)rows * 4);
+            float *yr = malloc(T * (size_t)rows * 4), *ym = malloc(T * (size_t)rows * 4);
+            for (int64_t r = 0; r < rows; r++)
+                CHECK(quant_iq_random_row(ty, 1000u * (uint64_t)ti + 17u * (uint64_t)r + 3u, 0.05f,
+                                          wq + (size_t)r * row_bytes, cols));
+            fill(&g, xf, T * cols, 2.0f);
+            for (int t = 0; t < T; t++) scalar->quantize_q8_k(xf + t * cols, xq + t * xrow, cols);
+            for (int t = 0; t < T; t++)
+                for (int64_t r = 0; r < rows; r++)
+                    yr[t * rows + r] =
+                        scalar->ops[ty].vec_dot(wq + (size_t)r * row_bytes, xq + t * xrow, cols);
+            const kern_dec_info info = kern_dec_info_of(ty);
+            const int per_call[] = {1, 3, 8, 9, T};
+            for (int pc = 0; pc < 5; pc++) {
+                for (int64_t i = 0; i < T * rows; i++) yd[i] = NAN;
+                for (int64_t gr = 0; gr < rows / 16; gr++) {
+                    kern_dec_rows(ty, wq + (size_t)(16 * gr) * row_bytes, row_bytes, cols, dec);
+                    for (int t0 = 0; t0 < T; t0 += per_call[pc]) {
+                        int nt = T - t0 < per_call[pc] ? T - t0 : per_call[pc];
+                        be->gemm_dec(dec, cols, &info, xq + t0 * xrow, xrow, nt,
+                                     yd + t0 * rows + 16 * gr, rows);
+                    }
+                }
+                int bad = 0;
+                for (int t = 0; t < T; t++)
+                    bad += memcmp(yd + t * rows, yr + t * rows, (size_t)(rows / 16) * 64) != 0;
+                CHECKF(!bad,
+                       "decoded %s %lldx%lld, %d tokens per call: %d tokens differ from "
+                       "the scalar vec_dot (first: %.9g vs %.9g)",
+                       dtype_get(ty)->name, (long long)rows, (long long)cols, per_call[pc], bad,
+                       yd[0], yr[0]);
+            }
+            wmat w = {.type = ty,
+                      .data = wq,
+                      .n_rows = rows,
+                      .n_cols = cols,
+                      .n_mats = 1,
+                      .row_bytes = row_bytes,
+                      .mat_bytes = (size_t)rows * row_bytes};
+            for (int nth = 1; nth <= 3; nth += 2) {
+                threadpool *p = threadpool_new(nth);
+                kern_ctx c;
+                CHECK(p && kern_ctx_init(&c, p, T * cols));
+                for (int64_t i = 0; i < T * rows; i++) ym[i] = NAN;
+                kern_matmul(&c, &w, 0, xf, cols, T, ym, rows);
+                /* the backend's own vec_dot has the scalar's bits (checked above) */
+                CHECKF(!memcmp(ym, yr, T * (size_t)rows * 4),
+                       "decoded %s %lldx%lld through kern_matmul, %d threads", dtype_get(ty)->name,
+                       (long long)rows, (long long)cols, nth);
+                kern_ctx_free(&c);
+                threadpool_free(p);
+            }
+            free(wq);
+            free(xq);
+            free(dec);
+            free(xf);
+            free(yd);
+            free(yr);
+            free(ym);
+        }
+    }
     /* exp_f32: every backend gives kern_expf's bits; kern_expf is within 2 ulp of e^x where the
      * result is normal, 0 below the range, e^88 above it */
     {

@@ -1469,6 +1469,112 @@ DEFINE_K_GEMM_X2_SIMPLE(gemm_q2_k_r8x2, gemm_q2k_group2)
 DEFINE_K_GEMM_X2_SIMPLE(gemm_iq4_xs_r8x2, gemm_iq4xs_group2)
 #endif
 
+#if defined(R1_VNNI_EVEX) && defined(__AVX512BW__)
+/* ---- the lattice types, decoded (KERN_DEC layout, kernels.h) ------------------------------------
+ * 16 rows in the lanes of 512-bit registers. Per super-block and token: S_g = Σ (v + 128)·q over
+ * each 16 (or 32) columns (vpdpbusd), tot = Σ_g s_g·S_g (vpmulld) − 128·Σ_g s_g·bsum_g (vpdpwssd
+ * of the scale pairs, times −128, with the activation's pairs of 16-column sums): the scalar
+ * kernel's Σ_g s_g·Σ v·q exactly. Then its float steps: t = dx·d, X = inner·(float)tot, acc += t·X,
+ * and outer·acc at the end. */
+#define DEC_TOKENS 8
+static inline __attribute__((always_inline)) void gemm_dec_tile(const uint8_t *dec, int64_t nsb,
+                                                                const bool per32, const float inner,
+                                                                const float outer,
+                                                                const uint8_t *qx, size_t qx_stride,
+                                                                const int n, float *y, int64_t ldy)
+{
+    const block_q8_k *x[DEC_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        x[k] = (const block_q8_k *)(const void *)(qx + (size_t)k * qx_stride);
+    const __m512i lo16 = _mm512_set1_epi32(0xffff), m128 = _mm512_set1_epi16(-128);
+    __m512 acc[DEC_TOKENS];
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nsb; b++) {
+        const uint8_t *blk = dec + (size_t)b * KERN_DEC_BLOCK_BYTES;
+        const uint8_t *pairs = blk + 64, *vals = blk + 576;
+        __m512i tot[DEC_TOKENS];
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) tot[k] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+        for (int m = 0; m < 8; m++) {
+            const __m512i sp = _mm512_loadu_si512((const void *)(pairs + 64 * m));
+            const __m512i nsp = _mm512_mullo_epi16(sp, m128);
+#pragma GCC unroll 8
+            for (int k = 0; k < n; k++) { /* − 128 · (s_2m·bsum_2m + s_2m+1·bsum_2m+1) */
+                int32_t bs;
+                __builtin_memcpy(&bs, x[k][b].bsums + 2 * m, 4);
+                tot[k] = _mm512_dpwssd_epi32(tot[k], nsp, _mm512_set1_epi32(bs));
+            }
+            for (int half = 0; half < (per32 ? 1 : 2); half++) {
+                const __m512i sc = half ? _mm512_srli_epi32(sp, 16) : _mm512_and_si512(sp, lo16);
+                __m512i s[DEC_TOKENS];
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++) s[k] = _mm512_setzero_si512();
+                const int h0 = 8 * m + 4 * half, nh = per32 ? 8 : 4;
+#pragma GCC unroll 8
+                for (int h = h0; h < h0 + nh; h++) {
+                    const __m512i wv = _mm512_loadu_si512((const void *)(vals + 64 * h));
+#pragma GCC unroll 8
+                    for (int k = 0; k < n; k++) {
+                        int32_t xv;
+                        __builtin_memcpy(&xv, x[k][b].qs + 4 * h, 4);
+                        s[k] = _mm512_dpbusd_epi32(s[k], wv, _mm512_set1_epi32(xv));
+                    }
+                }
+#pragma GCC unroll 8
+                for (int k = 0; k < n; k++)
+                    tot[k] = _mm512_add_epi32(tot[k], _mm512_mullo_epi32(s[k], sc));
+            }
+        }
+        const __m512 d = _mm512_loadu_ps((const void *)blk);
+#pragma GCC unroll 8
+        for (int k = 0; k < n; k++) {
+            const __m512 t = _mm512_mul_ps(_mm512_set1_ps(x[k][b].d), d);
+            const __m512 xs = _mm512_mul_ps(_mm512_cvtepi32_ps(tot[k]), _mm512_set1_ps(inner));
+            acc[k] = _mm512_add_ps(acc[k], _mm512_mul_ps(t, xs));
+        }
+    }
+#pragma GCC unroll 8
+    for (int k = 0; k < n; k++)
+        _mm512_storeu_ps(y + (size_t)k * ldy, _mm512_mul_ps(_mm512_set1_ps(outer), acc[k]));
+}
+
+#define DEC_CASE(k)                                                                                \
+    case k:                                                                                        \
+        if (per32)                                                                                 \
+            gemm_dec_tile(dec, nsb, true, info->inner, info->outer, q, qx_stride, k, yt, ldy);     \
+        else                                                                                       \
+            gemm_dec_tile(dec, nsb, false, info->inner, info->outer, q, qx_stride, k, yt, ldy);    \
+        break;
+static void gemm_dec16(const uint8_t *dec, int64_t n_cols, const kern_dec_info *info,
+                       const uint8_t *qx, size_t qx_stride, int64_t n_tok, float *y, int64_t ldy)
+{
+    const int64_t nsb = n_cols / 256;
+    const bool per32 = info->per32;
+    for (int64_t t = 0; t < n_tok; t += DEC_TOKENS) {
+        const int n = n_tok - t < DEC_TOKENS ? (int)(n_tok - t) : DEC_TOKENS;
+        const uint8_t *q = qx + (size_t)t * qx_stride;
+        float *yt = y + t * ldy;
+        switch (n) {
+            DEC_CASE(1)
+            DEC_CASE(2)
+            DEC_CASE(3)
+            DEC_CASE(4)
+            DEC_CASE(5)
+            DEC_CASE(6)
+            DEC_CASE(7)
+        default:
+            if (per32)
+                gemm_dec_tile(dec, nsb, true, info->inner, info->outer, q, qx_stride, 8, yt, ldy);
+            else
+                gemm_dec_tile(dec, nsb, false, info->inner, info->outer, q, qx_stride, 8, yt, ldy);
+        }
+    }
+}
+#endif
+
 void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
 {
     b->gemm_r8[DTYPE_Q8_0] = gemm_q8_0_r8;
@@ -1485,6 +1591,7 @@ void SUFFIX(kern_backend_add_vnni)(kern_backend_t *b)
         b->gemm_r8x2[DTYPE_Q3_K] = gemm_q3_k_r8x2;
         b->gemm_r8x2[DTYPE_Q2_K] = gemm_q2_k_r8x2;
         b->gemm_r8x2[DTYPE_IQ4_XS] = gemm_iq4_xs_r8x2;
+        b->gemm_dec = gemm_dec16;
     }
 #endif
     b->gemm_r8[DTYPE_Q4_K] = gemm_q4_k_r8;
