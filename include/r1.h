@@ -39,10 +39,14 @@ extern "C" {
 /* The version of the API this header declares: raised whenever a declaration changes or a
  * function is added. r1_api_version() is the library's, so a program can check at run time that
  * the libr1.so it loaded is at least as new as the header it was built with. */
-#define R1_API_VERSION 1
+#define R1_API_VERSION 2
 
 R1_API int r1_api_version(void);     /* R1_API_VERSION of the library */
 R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a constant string) */
+/* The kernels this process runs ("ref", "scalar", "avx2", "neon"; a constant string): the best
+ * the CPU supports, chosen once per process at the first call into the kernels, or the one the
+ * R1_KERNELS environment variable names. (API 2) */
+R1_API const char *r1_kernel_backend(void);
 
 #define R1_ERR_MAX 512
 

@@ -55,6 +55,10 @@ typedef struct r1_chat_params {
 
 R1_API r1_chat_params r1_chat_params_default(void);
 
+/* The template names r1_chat_params.template_name accepts, comma-separated ("deepseek-r1,
+ * deepseek-v3, ..."; a constant string) for help texts and error messages. (API 2) */
+R1_API const char *r1_chat_template_names(void);
+
 /* The name of the template r1_chat_apply_template uses for this model when template_name is NULL
  * (a constant string). *out_recognized (may be NULL) says whether the model's template text was
  * recognized; when not, this is the "deepseek-r1" fallback. */

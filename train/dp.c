@@ -191,3 +191,8 @@ bool dp_check_identical(r1_dist *dist, const tmodel *m, const adamw *opt, uint64
     free(all);
     return same;
 }
+
+void dp_mark_failed(r1_dist *dist, const char *why)
+{
+    dist_mark_failed(dist, why); /* NULL: nothing to mark */
+}

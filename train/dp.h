@@ -53,4 +53,8 @@ uint64_t dp_model_hash(const tmodel *m, const adamw *opt);
 bool dp_check_identical(r1_dist *dist, const tmodel *m, const adamw *opt, uint64_t *out_hash,
                         int *out_first_bad);
 
+/* This rank's own work failed outside a collective (the others may be waiting in one without a
+ * timeout): r1_dist_finalize then aborts the whole job instead of waiting. No-op for dist NULL. */
+void dp_mark_failed(r1_dist *dist, const char *why);
+
 #endif

@@ -7,6 +7,7 @@
 #include "train/vocab.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -263,4 +264,45 @@ r1_status sft_eval_dp(tmodel *m, tstate *st, tokbatch *b, r1_dist *dist, sft_sta
 {
     if (r1_dist_size(dist) <= 1) return sft_eval(m, st, b, out, err);
     return dp_run(m, st, NULL, b, dist, false, m->cfg.n_mtp > 0, 0, 0, out, err);
+}
+
+void sft_add_data_keys(gguf_writer *w, void *user)
+{
+    const sft_data_keys *k = user;
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)k->d->seed);
+    gguf_writer_set_str(w, "r1train.tasks", k->tasks);
+    gguf_writer_set_str(w, "r1train.seed", seed);
+    gguf_writer_set_u32(w, "r1train.batch", (uint32_t)k->d->batch_size);
+    gguf_writer_set_u32(w, "r1train.max_len", (uint32_t)k->d->max_len);
+    gguf_writer_set_f32(w, "r1train.suffix_prob", k->d->suffix_prob);
+    gguf_writer_set_f32(w, "r1train.bias_rate", k->bias_rate);
+    gguf_writer_set_f32(w, "r1train.mtp_lambda", k->mtp_lambda);
+}
+
+bool sft_read_data_keys(const char *path, sft_data *d, char *tasks, size_t cap, float *bias_rate,
+                        float *mtp_lambda, char *err)
+{
+    gguf_file *f;
+    char seed[32] = "";
+    if (gguf_open(path, true, &f, err)) return false;
+    uint32_t batch = 0, max_len = 0;
+    bool ok = gguf_get_str(f, "r1train.tasks", tasks, cap, NULL) &&
+              gguf_get_str(f, "r1train.seed", seed, sizeof seed, NULL) &&
+              gguf_get_u32(f, "r1train.batch", &batch, NULL) &&
+              gguf_get_u32(f, "r1train.max_len", &max_len, NULL) &&
+              gguf_get_f32(f, "r1train.suffix_prob", &d->suffix_prob, NULL) &&
+              gguf_get_f32(f, "r1train.bias_rate", bias_rate, NULL);
+    if (!gguf_get_f32(f, "r1train.mtp_lambda", mtp_lambda, NULL)) *mtp_lambda = 0; /* before MTP */
+    gguf_close(f);
+    if (!ok) {
+        if (err)
+            snprintf(err, R1_ERR_MAX, "%s has no r1train data settings (not an SFT checkpoint)",
+                     path);
+        return false;
+    }
+    d->seed = strtoull(seed, NULL, 10);
+    d->batch_size = (int)batch;
+    d->max_len = (int)max_len;
+    return true;
 }

@@ -10,6 +10,7 @@
 #ifndef R1_TRAIN_SFT_H
 #define R1_TRAIN_SFT_H
 
+#include "formats/gguf.h"
 #include "train/optim.h"
 #include "train/tasks.h"
 #include "train/tmodel.h"
@@ -76,6 +77,20 @@ r1_status tokbatch_slice(const tokbatch *src, int s0, int s1, tokbatch *dst, cha
  * block of sequences (dp_share), the loss is normalized by the whole batch's token counts, the
  * gradients and expert loads are summed over the ranks, and every rank applies the same update.
  * out holds the whole batch's statistics on every rank. */
+/* The data settings of a run, stored in its checkpoints as r1train.* keys so `r1 train --resume`
+ * continues with the same batches: sft_add_data_keys is a tio_save_params.add_keys callback (user:
+ * a sft_data_keys), sft_read_data_keys restores them (false, with err, when the file cannot be
+ * read or is not an SFT checkpoint; tasks gets the task mix text, cap bytes). */
+typedef struct sft_data_keys {
+    const sft_data *d;
+    const char *tasks;
+    float bias_rate, mtp_lambda;
+} sft_data_keys;
+
+void sft_add_data_keys(gguf_writer *w, void *user);
+bool sft_read_data_keys(const char *path, sft_data *d, char *tasks, size_t cap, float *bias_rate,
+                        float *mtp_lambda, char *err);
+
 r1_status sft_step_dp(tmodel *m, tstate *st, adamw *opt, tokbatch *b, r1_dist *dist,
                       float bias_rate, float mtp_lambda, sft_stats *out, char *err);
 r1_status sft_eval_dp(tmodel *m, tstate *st, tokbatch *b, r1_dist *dist, sft_stats *out, char *err);

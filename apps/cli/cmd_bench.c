@@ -6,8 +6,7 @@
 #include "cli.h"
 #include "common.h"
 
-#include "base/rng.h"
-#include "base/threadpool.h"
+#include "tools/bench.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -20,42 +19,6 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct triad_job {
-    float *a, *b, *c;
-    long n;
-} triad_job;
-
-static void triad_worker(void *p, int ith, int nth)
-{
-    triad_job *j = p;
-    long b, e;
-    threadpool_split(j->n, ith, nth, &b, &e);
-    for (long i = b; i < e; i++) j->a[i] = j->b[i] + 3.0f * j->c[i];
-}
-
-/* Best of several triads: bytes moved (2 reads + 1 write) / time, in GB/s. */
-static double measure_bandwidth(int n_threads)
-{
-    long n = 64l << 20; /* 3 × 256 MiB */
-    triad_job j = {malloc((size_t)n * 4), malloc((size_t)n * 4), malloc((size_t)n * 4), n};
-    threadpool *pool = threadpool_new(n_threads);
-    double best = 0;
-    if (j.a && j.b && j.c && pool) {
-        for (long i = 0; i < n; i++) j.a[i] = j.b[i] = j.c[i] = 1.0f;
-        for (int r = 0; r < 6; r++) {
-            double t0 = now_s();
-            threadpool_run(pool, triad_worker, &j);
-            double gbs = 3.0 * (double)n * 4 / (now_s() - t0) / 1e9;
-            if (gbs > best) best = gbs;
-        }
-    }
-    threadpool_free(pool);
-    free(j.a);
-    free(j.b);
-    free(j.c);
-    return best;
 }
 
 static void stats(const double *v, int n, double *mean, double *sd)
@@ -147,11 +110,7 @@ static int bench_mtp(r1_model *model, const char *prompt_text, int n_gen, int re
         r1_session_mtp_stats(s[1], &drafted, &accepted);
         double m0 = median(v[0], reps), m1 = median(v[1], reps);
         int threads = n_threads;
-        if (!threads) {
-            threadpool *p = threadpool_new(0);
-            threads = threadpool_n_threads(p);
-            threadpool_free(p);
-        }
+        if (!threads) threads = tools_default_threads();
         printf("| model | threads | test | tokens | t/s (median of %d) | MTP drafts accepted |\n",
                reps);
         printf("|---|---|---|---|---|---|\n");
@@ -269,12 +228,8 @@ int cmd_bench(int argc, char **argv)
     r1_model_info info;
     r1_model_get_info(model, &info);
     int threads = n_threads;
-    if (!threads) {
-        threadpool *p = threadpool_new(0);
-        threads = threadpool_n_threads(p);
-        threadpool_free(p);
-    }
-    double bw = roofline ? measure_bandwidth(threads) : 0;
+    if (!threads) threads = tools_default_threads();
+    double bw = roofline ? tools_measure_bandwidth(threads) : 0;
     int n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
     r1_session_params sp = r1_session_params_default();
     sp.n_ctx = n_ctx;
@@ -289,9 +244,7 @@ int cmd_bench(int argc, char **argv)
     }
     int n_tok = n_ctx;
     int32_t *toks = malloc((size_t)n_tok * sizeof *toks);
-    rng g;
-    rng_seed(&g, 7);
-    for (int i = 0; i < n_tok; i++) toks[i] = (int32_t)(rng_next(&g) % (uint64_t)info.n_vocab);
+    if (toks) tools_random_tokens(7, info.n_vocab, toks, n_tok);
 
     printf("| model | size | params | threads | test | t/s |%s\n",
            roofline ? " GB/s | % of roofline |" : "");

@@ -3,9 +3,9 @@
 #include "chat_store.h"
 #include "cli.h"
 #include "common.h"
+#include "r1_chat.h"
 
 #include "eval/eval.h"
-#include "tokenizer/chat_template.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -74,7 +74,7 @@ static void usage(FILE *f)
         "    -t, --threads N     worker threads (default: all cores)\n"
         "    -v, --verbose       timings and progress on stderr\n"
         "    -h, --help          this help\n",
-        chat_template_names());
+        r1_chat_template_names());
 }
 
 static volatile sig_atomic_t g_stopping;

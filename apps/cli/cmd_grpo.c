@@ -8,7 +8,6 @@
 #include "cli.h"
 #include "common.h"
 
-#include "dist/dist.h"
 #include "train/dp.h"
 #include "train/evaluate.h"
 #include "train/grpo.h"
@@ -438,7 +437,7 @@ int cmd_grpo(int argc, char **argv)
     rc = 0;
 done:
     /* the other ranks may wait for this one in a collective without a timeout: end the job */
-    if (rc && n_ranks > 1) dist_mark_failed(cli_dist, "r1 grpo failed on this rank");
+    if (rc && n_ranks > 1) dp_mark_failed(cli_dist, "r1 grpo failed on this rank");
     adamw_free(&opt);
     tstate_free(st);
     tstate_free(ref_st);

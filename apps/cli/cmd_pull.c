@@ -14,7 +14,7 @@
 #include "cli.h"
 #include "common.h"
 
-#include "formats/gguf.h"
+#include "tools/merge.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -561,49 +561,6 @@ static int hf_resolve(const char *endpoint, const store_hf_ref *ref, char ***out
     return files ? n_out : 0;
 }
 
-/* Join the shards of a split GGUF (llama.cpp's gguf-split: the metadata in the first, split.*
- * keys in each) into one file, tensors in shard order. */
-static bool merge_shards(char **paths, int n, const char *out)
-{
-    gguf_file **f = calloc((size_t)n, sizeof *f);
-    gguf_writer *w = gguf_writer_new();
-    char err[R1_ERR_MAX];
-    bool ok = f && w;
-    for (int i = 0; ok && i < n; i++)
-        if (gguf_open(paths[i], true, &f[i], err)) {
-            fprintf(stderr, "r1 pull: shard %d: %s\n", i + 1, err);
-            ok = false;
-        }
-    for (int64_t i = 0; ok && i < f[0]->n_kv; i++)
-        if (strncmp(f[0]->kv[i].key, "split.", 6)) gguf_writer_copy_kv(w, &f[0]->kv[i]);
-    for (int s = 0; ok && s < n; s++)
-        for (int64_t i = 0; ok && i < f[s]->n_tensors; i++) {
-            const gguf_tensor *t = &f[s]->tensors[i];
-            if (gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, NULL, err)) {
-                fprintf(stderr, "r1 pull: joining the shards: %s\n", err);
-                ok = false;
-            }
-        }
-    if (ok && gguf_writer_begin(w, out, err)) {
-        fprintf(stderr, "r1 pull: %s\n", err);
-        ok = false;
-    }
-    for (int s = 0; ok && s < n; s++)
-        for (int64_t i = 0; ok && i < f[s]->n_tensors; i++)
-            if (gguf_writer_write_tensor(w, f[s]->tensors[i].data, f[s]->tensors[i].n_bytes, err)) {
-                fprintf(stderr, "r1 pull: %s\n", err);
-                ok = false;
-            }
-    if (ok && gguf_writer_finish(w, err)) {
-        fprintf(stderr, "r1 pull: %s\n", err);
-        ok = false;
-    }
-    gguf_writer_free(w);
-    for (int i = 0; f && i < n; i++) gguf_close(f[i]);
-    free(f);
-    return ok;
-}
-
 /* Download url to final_path (through final_path.part, resumed when it exists), verified as the
  * file comment says. Returns 0 (stored; hex gets the SHA-256, *verified whether a published or
  * given one matched), 1 (failed, said why), 130 (Ctrl-C; the part is kept). */
@@ -858,7 +815,7 @@ int cmd_pull(int argc, char **argv)
         }
         if (!rc) {
             fprintf(stderr, "joining %d shards into %s\n", n_files, final_path);
-            rc = merge_shards(paths, n_files, final_path) ? 0 : 1;
+            rc = tools_merge_shards((const char *const *)paths, n_files, final_path) ? 0 : 1;
         }
         for (int k = 0; paths && k < n_files; k++) {
             if (!rc && paths[k]) unlink(paths[k]);

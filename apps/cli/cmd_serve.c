@@ -2,9 +2,9 @@
 #include "chat_store.h"
 #include "cli.h"
 #include "common.h"
+#include "r1_chat.h"
 
 #include "../server/server.h"
-#include "tokenizer/chat_template.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -67,7 +67,7 @@ static void usage(FILE *f)
         "EXAMPLES\n"
         "    r1 serve -m deepseek-r1:1.5b\n"
         "    r1 serve -m model.gguf --host 0.0.0.0 --port 8080 --api-key secret\n",
-        chat_template_names());
+        r1_chat_template_names());
 }
 
 int cmd_serve(int argc, char **argv)

@@ -11,8 +11,6 @@
 #include "cli.h"
 #include "common.h"
 
-#include "formats/gguf.h"
-#include "dist/dist.h"
 #include "train/dp.h"
 #include "train/evaluate.h"
 #include "train/sft.h"
@@ -213,56 +211,6 @@ static int cmd_train_eval(int argc, char **argv)
 
 /* ---- training ---------------------------------------------------------------------------------
  */
-
-typedef struct data_keys {
-    const sft_data *d;
-    const char *tasks;
-    float bias_rate, mtp_lambda;
-} data_keys;
-
-static void add_data_keys(gguf_writer *w, void *user)
-{
-    const data_keys *k = user;
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)k->d->seed);
-    gguf_writer_set_str(w, "r1train.tasks", k->tasks);
-    gguf_writer_set_str(w, "r1train.seed", seed);
-    gguf_writer_set_u32(w, "r1train.batch", (uint32_t)k->d->batch_size);
-    gguf_writer_set_u32(w, "r1train.max_len", (uint32_t)k->d->max_len);
-    gguf_writer_set_f32(w, "r1train.suffix_prob", k->d->suffix_prob);
-    gguf_writer_set_f32(w, "r1train.bias_rate", k->bias_rate);
-    gguf_writer_set_f32(w, "r1train.mtp_lambda", k->mtp_lambda);
-}
-
-/* Restore the data settings a checkpoint was trained with. */
-static bool read_data_keys(const char *path, sft_data *d, char *tasks, size_t cap, float *bias_rate,
-                           float *mtp_lambda)
-{
-    gguf_file *f;
-    char err[R1_ERR_MAX], seed[32] = "";
-    if (gguf_open(path, true, &f, err)) {
-        fprintf(stderr, "r1 train: %s\n", err);
-        return false;
-    }
-    uint32_t batch = 0, max_len = 0;
-    bool ok = gguf_get_str(f, "r1train.tasks", tasks, cap, NULL) &&
-              gguf_get_str(f, "r1train.seed", seed, sizeof seed, NULL) &&
-              gguf_get_u32(f, "r1train.batch", &batch, NULL) &&
-              gguf_get_u32(f, "r1train.max_len", &max_len, NULL) &&
-              gguf_get_f32(f, "r1train.suffix_prob", &d->suffix_prob, NULL) &&
-              gguf_get_f32(f, "r1train.bias_rate", bias_rate, NULL);
-    if (!gguf_get_f32(f, "r1train.mtp_lambda", mtp_lambda, NULL)) *mtp_lambda = 0; /* before MTP */
-    gguf_close(f);
-    if (!ok) {
-        fprintf(stderr, "r1 train: %s has no r1train data settings (not an SFT checkpoint)\n",
-                path);
-        return false;
-    }
-    d->seed = strtoull(seed, NULL, 10);
-    d->batch_size = (int)batch;
-    d->max_len = (int)max_len;
-    return true;
-}
 
 /* Columns of OUT.sft.tsv the picture uses. */
 enum { K_STEP, K_LOSS, K_HELD, K_MTP_LOSS, K_MTP_ACC, K_MTP_HELD_ACC, K_N };
@@ -543,8 +491,11 @@ int cmd_train(int argc, char **argv)
         int total = o.ap.total_steps;
         bool steps_given = false;
         for (int i = 1; i < argc; i++) steps_given = steps_given || !strcmp(argv[i], "--steps");
-        if (!read_data_keys(o.resume, &o.d, o.tasks, sizeof o.tasks, &o.bias_rate, &o.mtp_lambda))
+        if (!sft_read_data_keys(o.resume, &o.d, o.tasks, sizeof o.tasks, &o.bias_rate,
+                                &o.mtp_lambda, err)) {
+            fprintf(stderr, "r1 train: %s\n", err);
             goto done;
+        }
         if (tio_load(o.resume, pool, &m, &opt, err)) {
             fprintf(stderr, "r1 train: %s\n", err);
             goto done;
@@ -595,8 +546,8 @@ int cmd_train(int argc, char **argv)
         fclose(log);
         goto done;
     }
-    data_keys keys = {&o.d, o.tasks, o.bias_rate, o.mtp_lambda};
-    tio_save_params ckpt_params = {o.name ? o.name : "r1-tiny", DTYPE_F32, &opt, add_data_keys,
+    sft_data_keys keys = {&o.d, o.tasks, o.bias_rate, o.mtp_lambda};
+    tio_save_params ckpt_params = {o.name ? o.name : "r1-tiny", DTYPE_F32, &opt, sft_add_data_keys,
                                    &keys};
     int64_t end = opt.p.total_steps;
     if (o.stop_after && opt.step + o.stop_after < end) end = opt.step + o.stop_after;
@@ -722,7 +673,7 @@ int cmd_train(int argc, char **argv)
     }
 done:
     /* the other ranks may wait for this one in a collective without a timeout: end the job */
-    if (rc && n_ranks > 1) dist_mark_failed(cli_dist, "r1 train failed on this rank");
+    if (rc && n_ranks > 1) dp_mark_failed(cli_dist, "r1 train failed on this rank");
     tokbatch_free(&batch);
     tokbatch_free(&heldout);
     tstate_free(st);

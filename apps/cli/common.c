@@ -1,7 +1,7 @@
 /* common.c — helpers shared by the subcommands (see common.h). */
 #include "common.h"
 
-#include "formats/gguf.h"
+#include "tools/info.h"
 
 #include <errno.h>
 #include <math.h>
@@ -149,13 +149,11 @@ bool cli_check_model(const char *path)
     }
     if (n < 4 || memcmp(magic, "GGUF", 4)) return not_a_model(path);
     /* the header (mapped, not read whole) says whether the file is complete */
-    gguf_file *g = NULL;
     char err[R1_ERR_MAX];
-    if (gguf_open_model(path, true, &g, err)) {
+    if (tools_gguf_check(path, err)) {
         print_load_error(err);
         return false;
     }
-    gguf_close(g);
     return true;
 }
 
@@ -202,34 +200,14 @@ uint64_t cli_random_seed(void)
                       (uint64_t)getpid() << 16);
 }
 
-/* n scaled into [1, 1000) with one decimal below 100, a ".0" dropped: 1.8, 14.8, 671, 2 */
-static const char *fmt_units(double n, double base, const char *const *units, int n_units,
-                             char *buf, size_t cap)
-{
-    int u = 0;
-    while (u + 1 < n_units && n >= base * 0.99995) {
-        n /= base;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, cap, "%.0f%s%s", n, units[0][0] ? " " : "", units[0]);
-    else
-        snprintf(buf, cap, "%.*f %s", n < 99.95 ? 1 : 0, n, units[u]);
-    char *dot = strstr(buf, ".0 ");
-    if (dot) memmove(dot, dot + 2, strlen(dot + 2) + 1);
-    return buf;
-}
-
 const char *cli_fmt_count(double n, char *buf, size_t cap)
 {
-    static const char *const units[] = {"", "K", "M", "B", "T"};
-    return fmt_units(n, 1000, units, 5, buf, cap);
+    return tools_fmt_count(n, buf, cap);
 }
 
 const char *cli_fmt_bytes(double n, char *buf, size_t cap)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    return fmt_units(n, 1024, units, 5, buf, cap);
+    return tools_fmt_bytes(n, buf, cap);
 }
 
 char *cli_json_print(const cJSON *item)

@@ -1,7 +1,6 @@
 /* main.c — the r1 command: dispatches `r1 SUBCOMMAND ...` to apps/cli/cmd_*.c. */
 #include "cli.h"
 #include "common.h"
-#include "kernels/kernels.h"
 #include "r1_git.h"
 
 #include <stdio.h>
@@ -62,7 +61,7 @@ static int cmd_version(int argc, char **argv)
 #else
     printf("build:    %s, gcc %s\n", R1_BUILD_TYPE, __VERSION__);
 #endif
-    printf("kernels:  %s\n", kern_backend()->name);
+    printf("kernels:  %s\n", r1_kernel_backend());
     printf("cpu:     ");
 #if defined(__x86_64__)
     __builtin_cpu_init();

@@ -46,6 +46,11 @@ static bool buf_add(buf *b, const char *s, size_t n)
 
 /* ---- chat templates -------------------------------------------------------------------------- */
 
+const char *r1_chat_template_names(void)
+{
+    return chat_template_names();
+}
+
 r1_chat_params r1_chat_params_default(void)
 {
     return (r1_chat_params){

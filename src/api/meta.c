@@ -1,10 +1,11 @@
-/* meta.c — the public API's version functions, r1_free, model metadata by key and end-of-generation
- * ids (r1.h), over the model's GGUF file (formats/gguf.h; a Hugging Face folder is converted to one
- * at load) and its tokenizer. */
+/* meta.c — the public API's version functions (and the kernel backend in use), r1_free, model
+ * metadata by key and end-of-generation ids (r1.h), over the model's GGUF file (formats/gguf.h; a
+ * Hugging Face folder is converted to one at load) and its tokenizer. */
 #include "r1.h"
 
 #include "base/err.h"
 #include "formats/gguf.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -25,6 +26,11 @@ int r1_api_version(void)
 const char *r1_version(void)
 {
     return R1_LIB_VERSION;
+}
+
+const char *r1_kernel_backend(void)
+{
+    return kern_backend()->name;
 }
 
 void r1_free(void *ptr)

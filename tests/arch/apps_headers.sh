@@ -2,10 +2,16 @@
 # apps_headers.sh — r1's own programs live on the public API (issue 23).
 #
 # A file under apps/ may include the public headers (include/r1.h, include/r1_chat.h), the apps'
-# own headers, and the parts beside the engine (eval/, train/). An internal engine header (one
-# under src/) only through the exceptions below: each is "FILE HEADER" and why the public API does
-# not cover it yet. The list can only shrink: an include not listed fails, and so does a listed
-# one that is gone (delete its line, so nobody adds it back unnoticed).
+# own headers, and the parts beside the engine (eval/, train/, tools/: docs/ARCHITECTURE.md). An
+# internal engine header (one under src/) only through the exceptions below: each is "FILE HEADER"
+# and why the public API does not cover it yet. The list can only shrink: an include not listed
+# fails, and so does a listed one that is gone (delete its line, so nobody adds it back
+# unnoticed).
+#
+# The layers around it are checked too: the model-file tools' headers (tools/*.h, what the apps
+# see of tools/) include no src/ header, so a command including one does not reach the engine's
+# internals through it; src/ includes none of apps/ eval/ train/ tools/; and eval/ train/ tools/
+# include nothing from apps/.
 # Usage: apps_headers.sh [REPO] (default: the repository this script is in).
 set -euo pipefail
 repo=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -14,38 +20,8 @@ exceptions='
 apps/cli/chat.h tokenizer/chat_template.h      r1 run loads the tokenizer alone (r1 template, --template NAME); r1_chat_* needs a loaded model
 apps/cli/chat.h tokenizer/reasoning.h          the REPL reads the splitter state mid-stream (reasoning_parser); r1_reasoning_* returns parts per call
 apps/cli/chat.h tokenizer/tokenizer.h          tokenizer handle kept beside the model for the REPL (token counts, special tokens)
-apps/cli/cmd_bench.c base/rng.h                kernel benchmarks: random weights from the library generator
-apps/cli/cmd_bench.c base/threadpool.h         kernel benchmarks drive the pool directly
-apps/cli/cmd_convert.c base/threadpool.h       conversion: parallel quantization on the library pool
-apps/cli/cmd_convert.c formats/gguf.h          conversion writes GGUF files (no public writer API)
-apps/cli/cmd_convert.c model/hf.h              conversion reads Hugging Face folders (no public API)
-apps/cli/cmd_convert.c model/qmix.h            quantization mixes (no public API)
-apps/cli/cmd_convert.c tensor/quant.h          quantization of rows (no public API)
-apps/cli/cmd_convert.c tokenizer/tokenizer.h   tokenizer.json into GGUF metadata (no public API)
-apps/cli/cmd_eval.c tokenizer/chat_template.h  --help lists the template names (no public list)
-apps/cli/cmd_grpo.c dist/dist.h                data-parallel GRPO marks a failed rank (dist_mark_failed; no public API; owned by the trainer work)
-apps/cli/cmd_imatrix.c model/imatrix.h         importance matrix collection (no public API)
-apps/cli/cmd_info.c formats/gguf.h             r1 info prints every GGUF key and tensor (r1_model_meta* needs a loaded model)
-apps/cli/cmd_pull.c formats/gguf.h             r1 pull merges split GGUF files (no public writer API)
-apps/cli/cmd_quantize.c base/threadpool.h      quantization on the library pool
-apps/cli/cmd_quantize.c formats/gguf.h         quantization writes GGUF files (no public writer API)
-apps/cli/cmd_quantize.c model/imatrix.h        importance matrices (no public API)
-apps/cli/cmd_quantize.c model/qmix.h           quantization mixes (no public API)
-apps/cli/cmd_quantize.c tensor/quant.h         quantization of rows (no public API)
-apps/cli/cmd_serve.c tokenizer/chat_template.h --help lists the template names (no public list)
-apps/cli/cmd_synth.c base/rng.h                synthetic models: random weights from the library generator
-apps/cli/cmd_synth.c base/threadpool.h         synthetic models: parallel quantization
-apps/cli/cmd_synth.c formats/gguf.h            synthetic models are written as GGUF (no public writer API)
-apps/cli/cmd_synth.c model/qmix.h              quantization mixes (no public API)
-apps/cli/cmd_synth.c tensor/quant.h            quantization of rows (no public API)
-apps/cli/cmd_synth.c tensor/quant_iq.h         IQ quantization tables (no public API)
-apps/cli/cmd_synth.c tokenizer/tokenizer.h     a synthetic vocabulary (no public API)
 apps/cli/cmd_tokenize.c tokenizer/chat_template.h r1 template renders with a named template and no model (r1_chat_* needs a model)
 apps/cli/cmd_tokenize.c tokenizer/tokenizer.h  r1 tokenize loads the tokenizer alone, from tokenizer.json too (r1_tokenize needs a model)
-apps/cli/cmd_train.c dist/dist.h               data-parallel SFT marks a failed rank (dist_mark_failed; no public API; owned by the trainer work)
-apps/cli/cmd_train.c formats/gguf.h            the trainer writes GGUF checkpoints (owned by the trainer work; include line only)
-apps/cli/common.c formats/gguf.h               cli_check_model reads a GGUF header to say what is wrong before loading
-apps/cli/main.c kernels/kernels.h              r1 version prints the kernel backend in use (no public query)
 apps/server/api.c tokenizer/unicode.h          UTF-8 validation and repair of request bodies and token pieces
 apps/server/scheduler.h tokenizer/reasoning.h  the scheduler streams parts through a callback per sequence (r1_reasoning_* collects per call)
 apps/server/scheduler.h tokenizer/tokenizer.h  the server keeps a tokenizer beside the model (loaded from tokenizer.json for HF folders)
@@ -73,5 +49,29 @@ while read -r file header; do
         fail=1
     fi
 done <<<"$allowed"
+
+# quoted includes of FILES matching PATTERN (extended regex on the included name), as "FILE NAME"
+includes_of() {
+    local pattern=$1; shift
+    (cd "$repo" && grep -rnE "^[[:space:]]*#[[:space:]]*include[[:space:]]+\"$pattern" "$@" \
+        --include='*.c' --include='*.h' --include='*.inc' 2>/dev/null || true) |
+        sed -E 's/^([^:]+):[0-9]+:.*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1 \2/' | sort -u
+}
+while read -r file header; do
+    [ -n "$file" ] || continue
+    case "$file" in tools/*.h) ;; *) continue ;; esac
+    echo "apps_headers: $file includes the internal header $header: a tools/ header shows the apps only public types (include/r1.h) and its own"
+    fail=1
+done < <(includes_of "(\.\./)*(src/)?($src_dirs)/" tools)
+while read -r file header; do
+    [ -n "$file" ] || continue
+    echo "apps_headers: $file includes $header: the engine (src/) uses no part beside it"
+    fail=1
+done < <(includes_of "(\.\./)*(apps|eval|train|tools)/" src)
+while read -r file header; do
+    [ -n "$file" ] || continue
+    echo "apps_headers: $file includes $header: eval/, train/ and tools/ do not use the apps"
+    fail=1
+done < <(includes_of "(\.\./)*(apps|cli|server)/|(common|cli|chat|chat_store|server_int|scheduler)\.h\"" eval train tools)
 [ "$fail" = 0 ] || exit 1
 echo "apps_headers: $(grep -c . <<<"$found") internal includes in apps/, all listed exceptions; nothing else"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # include_graph.sh — the house has no include circles between modules (issue 23).
 #
-# Builds the #include "..." graph of src/ apps/ eval/ train/ and fails when it has a cycle that
+# Builds the #include "..." graph of src/ apps/ eval/ train/ tools/ and fails when it has a cycle that
 # crosses modules. A module is a file's folder (src/model, src/kernels/ref, apps/cli, eval); a unit
 # is a header and the source of the same name in one folder (model/forward.{c,h}), .inc files
 # their own units. Edges: unit A → unit B when a file of A includes a file of B (quoted includes,
@@ -14,7 +14,7 @@ repo=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 exec python3 - "$repo" <<'PY'
 import os, re, sys
 repo = sys.argv[1]
-roots = ["src", "apps", "eval", "train"]
+roots = ["src", "apps", "eval", "train", "tools"]
 search = ["src", "", "apps/cli", "include"]
 inc_re = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 files = []

@@ -27,6 +27,38 @@ static void test_version(void)
     int a = -1, b = -1, c = -1;
     CHECKF(sscanf(r1_version(), "%d.%d.%d", &a, &b, &c) == 3 && a >= 0 && b >= 0 && c >= 0,
            "version '%s'", r1_version());
+    /* the backend dispatch.c chose: one of the known names, the same on every call */
+    const char *k = r1_kernel_backend();
+    CHECKF(k && (!strcmp(k, "ref") || !strcmp(k, "scalar") || !strcmp(k, "avx2") ||
+                 !strcmp(k, "neon")),
+           "backend '%s'", k ? k : "(null)");
+    CHECK(r1_kernel_backend() == k);
+}
+
+/* Every name the list gives renders a prompt; a name not in it is refused. */
+static void test_template_names(void)
+{
+    char list[256], err[R1_ERR_MAX];
+    snprintf(list, sizeof list, "%s", r1_chat_template_names());
+    int n = 0;
+    r1_chat_message msg = {"user", "Hi"};
+    r1_chat_params cp = r1_chat_params_default();
+    for (char *save = NULL, *name = strtok_r(list, ", ", &save); name;
+         name = strtok_r(NULL, ", ", &save), n++) {
+        char *text = NULL;
+        size_t len = 0;
+        cp.template_name = name;
+        CHECKF(r1_chat_apply_template(NULL, &cp, &msg, 1, &text, &len, NULL, err) == R1_OK &&
+                   strstr(text, "Hi"),
+               "template '%s': %s", name, err);
+        free(text);
+    }
+    CHECKF(n == 5, "%d names in '%s'", n, r1_chat_template_names());
+    cp.template_name = "no-such-template";
+    char *text = NULL;
+    size_t len = 0;
+    CHECK(r1_chat_apply_template(NULL, &cp, &msg, 1, &text, &len, NULL, err) == R1_ERR_INVALID_ARG);
+    CHECK(!text);
 }
 
 static void test_templates_by_name(void)
@@ -392,6 +424,7 @@ static void test_chat_turn(r1_model *m)
 int main(void)
 {
     test_version();
+    test_template_names();
     test_templates_by_name();
     test_reasoning();
     test_stop();
