@@ -9,6 +9,7 @@
  * and every other is a JSON object; per choice and part, the concatenated deltas equal the text
  * given; a choice ended with stop or length gets exactly one finish_reason. */
 #include "../apps/server/api.c"
+#include "tokenizer/unicode.h" /* the checks below use the internal UTF-8 functions */
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -148,6 +148,21 @@ R1_API void r1_stop_flush(r1_stop *st, const char **out_text, size_t *out_len);
 /* Index (in r1_stop_new's array) of the stop string found, or -1. */
 R1_API int r1_stop_which(const r1_stop *st);
 
+/* ---- UTF-8 ------------------------------------------------------------------------------------
+ * Text from outside (request bodies, files) and a single token's bytes (which may hold part of a
+ * character) checked and repaired by the Unicode rules the detokenizer uses: no overlong forms,
+ * no surrogates, nothing above U+10FFFF; an invalid sequence is its "maximal subpart" (WHATWG
+ * TextDecoder, Python's errors="replace"). (API 2) */
+
+/* Length of the longest prefix of s[0..n) that is valid UTF-8 (n when all of it is; 0 for s NULL).
+ */
+R1_API size_t r1_utf8_valid_prefix(const char *s, size_t n);
+/* s[0..n) with every invalid sequence replaced by U+FFFD (EF BF BD): *out_text is malloc'd and
+ * NUL-terminated (free() or r1_free() it), *out_len its length. R1_ERR_INVALID_ARG for s NULL with
+ * n > 0, R1_ERR_NOMEM. */
+R1_API r1_status r1_utf8_repair(const char *s, size_t n, char **out_text, size_t *out_len,
+                                char *err);
+
 #ifdef __cplusplus
 }
 #endif

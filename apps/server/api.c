@@ -7,7 +7,7 @@
  * Invariant: every byte that leaves here is valid UTF-8 JSON — request bodies are checked for
  * UTF-8 before parsing, and token texts are repaired before they are quoted. */
 #include "server_int.h"
-#include "tokenizer/unicode.h"
+#include "r1_chat.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -104,7 +104,7 @@ void api_error(srv_reply *out, int status, const char *type, const char *code, c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     /* messages may quote user input: keep them valid UTF-8 */
-    size_t n = strlen(msg), ok = utf8_valid_prefix(msg, n);
+    size_t n = strlen(msg), ok = r1_utf8_valid_prefix(msg, n);
     if (ok < n) msg[ok] = 0;
     reply_json(out, status, error_object(type, code, param, msg));
 }
@@ -222,7 +222,7 @@ static cJSON *parse_body(srv *S, const char *body, size_t n, srv_reply *out)
                   "the request body is empty; send a JSON object");
         return NULL;
     }
-    size_t ok = utf8_valid_prefix(body, n);
+    size_t ok = r1_utf8_valid_prefix(body, n);
     if (ok < n) {
         api_error(out, 400, "invalid_request_error", "invalid_utf8", NULL,
                   "the request body is not valid UTF-8 (byte %zu)", ok);
@@ -419,8 +419,10 @@ static char *token_text(const srv *S, int32_t id, const char **raw, size_t *n_ra
         *raw = "";
         *n_raw = 0;
     }
+    char *text = NULL;
     size_t n;
-    return utf8_repair(*raw, *n_raw, &n);
+    r1_utf8_repair(*raw, *n_raw, &text, &n, NULL); /* NULL when out of memory, as before */
+    return text;
 }
 
 static cJSON *bytes_array(const char *raw, size_t n)

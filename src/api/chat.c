@@ -1,6 +1,7 @@
 /* chat.c — r1_chat.h: the public chat-text helpers, thin handles over the tokenizer module's chat
- * templates (tokenizer/chat_template.c), reasoning parser (tokenizer/reasoning.c) and streaming
- * detokenizer (tokenizer/tokenizer.c), plus the stop-string matcher, which lives here.
+ * templates (tokenizer/chat_template.c), reasoning parser (tokenizer/reasoning.c), streaming
+ * detokenizer (tokenizer/tokenizer.c) and UTF-8 checks (tokenizer/unicode.c), plus the stop-string
+ * matcher, which lives here.
  * Invariant: text handed out by a handle stays in that handle's buffers until its next call. */
 #include "r1_chat.h"
 
@@ -9,6 +10,7 @@
 #include "tokenizer/chat_template.h"
 #include "tokenizer/reasoning.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -372,4 +374,21 @@ void r1_stop_flush(r1_stop *st, const char **out_text, size_t *out_len)
 int r1_stop_which(const r1_stop *st)
 {
     return st->which;
+}
+
+size_t r1_utf8_valid_prefix(const char *s, size_t n)
+{
+    return s ? utf8_valid_prefix(s, n) : 0;
+}
+
+r1_status r1_utf8_repair(const char *s, size_t n, char **out_text, size_t *out_len, char *err)
+{
+    if ((!s && n) || !out_text || !out_len)
+        return err_set(err, R1_ERR_INVALID_ARG, "text, out_text or out_len is NULL");
+    size_t len = 0;
+    char *t = utf8_repair(s ? s : "", n, &len);
+    if (!t) return oom(err);
+    *out_text = t;
+    *out_len = len;
+    return R1_OK;
 }

@@ -22,7 +22,6 @@ apps/cli/chat.h tokenizer/reasoning.h          the REPL reads the splitter state
 apps/cli/chat.h tokenizer/tokenizer.h          tokenizer handle kept beside the model for the REPL (token counts, special tokens)
 apps/cli/cmd_tokenize.c tokenizer/chat_template.h r1 template renders with a named template and no model (r1_chat_* needs a model)
 apps/cli/cmd_tokenize.c tokenizer/tokenizer.h  r1 tokenize loads the tokenizer alone, from tokenizer.json too (r1_tokenize needs a model)
-apps/server/api.c tokenizer/unicode.h          UTF-8 validation and repair of request bodies and token pieces
 apps/server/scheduler.h tokenizer/reasoning.h  the scheduler streams parts through a callback per sequence (r1_reasoning_* collects per call)
 apps/server/scheduler.h tokenizer/tokenizer.h  the server keeps a tokenizer beside the model (loaded from tokenizer.json for HF folders)
 apps/server/server_int.h tokenizer/chat_template.h templates by name and detection options (--chat-template, force_think)

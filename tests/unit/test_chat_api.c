@@ -421,10 +421,53 @@ static void test_chat_turn(r1_model *m)
     free(ids);
 }
 
+/* UTF-8 checks: the longest valid prefix and the repair, WHATWG's replacement counts (one U+FFFD
+ * per maximal subpart). */
+static void test_utf8(void)
+{
+    static const struct {
+        const char *in;
+        size_t n, valid;
+        const char *repaired;
+    } cases[] = {
+        {"", 0, 0, ""},
+        {"plain ascii", 11, 11, "plain ascii"},
+        {"\xC3\xA9t\xC3\xA9", 5, 5, "\xC3\xA9t\xC3\xA9"},               /* été */
+        {"ab\xE2\x82", 4, 2, "ab\xEF\xBF\xBD"},                         /* € cut: one U+FFFD */
+        {"\xC0\xAFx", 3, 0, "\xEF\xBF\xBD\xEF\xBF\xBDx"},               /* overlong: two */
+        {"\xED\xA0\x80", 3, 0, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* surrogate */
+        {"\xF4\x90\x80\x80", 4, 0,
+         "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* above U+10FFFF */
+        {"a\0b", 3, 3, "a"},                                  /* NUL is valid text */
+    };
+    char err[R1_ERR_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECKF(r1_utf8_valid_prefix(cases[i].in, cases[i].n) == cases[i].valid, "case %zu: %zu", i,
+               r1_utf8_valid_prefix(cases[i].in, cases[i].n));
+        char *out = NULL;
+        size_t len = 99;
+        CHECK(r1_utf8_repair(cases[i].in, cases[i].n, &out, &len, err) == R1_OK);
+        size_t want = i == 7 ? 3 : strlen(cases[i].repaired);
+        CHECKF(out && len == want && !memcmp(out, i == 7 ? "a\0b" : cases[i].repaired, want) &&
+                   out[len] == 0 && r1_utf8_valid_prefix(out, len) == len,
+               "case %zu: repaired to %zu bytes", i, len);
+        r1_free(out);
+    }
+    CHECK(r1_utf8_valid_prefix(NULL, 5) == 0);
+    char *out = NULL;
+    size_t len = 0;
+    CHECK(r1_utf8_repair(NULL, 0, &out, &len, err) == R1_OK && out && len == 0 && !out[0]);
+    r1_free(out);
+    out = NULL;
+    CHECK(r1_utf8_repair(NULL, 3, &out, &len, err) == R1_ERR_INVALID_ARG && !out);
+    CHECK(r1_utf8_repair("x", 1, NULL, &len, err) == R1_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     test_version();
     test_template_names();
+    test_utf8();
     test_templates_by_name();
     test_reasoning();
     test_stop();
