@@ -13,10 +13,7 @@
 #include "tools/quantize.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 static void usage(FILE *f)
 {
