@@ -210,7 +210,8 @@ static int fuzz_server_one(const uint8_t *data, size_t size, fuzz_server_result 
             FUZZ_ASSERT(r.status >= 400);
         }
     } else {
-        api_handle(S, route, "POST", body, n, -1, &r);
+        api_handle(S, route, "POST", route == ROUTE_TOKENIZE ? "/tokenize" : "/detokenize", body, n,
+                   -1, &r);
         check_reply(&r, res);
         if (r.status == 200) check_answer(S, route, &r);
     }
