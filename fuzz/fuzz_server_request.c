@@ -3,8 +3,8 @@
  * 't' tokenize, 'd' detokenize, 'o' Ollama /api/chat, 'g' Ollama /api/generate, else its low two
  * bits; upper case: the --think, reasoning "none" setup); the rest is the body. Ollama bodies go
  * through ollama_request_parse and their errors are Ollama's {"error": "..."} (code "error" for
- * the replay test's file names). Chat and completions go through api_request_parse (api_handle up to
- * submitting), tokenize and detokenize through api_handle, with the tokenizer and sizes of
+ * the replay test's file names). Chat and completions go through api_request_parse (api_handle up
+ * to submitting), tokenize and detokenize through api_handle, with the tokenizer and sizes of
  * models/r1-tiny.gguf ($R1_FUZZ_MODEL). Promises: every reply is valid UTF-8 JSON; an error is 4xx
  * (500 only for out of memory) with error.message/type/param/code; a parsed request has 1..n_ctx-1
  * ids below n_vocab and options in range. Build, run: docs/fuzzing.md. Replayed by
@@ -149,6 +149,9 @@ static void check_request(const srv *S, const api_request *q)
     FUZZ_ASSERT(sp->temperature >= 0 && sp->temperature <= 2);
     FUZZ_ASSERT(sp->top_p > 0 && sp->top_p <= 1 && sp->min_p >= 0 && sp->min_p <= 1);
     FUZZ_ASSERT(sp->top_k >= 0);
+    FUZZ_ASSERT(sp->frequency_penalty >= -2 && sp->frequency_penalty <= 2);
+    FUZZ_ASSERT(sp->presence_penalty >= -2 && sp->presence_penalty <= 2);
+    FUZZ_ASSERT(sp->repeat_penalty >= 0 && sp->repeat_penalty <= 10 && sp->repeat_last_n >= -1);
     FUZZ_ASSERT(job->n_stops >= 0 && job->n_stops <= 4);
     for (int i = 0; i < job->n_stops; i++) {
         size_t n = strlen(job->stops[i]);
@@ -210,8 +213,8 @@ static int fuzz_server_one(const uint8_t *data, size_t size, fuzz_server_result 
     if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS || route == ROUTE_OLLAMA) {
         api_request q;
         bool parsed = route == ROUTE_OLLAMA
-                          ? ollama_request_parse(S, sel == 'o' ? "/api/chat" : "/api/generate", body,
-                                                 n, &q, &r)
+                          ? ollama_request_parse(S, sel == 'o' ? "/api/chat" : "/api/generate",
+                                                 body, n, &q, &r)
                           : api_request_parse(S, route, body, n, &q, &r);
         if (parsed) {
             FUZZ_ASSERT(r.body == NULL && r.status == 0);

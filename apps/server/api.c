@@ -280,11 +280,27 @@ static bool in_list(const char *s, const char *const *list)
 /* Fields that common clients send (OpenAI's newer ones, llama-server's sampler knobs) which this
  * server cannot honour but which change nothing a client relies on: accepted, and named in the
  * X-R1-Ignored-Fields header and the log, so that a typo is still refused by name. */
-static const char *const harmless_fields[] = {
-    "reasoning_effort", "prediction", "modalities", "verbosity", "prompt_cache_key",
-    "safety_identifier", "web_search_options", "typical_p", "tfs_z", "mirostat", "mirostat_tau",
-    "mirostat_eta", "n_keep", "id_slot", "slot_id", "samplers", "dynatemp_range",
-    "dynatemp_exponent", "penalize_nl", "t_max_predict_ms", NULL};
+static const char *const harmless_fields[] = {"reasoning_effort",
+                                              "prediction",
+                                              "modalities",
+                                              "verbosity",
+                                              "prompt_cache_key",
+                                              "safety_identifier",
+                                              "web_search_options",
+                                              "typical_p",
+                                              "tfs_z",
+                                              "mirostat",
+                                              "mirostat_tau",
+                                              "mirostat_eta",
+                                              "n_keep",
+                                              "id_slot",
+                                              "slot_id",
+                                              "samplers",
+                                              "dynatemp_range",
+                                              "dynatemp_exponent",
+                                              "penalize_nl",
+                                              "t_max_predict_ms",
+                                              NULL};
 
 /* Refuse a field not in known (nor, when ignored is given, a harmless one, whose names are
  * appended to *ignored as "a,b"). */
@@ -644,8 +660,9 @@ static void on_text(void *user, int index, reasoning_part part, const char *text
     if (st->stream && st->proto != PROTO_OPENAI) {
         char *t = strndup(text, n);
         bool thinking = part == REASONING_PART_REASONING;
-        if (t) ndjson_emit(st, ollama_line(st->S, st->proto, thinking ? NULL : t,
-                                           thinking ? t : NULL, NULL));
+        if (t)
+            ndjson_emit(
+                st, ollama_line(st->S, st->proto, thinking ? NULL : t, thinking ? t : NULL, NULL));
         free(t);
     } else if (st->stream)
         sse_choice(st, index, part, text, n, NULL);
@@ -1064,8 +1081,8 @@ static void build_ollama(srv_stream *st, srv_reply *out)
     if (failed_choice(st, out)) return;
     ollama_done d = ollama_totals(st);
     const choice *c = &st->ch[0];
-    char *line = ollama_line(st->S, st->proto, c->content.p ? c->content.p : "",
-                             c->reasoning.p, &d);
+    char *line =
+        ollama_line(st->S, st->proto, c->content.p ? c->content.p : "", c->reasoning.p, &d);
     if (!line) {
         api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         return;
@@ -1089,10 +1106,10 @@ static srv_stream *stream_new(srv *S, bool is_chat)
     return st;
 }
 
-/* Roles, content parts and "prefix" of the messages, checked before rendering; "developer" (OpenAI's
- * newer name for system) is rewritten to "system" in the tree. *prefix: the last message is an
- * assistant message with "prefix": true (DeepSeek's chat prefix completion: the answer continues
- * its text). */
+/* Roles, content parts and "prefix" of the messages, checked before rendering; "developer"
+ * (OpenAI's newer name for system) is rewritten to "system" in the tree. *prefix: the last message
+ * is an assistant message with "prefix": true (DeepSeek's chat prefix completion: the answer
+ * continues its text). */
 static bool check_messages(cJSON *msgs, bool *prefix, srv_reply *out)
 {
     static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
@@ -1298,8 +1315,8 @@ static srv_stream *chat_prepare(srv *S, cJSON *body, sched_job *out_job, srv_rep
     char *text = NULL;
     size_t n_text = 0;
     /* a prefix message is not a turn: the generation prompt comes first, then its text */
-    r1_status rs = chat_template_render(&S->tmpl, S->tok, m.items, m.n - prefix, &text, &n_text,
-                                        err);
+    r1_status rs =
+        chat_template_render(&S->tmpl, S->tok, m.items, m.n - prefix, &text, &n_text, err);
     bool prefix_in_reasoning = false;
     if (!rs && prefix)
         rs = append_prefix(&text, &n_text, &m.items[m.n - 1], &prefix_in_reasoning, err);
@@ -1768,8 +1785,8 @@ void api_request_free(api_request *req)
     req->st = NULL;
 }
 
-void api_log_request(const srv *S, const char *method, const char *path, int status,
-                      int n_prompt, int n_gen, double t0)
+void api_log_request(const srv *S, const char *method, const char *path, int status, int n_prompt,
+                     int n_gen, double t0)
 {
     if (!S->p.verbose && !S->p.log_requests) return;
     double ms = (mono_s() - t0) * 1e3;
@@ -1843,7 +1860,8 @@ void api_handle(srv *S, srv_route route, const char *method, const char *url, co
     out->n_prompt = out->n_gen = -1;
     if (route == ROUTE_OLLAMA) {
         ollama_handle(S, method, url, body, n_body, fd, out);
-        if (!out->body && !out->stream) api_error(out, 500, "server_error", NULL, NULL, "no answer");
+        if (!out->body && !out->stream)
+            api_error(out, 500, "server_error", NULL, NULL, "no answer");
         return;
     }
     bool post = route == ROUTE_CHAT || route == ROUTE_COMPLETIONS || route == ROUTE_TOKENIZE ||
@@ -1884,7 +1902,8 @@ void api_handle(srv *S, srv_route route, const char *method, const char *url, co
     }
     if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS) {
         api_request req;
-        if (api_request_parse(S, route, body, n_body, &req, out)) api_request_run(S, &req, url, fd, out);
+        if (api_request_parse(S, route, body, n_body, &req, out))
+            api_request_run(S, &req, url, fd, out);
     } else {
         cJSON *j = api_parse_body(S, body, n_body, out);
         if (!j) return;

@@ -44,9 +44,9 @@ typedef struct conn {
     char *body; /* (n_body) bytes, NUL-terminated */
     size_t n_body, cap;
     srv_route route;
-    bool rejected;  /* a response was queued before the body was read */
-    bool too_large; /* the body is being read and dropped: 413 at its end */
-    bool big_reply; /* the answer was large: trim the heap after it */
+    bool rejected;            /* a response was queued before the body was read */
+    bool too_large;           /* the body is being read and dropped: 413 at its end */
+    bool big_reply;           /* the answer was large: trim the heap after it */
     const char *method, *url; /* libmicrohttpd's, valid until the request completes */
     double t0;                /* when its headers were in (the request log) */
 } conn;

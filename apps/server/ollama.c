@@ -98,8 +98,7 @@ char *ollama_line(const srv *S, api_proto proto, const char *content, const char
         cJSON_AddNumberToObject(o, "total_duration", (double)(int64_t)(done->total_s * 1e9));
         cJSON_AddNumberToObject(o, "load_duration", 0);
         cJSON_AddNumberToObject(o, "prompt_eval_count", done->n_prompt);
-        cJSON_AddNumberToObject(o, "prompt_eval_duration",
-                                (double)(int64_t)(done->prompt_s * 1e9));
+        cJSON_AddNumberToObject(o, "prompt_eval_duration", (double)(int64_t)(done->prompt_s * 1e9));
         cJSON_AddNumberToObject(o, "eval_count", done->n_gen);
         cJSON_AddNumberToObject(o, "eval_duration",
                                 (double)(int64_t)((done->total_s - done->prompt_s) * 1e9));
@@ -132,9 +131,9 @@ static bool copy_field(cJSON *o, const cJSON *src, const char *from, const char 
 /* Ollama's runner options that have no meaning here (GPU layout, threads, batch, mirostat...):
  * accepted and named in X-R1-Ignored-Fields. Any other unknown option is refused by name. */
 static const char *const ignored_options[] = {
-    "num_ctx", "num_keep", "num_batch", "num_gpu", "main_gpu", "use_mmap", "use_mlock", "num_thread",
-    "numa", "low_vram", "vocab_only", "typical_p", "tfs_z", "mirostat", "mirostat_tau",
-    "mirostat_eta", "penalize_newline", NULL};
+    "num_ctx",   "num_keep",   "num_batch",    "num_gpu",      "main_gpu",         "use_mmap",
+    "use_mlock", "num_thread", "numa",         "low_vram",     "vocab_only",       "typical_p",
+    "tfs_z",     "mirostat",   "mirostat_tau", "mirostat_eta", "penalize_newline", NULL};
 
 /* options -> the OpenAI body's sampling fields (api.c checks their ranges). */
 static bool map_options(const cJSON *opts, cJSON *o, cJSON *ignored, srv_reply *out)
@@ -229,8 +228,7 @@ static bool common_fields(const cJSON *body, cJSON *o, bool *no_think, cJSON *ig
     }
     *no_think = cJSON_IsFalse(think);
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(body, "format");
-    if (format && !cJSON_IsNull(format) &&
-        !(cJSON_IsString(format) && !*format->valuestring)) {
+    if (format && !cJSON_IsNull(format) && !(cJSON_IsString(format) && !*format->valuestring)) {
         ollama_error(out, 400,
                      "'format' needs the grammar engine for constrained output, which this "
                      "server does not have; leave 'format' out");
@@ -247,8 +245,8 @@ static bool common_fields(const cJSON *body, cJSON *o, bool *no_think, cJSON *ig
 /* /api/chat -> an OpenAI chat body. */
 static cJSON *chat_body(const cJSON *body, cJSON *ignored, srv_reply *out)
 {
-    static const char *const known[] = {"model",   "messages",   "tools", "format", "options",
-                                        "stream",  "keep_alive", "think", NULL};
+    static const char *const known[] = {"model",  "messages",   "tools", "format", "options",
+                                        "stream", "keep_alive", "think", NULL};
     if (!check_top(body, known, out)) return NULL;
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     if (!cJSON_IsArray(msgs)) {
@@ -302,9 +300,9 @@ static cJSON *chat_body(const cJSON *body, cJSON *ignored, srv_reply *out)
 /* /api/generate -> an OpenAI chat body (system + user), or completions with raw: true. */
 static cJSON *generate_body(const cJSON *body, bool *raw, cJSON *ignored, srv_reply *out)
 {
-    static const char *const known[] = {"model",  "prompt",     "suffix", "system", "template",
-                                        "context", "stream",    "raw",    "format", "images",
-                                        "options", "keep_alive", "think", NULL};
+    static const char *const known[] = {"model",   "prompt",     "suffix", "system", "template",
+                                        "context", "stream",     "raw",    "format", "images",
+                                        "options", "keep_alive", "think",  NULL};
     if (!check_top(body, known, out)) return NULL;
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(body, "prompt");
     const cJSON *system = cJSON_GetObjectItemCaseSensitive(body, "system");
@@ -322,10 +320,11 @@ static cJSON *generate_body(const cJSON *body, bool *raw, cJSON *ignored, srv_re
     }
     if ((cJSON_IsString(suffix) && *suffix->valuestring) ||
         (cJSON_IsString(tmpl) && *tmpl->valuestring)) {
-        ollama_error(out, 400, cJSON_IsString(suffix) && *suffix->valuestring
-                                   ? "'suffix' (fill in the middle) is not supported"
-                                   : "'template' is not supported: the model's own chat template "
-                                     "is used (or send raw: true with a formatted prompt)");
+        ollama_error(out, 400,
+                     cJSON_IsString(suffix) && *suffix->valuestring
+                         ? "'suffix' (fill in the middle) is not supported"
+                         : "'template' is not supported: the model's own chat template "
+                           "is used (or send raw: true with a formatted prompt)");
         return NULL;
     }
     if (cJSON_GetObjectItemCaseSensitive(body, "context"))
@@ -377,9 +376,9 @@ bool ollama_request_parse(srv *S, const char *url, const char *body, size_t n_bo
         to_ollama_error(out);
         return false;
     }
-    bool ok = api_request_parse_json(S, raw ? ROUTE_COMPLETIONS : ROUTE_CHAT, o,
-                                     chat ? PROTO_OLLAMA_CHAT : PROTO_OLLAMA_GENERATE, out_req,
-                                     out);
+    bool ok =
+        api_request_parse_json(S, raw ? ROUTE_COMPLETIONS : ROUTE_CHAT, o,
+                               chat ? PROTO_OLLAMA_CHAT : PROTO_OLLAMA_GENERATE, out_req, out);
     cJSON_Delete(o);
     if (!ok) {
         cJSON_Delete(ignored);
@@ -506,8 +505,8 @@ void ollama_handle(srv *S, const char *method, const char *url, const char *body
                    int fd, srv_reply *out)
 {
     static const char *const gets[] = {"/api/tags", "/api/ps", "/api/version", NULL};
-    static const char *const posts[] = {"/api/chat", "/api/generate", "/api/show", "/api/embed",
-                                        "/api/embeddings", NULL};
+    static const char *const posts[] = {"/api/chat",  "/api/generate",   "/api/show",
+                                        "/api/embed", "/api/embeddings", NULL};
     bool is_get = false, is_post = false;
     for (int i = 0; gets[i]; i++) is_get |= !strcmp(url, gets[i]);
     for (int i = 0; posts[i]; i++) is_post |= !strcmp(url, posts[i]);

@@ -113,7 +113,8 @@ r1_status r1_sampler_set_logit_bias(r1_sampler *s, const int32_t *ids, const flo
                            (int)ids[i], s->n_vocab);
     int32_t *ni = n ? malloc((size_t)n * sizeof *ni) : NULL;
     float *nb = n ? malloc((size_t)n * sizeof *nb) : NULL;
-    if (n && (!ni || !nb || (!s->work && !(s->work = malloc((size_t)s->n_vocab * sizeof(float)))))) {
+    if (n &&
+        (!ni || !nb || (!s->work && !(s->work = malloc((size_t)s->n_vocab * sizeof(float)))))) {
         free(ni);
         free(nb);
         return err_set(err, R1_ERR_NOMEM, "out of memory");

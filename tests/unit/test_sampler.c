@@ -31,8 +31,8 @@ static void test_penalties(void)
 
     /* frequency 0.5, presence 1: greedy draws 1 (3.0 -> 1.5), then 5 (2.9 -> 1.4), then 2;
      * prompt tokens given to accept do not count for these two */
-    r1_sampler_params p = {.temperature = 0, .top_p = 1, .frequency_penalty = 0.5f,
-                           .presence_penalty = 1.0f};
+    r1_sampler_params p = {
+        .temperature = 0, .top_p = 1, .frequency_penalty = 0.5f, .presence_penalty = 1.0f};
     CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
     int32_t prompt[2] = {2, 2};
     r1_sampler_accept(s, prompt, 2);
@@ -53,8 +53,8 @@ static void test_penalties(void)
 
     /* repeat penalty 2 over the last 3 tokens of prompt + generation, each distinct token once:
      * prompt 5 3 1 1 -> window {3, 1, 1}: 3 (-1 -> -2), 1 (3 -> 1.5, not 0.75), 5 untouched */
-    p = (r1_sampler_params){.temperature = 0, .top_p = 1, .repeat_penalty = 2.0f,
-                            .repeat_last_n = 3};
+    p = (r1_sampler_params){
+        .temperature = 0, .top_p = 1, .repeat_penalty = 2.0f, .repeat_last_n = 3};
     CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
     int32_t pr[4] = {5, 3, 1, 1};
     r1_sampler_accept(s, pr, 4);
