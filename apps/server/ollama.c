@@ -496,6 +496,21 @@ static void handle_show(srv *S, const char *body, size_t n_body, srv_reply *out)
     reply_obj(out, 200, o);
 }
 
+/* A generate body without a prompt (or with "") and without a system prompt: a load request. */
+static bool is_load_request(srv *S, const char *body, size_t n_body)
+{
+    srv_reply ignore = {0};
+    cJSON *j = api_parse_body(S, body, n_body, &ignore);
+    free(ignore.body);
+    if (!j) return false;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "prompt");
+    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(j, "system");
+    bool load = (!p || cJSON_IsNull(p) || (cJSON_IsString(p) && !*p->valuestring)) &&
+                !(cJSON_IsString(sys) && *sys->valuestring);
+    cJSON_Delete(j);
+    return load;
+}
+
 srv_route ollama_route(const char *url)
 {
     return strncmp(url, "/api/", 5) ? ROUTE_OTHER : ROUTE_OLLAMA;
@@ -554,6 +569,17 @@ void ollama_handle(srv *S, const char *method, const char *url, const char *body
     }
     if (!strcmp(url, "/api/show")) {
         handle_show(S, body, n_body, out);
+        return;
+    }
+    if (!strcmp(url, "/api/generate") && is_load_request(S, body, n_body)) {
+        /* Ollama's way to load a model: no prompt, an immediate done with done_reason "load" */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", S->model_id);
+        add_created_at(o);
+        cJSON_AddStringToObject(o, "response", "");
+        cJSON_AddBoolToObject(o, "done", true);
+        cJSON_AddStringToObject(o, "done_reason", "load");
+        reply_obj(out, 200, o);
         return;
     }
     api_request req;

@@ -109,6 +109,11 @@ test("generate, streamed and not; options map to the sampler (num_predict, stop,
   checkDone(last);
   assert.equal(response, r.response);
   assert.equal(thinking, r.thinking || "");
+  // no prompt: Ollama's load request, answered at once
+  const load = await ollama.generate({ model: "tiny", prompt: "", stream: false });
+  assert.equal(load.done, true);
+  assert.equal(load.done_reason, "load");
+  assert.equal(load.response, "");
   // raw: the prompt goes to the model as written
   const raw = await ollama.generate({ model: "tiny", prompt: "abc", raw: true, stream: false, options: { num_predict: 3 } });
   checkDone(raw);
