@@ -202,6 +202,7 @@ static void add_common_headers(srv *S, struct MHD_Response *r)
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (S->p.cors_origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", S->p.cors_origin);
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-R1-Ignored-Fields");
         MHD_add_response_header(r, "Vary", "Origin");
     }
 }
