@@ -8,8 +8,11 @@
 import test, { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import OpenAI from "openai";
-import { startServer, rawRequest, R1_BIN, testModel } from "./lib.mjs";
+import { startServer, rawRequest, R1_BIN } from "./lib.mjs";
 
 let srv, client;
 const USER = { role: "user", content: "Why is the sky blue?" };
@@ -151,10 +154,20 @@ test("the request log: one JSON line per request with status, tokens and time", 
   assert.equal(nf.method, "GET");
 });
 
-test("r1 serve -m missing.gguf fails before listening, with a clear error", () => {
+test("r1 serve -m missing.gguf, or a file with no vocabulary, fails before listening", () => {
   const r = spawnSync(R1_BIN, ["serve", "-m", "/nonexistent/missing.gguf", "--port", "0"], { encoding: "utf8", timeout: 20000 });
   assert.notEqual(r.status, 0);
   assert.doesNotMatch(r.stderr, /listening/);
   assert.match(r.stderr, /missing\.gguf/);
-  testModel(); // keep the shared model made
+  // a GGUF without a vocabulary: its tokenizer is read before the port opens
+  const dir = mkdtempSync(join(tmpdir(), "r1-novocab-"));
+  const file = join(dir, "novocab.gguf");
+  const head = Buffer.alloc(24);
+  head.write("GGUF", 0, "latin1");
+  head.writeUInt32LE(3, 4); // version 3, no tensors, no metadata
+  writeFileSync(file, head);
+  const e = spawnSync(R1_BIN, ["serve", "-m", file, "--port", "0"], { encoding: "utf8", timeout: 20000 });
+  assert.notEqual(e.status, 0);
+  assert.doesNotMatch(e.stderr, /listening/);
+  assert.match(e.stderr, /tokenizer/);
 });
