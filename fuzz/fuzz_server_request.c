@@ -1,8 +1,10 @@
 /* fuzz_server_request.c — libFuzzer target for the request bodies of `r1 serve` (issue 6: a bad
  * body gets a 4xx JSON error, never a crash). Byte 0 picks the endpoint ('c' chat, 'p' completions,
- * 't' tokenize, 'd' detokenize, else its low two bits; upper case: the --think, reasoning "none"
- * setup); the rest is the body. Chat and completions go through api_request_parse (api_handle up to
- * submitting), tokenize and detokenize through api_handle, with the tokenizer and sizes of
+ * 't' tokenize, 'd' detokenize, 'o' Ollama /api/chat, 'g' Ollama /api/generate, else its low two
+ * bits; upper case: the --think, reasoning "none" setup); the rest is the body. Ollama bodies go
+ * through ollama_request_parse and their errors are Ollama's {"error": "..."} (code "error" for
+ * the replay test's file names). Chat and completions go through api_request_parse (api_handle up
+ * to submitting), tokenize and detokenize through api_handle, with the tokenizer and sizes of
  * models/r1-tiny.gguf ($R1_FUZZ_MODEL). Promises: every reply is valid UTF-8 JSON; an error is 4xx
  * (500 only for out of memory) with error.message/type/param/code; a parsed request has 1..n_ctx-1
  * ids below n_vocab and options in range. Build, run: docs/fuzzing.md. Replayed by
@@ -110,7 +112,13 @@ static void check_reply(const srv_reply *r, fuzz_server_result *res)
     cJSON *j = cJSON_ParseWithLength(r->body, r->n_body);
     FUZZ_ASSERT(j != NULL);
     res->status = r->status;
-    if (r->status >= 400) {
+    const cJSON *oe = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (r->status >= 400 && cJSON_IsString(oe)) { /* Ollama's error shape */
+        FUZZ_ASSERT(res->route == ROUTE_OLLAMA && oe->valuestring[0]);
+        FUZZ_ASSERT(r->status < 500 || !strcmp(oe->valuestring, "out of memory"));
+        snprintf(res->message, sizeof res->message, "%s", oe->valuestring);
+        snprintf(res->code, sizeof res->code, "error");
+    } else if (r->status >= 400) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
@@ -141,6 +149,9 @@ static void check_request(const srv *S, const api_request *q)
     FUZZ_ASSERT(sp->temperature >= 0 && sp->temperature <= 2);
     FUZZ_ASSERT(sp->top_p > 0 && sp->top_p <= 1 && sp->min_p >= 0 && sp->min_p <= 1);
     FUZZ_ASSERT(sp->top_k >= 0);
+    FUZZ_ASSERT(sp->frequency_penalty >= -2 && sp->frequency_penalty <= 2);
+    FUZZ_ASSERT(sp->presence_penalty >= -2 && sp->presence_penalty <= 2);
+    FUZZ_ASSERT(sp->repeat_penalty >= 0 && sp->repeat_penalty <= 10 && sp->repeat_last_n >= -1);
     FUZZ_ASSERT(job->n_stops >= 0 && job->n_stops <= 4);
     for (int i = 0; i < job->n_stops; i++) {
         size_t n = strlen(job->stops[i]);
@@ -184,11 +195,12 @@ static int fuzz_server_one(const uint8_t *data, size_t size, fuzz_server_result 
     static const srv_route by_bits[4] = {ROUTE_CHAT, ROUTE_COMPLETIONS, ROUTE_TOKENIZE,
                                          ROUTE_DETOKENIZE};
     int sel = data[0] | 0x20;
-    srv_route route = sel == 'c'   ? ROUTE_CHAT
-                      : sel == 'p' ? ROUTE_COMPLETIONS
-                      : sel == 't' ? ROUTE_TOKENIZE
-                      : sel == 'd' ? ROUTE_DETOKENIZE
-                                   : by_bits[data[0] & 3];
+    srv_route route = sel == 'c'                 ? ROUTE_CHAT
+                      : sel == 'p'               ? ROUTE_COMPLETIONS
+                      : sel == 't'               ? ROUTE_TOKENIZE
+                      : sel == 'd'               ? ROUTE_DETOKENIZE
+                      : sel == 'o' || sel == 'g' ? ROUTE_OLLAMA
+                                                 : by_bits[data[0] & 3];
     srv *S = &servers[!(data[0] & 0x20)];
     res->route = route;
     /* http.c hands over the body NUL-terminated, in a buffer of its exact size */
@@ -198,9 +210,13 @@ static int fuzz_server_one(const uint8_t *data, size_t size, fuzz_server_result 
     memcpy(body, data + 1, n);
     body[n] = 0;
     srv_reply r = {0};
-    if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS) {
+    if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS || route == ROUTE_OLLAMA) {
         api_request q;
-        if (api_request_parse(S, route, body, n, &q, &r)) {
+        bool parsed = route == ROUTE_OLLAMA
+                          ? ollama_request_parse(S, sel == 'o' ? "/api/chat" : "/api/generate",
+                                                 body, n, &q, &r)
+                          : api_request_parse(S, route, body, n, &q, &r);
+        if (parsed) {
             FUZZ_ASSERT(r.body == NULL && r.status == 0);
             check_request(S, &q);
             api_request_free(&q);
@@ -210,7 +226,8 @@ static int fuzz_server_one(const uint8_t *data, size_t size, fuzz_server_result 
             FUZZ_ASSERT(r.status >= 400);
         }
     } else {
-        api_handle(S, route, "POST", body, n, -1, &r);
+        api_handle(S, route, "POST", route == ROUTE_TOKENIZE ? "/tokenize" : "/detokenize", body, n,
+                   -1, &r);
         check_reply(&r, res);
         if (r.status == 200) check_answer(S, route, &r);
     }

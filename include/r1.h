@@ -39,7 +39,7 @@ extern "C" {
 /* The version of the API this header declares: raised whenever a declaration changes or a
  * function is added. r1_api_version() is the library's, so a program can check at run time that
  * the libr1.so it loaded is at least as new as the header it was built with. */
-#define R1_API_VERSION 2
+#define R1_API_VERSION 2 /* 2: kernel backend, template names, UTF-8, sampler penalties, logit bias */
 
 R1_API int r1_api_version(void);     /* R1_API_VERSION of the library */
 R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a constant string) */
@@ -274,6 +274,15 @@ typedef struct r1_sampler_params {
     int top_k;         /* 0 = off */
     float min_p;       /* 0 = off */
     uint64_t seed;
+    /* Penalties on tokens already in the sequence (all off when zero-initialized):
+     * frequency/presence as OpenAI defines them, over the tokens this sampler generated:
+     *   logit -= count · frequency_penalty + (count > 0) · presence_penalty;
+     * repeat_penalty as llama.cpp's, over the last repeat_last_n tokens of prompt + generation
+     * (each distinct token once): a positive logit is divided by it, a negative one multiplied. */
+    float frequency_penalty; /* 0 = off; OpenAI range -2..2 */
+    float presence_penalty;  /* 0 = off; OpenAI range -2..2 */
+    float repeat_penalty;    /* 1 (or 0) = off; > 1 discourages repeats */
+    int repeat_last_n;       /* window of repeat_penalty; 0 = 64, -1 = every token seen */
 } r1_sampler_params;
 
 R1_API r1_sampler_params r1_sampler_params_default(void);
@@ -281,7 +290,19 @@ R1_API r1_sampler_params r1_sampler_params_default(void);
 R1_API r1_status r1_sampler_new(const r1_sampler_params *params, int n_vocab,
                                 r1_sampler **out_sampler, char *err);
 R1_API void r1_sampler_free(r1_sampler *sampler);
+/* Draw a token. With a penalty on, the returned token is counted as generated (so call it once
+ * per token that enters the sequence, as r1_session_generate does). */
 R1_API int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
+/* Tokens already in the sequence that this sampler did not draw (the prompt): repeat_penalty
+ * looks back over them too. */
+R1_API void r1_sampler_accept(r1_sampler *sampler, const int32_t *tokens, int n_tokens);
+/* Bias added to the logits of ids[i] before every draw (OpenAI logit_bias; -100 bans a token in
+ * practice). Replaces any earlier bias; ids must be in [0, n_vocab). The arrays are copied. */
+R1_API r1_status r1_sampler_set_logit_bias(r1_sampler *sampler, const int32_t *ids,
+                                           const float *bias, int n, char *err);
+/* The logits a draw would use now: out = logits with the bias and the penalties applied
+ * (n_vocab floats; out may equal logits). For logprobs, and for tests. */
+R1_API void r1_sampler_apply(r1_sampler *sampler, const float *logits, float *out);
 /* Verify a drafted token: returns a token distributed exactly as r1_sampler_sample(logits) would
  * be, equal to `draft` with probability p(draft) (greedy: iff draft is the argmax); *accepted says
  * whether it is the draft. Used by speculative decoding (r1_session_generate). */

@@ -61,7 +61,10 @@ static void usage(FILE *f)
         "        --cache-type T        KV cache: f32 (default), f16, bf16, q8_0\n"
         "        --mtp on|off          speculative decoding with the model's MTP module\n"
         "                              (default: on when it has one)\n"
-        "    -v, --verbose             log more\n"
+        "    -v, --verbose             log more, and one line per request (method, path, status,\n"
+        "                              tokens, milliseconds)\n"
+        "        --log-format text|json the request log's format (json: one object a line; turns\n"
+        "                              the request log on)\n"
         "    -h, --help                this help\n"
         "\n"
         "EXAMPLES\n"
@@ -167,6 +170,14 @@ int cmd_serve(int argc, char **argv)
             cli_use_mmap = false;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             p.verbose = true;
+        } else if (!strcmp(a, "--log-format")) {
+            if (!(v = cli_value(argc, argv, &i))) return 2;
+            if (strcmp(v, "text") && strcmp(v, "json")) {
+                fprintf(stderr, "r1 serve: --log-format must be text or json, not '%s'\n", v);
+                return 2;
+            }
+            p.log_json = !strcmp(v, "json");
+            p.log_requests = true;
         } else {
             return cli_unknown_option(a);
         }

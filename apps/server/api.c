@@ -215,7 +215,7 @@ void api_limits_init(srv *S)
 }
 
 /* Parse a body into a JSON object, or answer 400 and return NULL. */
-static cJSON *parse_body(srv *S, const char *body, size_t n, srv_reply *out)
+cJSON *api_parse_body(srv *S, const char *body, size_t n, srv_reply *out)
 {
     if (!n) {
         api_error(out, 400, "invalid_request_error", "invalid_json", NULL,
@@ -270,11 +270,51 @@ static cJSON *parse_body(srv *S, const char *body, size_t n, srv_reply *out)
     return j;
 }
 
-static bool check_known(const cJSON *body, const char *const *known, srv_reply *out)
+static bool in_list(const char *s, const char *const *list)
+{
+    for (int i = 0; list && list[i]; i++)
+        if (!strcmp(s, list[i])) return true;
+    return false;
+}
+
+/* Fields that common clients send (OpenAI's newer ones, llama-server's sampler knobs) which this
+ * server cannot honour but which change nothing a client relies on: accepted, and named in the
+ * X-R1-Ignored-Fields header and the log, so that a typo is still refused by name. */
+static const char *const harmless_fields[] = {"reasoning_effort",
+                                              "prediction",
+                                              "modalities",
+                                              "verbosity",
+                                              "prompt_cache_key",
+                                              "safety_identifier",
+                                              "web_search_options",
+                                              "typical_p",
+                                              "tfs_z",
+                                              "mirostat",
+                                              "mirostat_tau",
+                                              "mirostat_eta",
+                                              "n_keep",
+                                              "id_slot",
+                                              "slot_id",
+                                              "samplers",
+                                              "dynatemp_range",
+                                              "dynatemp_exponent",
+                                              "penalize_nl",
+                                              "t_max_predict_ms",
+                                              NULL};
+
+/* Refuse a field not in known (nor, when ignored is given, a harmless one, whose names are
+ * appended to *ignored as "a,b"). */
+static bool check_known_ign(const cJSON *body, const char *const *known, sbuf *ignored,
+                            srv_reply *out)
 {
     for (const cJSON *c = body->child; c; c = c->next) {
-        bool found = false;
-        for (int i = 0; known[i] && !found; i++) found = !strcmp(c->string, known[i]);
+        bool found = in_list(c->string, known);
+        if (!found && ignored && in_list(c->string, harmless_fields)) {
+            found = true;
+            if ((ignored->n && !sb_add(ignored, ",", 1)) ||
+                !sb_add(ignored, c->string, strlen(c->string)))
+                return false;
+        }
         if (!found) {
             api_error(out, 400, "invalid_request_error", "unknown_parameter", c->string,
                       "Unrecognized request argument supplied: %s", c->string);
@@ -282,6 +322,11 @@ static bool check_known(const cJSON *body, const char *const *known, srv_reply *
         }
     }
     return true;
+}
+
+static bool check_known(const cJSON *body, const char *const *known, srv_reply *out)
+{
+    return check_known_ign(body, known, NULL, out);
 }
 
 static const cJSON *field(const cJSON *o, const char *key)
@@ -392,7 +437,38 @@ typedef struct srv_stream {
     int n_bias;
     char id[64];
     long created;
+    sbuf ignored; /* harmless fields the request sent, "a,b" */
+    api_proto proto;
+    double t_start, t_first; /* CLOCK_MONOTONIC s: submitted, first text (Ollama durations) */
+    char path[96];           /* for the request log line written when the stream ends */
 } srv_stream;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Append an Ollama NDJSON line (takes it). Caller holds st->mu. */
+static void ndjson_emit(srv_stream *st, char *line)
+{
+    if (!line) return;
+    sb_add(&st->out, line, strlen(line));
+    free(line);
+    pthread_cond_broadcast(&st->cv);
+}
+
+static ollama_done ollama_totals(const srv_stream *st)
+{
+    const choice *c = &st->ch[0];
+    double now = mono_s(), first = st->t_first > 0 ? st->t_first : now;
+    return (ollama_done){.reason = c->res.finish == SCHED_FINISH_LENGTH ? "length" : "stop",
+                         .n_prompt = st->n_prompt,
+                         .n_gen = c->res.n_generated,
+                         .total_s = now - st->t_start,
+                         .prompt_s = first - st->t_start};
+}
 
 static void stream_free(srv_stream *st)
 {
@@ -403,6 +479,7 @@ static void stream_free(srv_stream *st)
     }
     for (int i = 0; i < st->n_stops; i++) free(st->stops[i]);
     free(st->out.p);
+    free(st->ignored.p);
     free(st->prompt);
     free(st->bias_ids);
     free(st->bias);
@@ -581,7 +658,15 @@ static void on_text(void *user, int index, reasoning_part part, const char *text
     choice *c = &st->ch[index];
     pthread_mutex_lock(&st->mu);
     if (!st->is_chat) part = REASONING_PART_CONTENT;
-    if (st->stream)
+    if (st->t_first == 0) st->t_first = mono_s();
+    if (st->stream && st->proto != PROTO_OPENAI) {
+        char *t = strndup(text, n);
+        bool thinking = part == REASONING_PART_REASONING;
+        if (t)
+            ndjson_emit(
+                st, ollama_line(st->S, st->proto, thinking ? NULL : t, thinking ? t : NULL, NULL));
+        free(t);
+    } else if (st->stream)
         sse_choice(st, index, part, text, n, NULL);
     else
         sb_add(part == REASONING_PART_REASONING ? &c->reasoning : &c->content, text, n);
@@ -618,6 +703,34 @@ static void on_done(void *user, int index, const sched_result *res)
     pthread_mutex_lock(&st->mu);
     c->res = *res;
     c->done = true;
+    if (st->stream && st->proto != PROTO_OPENAI) {
+        /* Ollama: an error is a line {"error": "..."}; the last line carries done: true */
+        const char *why =
+            atomic_load(&st->cancel) ? NULL
+            : res->finish == SCHED_FINISH_ERROR || res->finish == SCHED_FINISH_UNAVAILABLE
+                ? res->err
+            : res->finish == SCHED_FINISH_CANCELLED ? "the generation was cancelled"
+                                                    : NULL;
+        if (why) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "error", why);
+            char *s = cJSON_PrintUnformatted(e);
+            cJSON_Delete(e);
+            if (s) {
+                sb_add(&st->out, s, strlen(s));
+                sb_add(&st->out, "\n", 1);
+                free(s);
+            }
+        } else if (!atomic_load(&st->cancel)) {
+            ollama_done d = ollama_totals(st);
+            ndjson_emit(st, ollama_line(st->S, st->proto, NULL, NULL, &d));
+        }
+        st->n_done++;
+        st->finished = true; /* Ollama requests have one choice */
+        pthread_cond_broadcast(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        return;
+    }
     if (st->stream && !atomic_load(&st->cancel)) {
         if (res->finish == SCHED_FINISH_STOP || res->finish == SCHED_FINISH_LENGTH) {
             sse_choice(st, index, REASONING_PART_CONTENT, NULL, 0, finish_name(res->finish));
@@ -681,6 +794,11 @@ static void stream_finish(srv_stream *st, bool cancel)
 
 void api_stream_release(srv_stream *st)
 {
+    int gen = 0;
+    pthread_mutex_lock(&st->mu);
+    for (int i = 0; i < st->n; i++) gen += st->ch[i].res.n_generated;
+    pthread_mutex_unlock(&st->mu);
+    api_log_request(st->S, "POST", st->path, 200, st->n_prompt, gen, st->t_start);
     stream_finish(st, true);
 }
 
@@ -702,10 +820,31 @@ static bool parse_sampling(srv *S, const cJSON *body, srv_stream *st, sched_job 
         !opt_int(body, "max_completion_tokens", 1, 1e9, &max_tokens, out) ||
         !opt_bool(body, "stream", &stream, out))
         return false;
-    double ignored;
-    if (!opt_number(body, "frequency_penalty", -2, 2, &ignored, out) ||
-        !opt_number(body, "presence_penalty", -2, 2, &ignored, out))
+    /* penalties (the sampler, r1.h): OpenAI's two over the answer; llama.cpp's repeat penalty,
+     * under either name, over the last repeat_last_n tokens of prompt + answer */
+    double freq = 0, pres = 0, rep_pen = 1;
+    long long rep_n = 64, n_predict = 0;
+    bool cache_prompt = true;
+    if (!opt_number(body, "frequency_penalty", -2, 2, &freq, out) ||
+        !opt_number(body, "presence_penalty", -2, 2, &pres, out) ||
+        !opt_number(body, "repeat_penalty", 0, 10, &rep_pen, out) ||
+        !opt_number(body, "repetition_penalty", 0, 10, &rep_pen, out) ||
+        !opt_int(body, "repeat_last_n", -1, 1 << 30, &rep_n, out) ||
+        !opt_int(body, "n_predict", -1, 1e9, &n_predict, out) ||
+        !opt_bool(body, "cache_prompt", &cache_prompt, out)) /* always on: slots keep caches */
         return false;
+    if (n_predict == 0 && field(body, "n_predict")) {
+        api_error(out, 400, "invalid_request_error", "invalid_value", "n_predict",
+                  "'n_predict' must be -1 (up to the server's limit) or at least 1");
+        return false;
+    }
+    /* llama-server's name for max_tokens; -1 means as many as the server allows */
+    if (n_predict != 0 && !field(body, "max_tokens") && !field(body, "max_completion_tokens"))
+        max_tokens = n_predict < 0 ? S->p.max_tokens : n_predict;
+    job->sampling.frequency_penalty = (float)freq;
+    job->sampling.presence_penalty = (float)pres;
+    job->sampling.repeat_penalty = rep_n == 0 ? 1.0f : (float)rep_pen; /* a window of 0: off */
+    job->sampling.repeat_last_n = rep_n == 0 ? 64 : (int)rep_n;
     const cJSON *so = field(body, "stream_options");
     if (so) {
         if (!cJSON_IsObject(so)) {
@@ -815,7 +954,8 @@ static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd
     }
     make_id(S, st->is_chat ? "chatcmpl-" : "cmpl-", st->id, sizeof st->id);
     st->created = (long)time(NULL);
-    if (st->stream && st->is_chat) /* the role comes first, before any job can emit */
+    st->t_start = mono_s();
+    if (st->stream && st->is_chat && st->proto == PROTO_OPENAI) /* the role first */
         for (int i = 0; i < st->n; i++) {
             cJSON *o = chunk_base(st), *arr = cJSON_AddArrayToObject(o, "choices");
             cJSON *ch = cJSON_CreateObject();
@@ -851,7 +991,8 @@ static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd
     }
     if (st->stream) {
         out->status = 200;
-        out->content_type = "text/event-stream";
+        out->content_type =
+            st->proto == PROTO_OPENAI ? "text/event-stream" : "application/x-ndjson";
         out->stream = st;
         return;
     }
@@ -859,6 +1000,9 @@ static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd
     while (st->n_done < st->n) pthread_cond_wait(&st->cv, &st->mu);
     pthread_mutex_unlock(&st->mu);
     build(st, out);
+    out->n_prompt = st->n_prompt;
+    out->n_gen = 0;
+    for (int i = 0; i < st->n; i++) out->n_gen += st->ch[i].res.n_generated;
     stream_finish(st, false);
 }
 
@@ -933,6 +1077,24 @@ static void build_completion(srv_stream *st, srv_reply *out)
     reply_json(out, 200, o);
 }
 
+/* Ollama, not streamed: one object with the whole answer and the totals. */
+static void build_ollama(srv_stream *st, srv_reply *out)
+{
+    if (failed_choice(st, out)) return;
+    ollama_done d = ollama_totals(st);
+    const choice *c = &st->ch[0];
+    char *line =
+        ollama_line(st->S, st->proto, c->content.p ? c->content.p : "", c->reasoning.p, &d);
+    if (!line) {
+        api_error(out, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    out->status = 200;
+    out->content_type = "application/json";
+    out->body = line;
+    out->n_body = strlen(line) - 1; /* without the line's newline */
+}
+
 static srv_stream *stream_new(srv *S, bool is_chat)
 {
     srv_stream *st = calloc(1, sizeof *st);
@@ -944,6 +1106,107 @@ static srv_stream *stream_new(srv *S, bool is_chat)
     pthread_mutex_init(&st->mu, NULL);
     pthread_cond_init(&st->cv, NULL);
     return st;
+}
+
+/* Roles, content parts and "prefix" of the messages, checked before rendering; "developer"
+ * (OpenAI's newer name for system) is rewritten to "system" in the tree. *prefix: the last message
+ * is an assistant message with "prefix": true (DeepSeek's chat prefix completion: the answer
+ * continues its text). */
+static bool check_messages(cJSON *msgs, bool *prefix, srv_reply *out)
+{
+    static const char *const roles[] = {"system", "developer", "user", "assistant", "tool", NULL};
+    int i = 0, n = cJSON_GetArraySize(msgs);
+    for (cJSON *m = msgs->child; m; m = m->next, i++) {
+        if (!cJSON_IsObject(m)) continue; /* chat_messages_from_cjson says what is wrong */
+        cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        if (!cJSON_IsString(role)) continue;
+        if (!in_list(role->valuestring, roles)) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "messages",
+                      "message %d has the role \"%.64s\"; the roles are system, developer, "
+                      "user, assistant and tool",
+                      i, role->valuestring);
+            return false;
+        }
+        if (!strcmp(role->valuestring, "developer") && !cJSON_SetValuestring(role, "system")) {
+            api_error(out, 500, "server_error", NULL, NULL, "out of memory");
+            return false;
+        }
+        const cJSON *content = field(m, "content");
+        for (const cJSON *part = cJSON_IsArray(content) ? content->child : NULL; part;
+             part = part->next) {
+            const cJSON *ty = cJSON_GetObjectItemCaseSensitive(part, "type");
+            if (!cJSON_IsObject(part) || (cJSON_IsString(ty) && !strcmp(ty->valuestring, "text")))
+                continue;
+            if (!ty && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(part, "text"))) continue;
+            api_error(out, 400, "invalid_request_error", "unsupported_content", "messages",
+                      "this model takes text only: message %d has a content part of type "
+                      "\"%.64s\"",
+                      i, cJSON_IsString(ty) ? ty->valuestring : "(none)");
+            return false;
+        }
+        const cJSON *pf = field(m, "prefix");
+        if (!pf) continue;
+        if (!cJSON_IsBool(pf)) {
+            api_error(out, 400, "invalid_request_error", "invalid_type", "messages",
+                      "message %d: 'prefix' must be a boolean", i);
+            return false;
+        }
+        if (cJSON_IsTrue(pf) && (i != n - 1 || strcmp(role->valuestring, "assistant"))) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "messages",
+                      "message %d: 'prefix' is allowed only on the last message, and only on an "
+                      "assistant message",
+                      i);
+            return false;
+        }
+        *prefix = cJSON_IsTrue(pf);
+    }
+    return true;
+}
+
+/* Append a text to a malloc'd rendering. */
+static r1_status text_append(char **text, size_t *n, const char *add, char *err)
+{
+    size_t k = strlen(add);
+    char *p = realloc(*text, *n + k + 1);
+    if (!p) {
+        snprintf(err, R1_ERR_MAX, "out of memory");
+        return R1_ERR_NOMEM;
+    }
+    memcpy(p + *n, add, k + 1);
+    *text = p;
+    *n += k;
+    return R1_OK;
+}
+
+static bool ends_with(const char *text, size_t n, const char *tail)
+{
+    size_t k = strlen(tail);
+    return n >= k && !memcmp(text + n - k, tail, k);
+}
+
+/* Chat prefix completion: after the generation prompt comes the assistant's unfinished text.
+ * With reasoning_content, the reasoning block holds it (closed when content follows); with
+ * content only, an open <think> of the generation prompt is closed empty, so the answer goes
+ * on from the content. no_think (content "" and no reasoning) therefore means: answer without
+ * reasoning. */
+static r1_status append_prefix(char **text, size_t *n, const chat_message *pm, bool *in_reasoning,
+                               char *err)
+{
+    bool in_think = ends_with(*text, *n, "<think>\n") || ends_with(*text, *n, "<think>");
+    const char *content = pm->content ? pm->content : "";
+    r1_status rs = R1_OK;
+    if (pm->reasoning_content) {
+        if (!in_think) rs = text_append(text, n, "<think>\n", err);
+        if (!rs) rs = text_append(text, n, pm->reasoning_content, err);
+        if (!rs && *content) rs = text_append(text, n, "\n</think>\n\n", err);
+    } else if (in_think) {
+        rs = text_append(text, n, "\n</think>\n\n", err);
+    } else if (!*content) {
+        rs = text_append(text, n, "<think>\n\n</think>\n\n", err);
+    }
+    if (!rs) rs = text_append(text, n, content, err);
+    *in_reasoning = pm->reasoning_content && !*content;
+    return rs;
 }
 
 static const char *const chat_fields[] = {"model",
@@ -973,19 +1236,29 @@ static const char *const chat_fields[] = {"model",
                                           "tool_choice",
                                           "tools",
                                           "response_format",
+                                          "repeat_penalty",
+                                          "repetition_penalty",
+                                          "repeat_last_n",
+                                          "cache_prompt",
+                                          "n_predict",
                                           NULL};
 
 /* Validate a chat body and build its prompt (render the messages, tokenize): the stream to run
  * and the job template, or NULL with the error in out. */
-static srv_stream *chat_prepare(srv *S, const cJSON *body, sched_job *out_job, srv_reply *out)
+static srv_stream *chat_prepare(srv *S, cJSON *body, sched_job *out_job, srv_reply *out)
 {
-    if (!check_known(body, chat_fields, out)) return NULL;
-    const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    sbuf ign = {0};
+    bool known = check_known_ign(body, chat_fields, &ign, out);
+    free(ign.p); /* collected again into the stream below */
+    if (!known) return NULL;
+    cJSON *msgs = cJSON_GetObjectItemCaseSensitive(body, "messages");
     if (!cJSON_IsArray(msgs) || !cJSON_GetArraySize(msgs)) {
         api_error(out, 400, "invalid_request_error", msgs ? "invalid_type" : "missing_required",
                   "messages", "'messages' must be a non-empty array of messages");
         return NULL;
     }
+    bool prefix = false;
+    if (!check_messages(msgs, &prefix, out)) return NULL;
     const cJSON *tools = field(body, "tools");
     if (tools && (!cJSON_IsArray(tools) || cJSON_GetArraySize(tools))) {
         api_error(out, 400, "invalid_request_error", "unsupported_parameter", "tools",
@@ -1021,7 +1294,8 @@ static srv_stream *chat_prepare(srv *S, const cJSON *body, sched_job *out_job, s
     }
 
     srv_stream *st = stream_new(S, true);
-    if (!st) {
+    if (!st || !check_known_ign(body, chat_fields, &st->ignored, out)) {
+        if (st) stream_free(st);
         api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         return NULL;
     }
@@ -1042,7 +1316,12 @@ static srv_stream *chat_prepare(srv *S, const cJSON *body, sched_job *out_job, s
     }
     char *text = NULL;
     size_t n_text = 0;
-    r1_status rs = chat_template_render(&S->tmpl, S->tok, m.items, m.n, &text, &n_text, err);
+    /* a prefix message is not a turn: the generation prompt comes first, then its text */
+    r1_status rs =
+        chat_template_render(&S->tmpl, S->tok, m.items, m.n - prefix, &text, &n_text, err);
+    bool prefix_in_reasoning = false;
+    if (!rs && prefix)
+        rs = append_prefix(&text, &n_text, &m.items[m.n - 1], &prefix_in_reasoning, err);
     chat_messages_free(&m);
     if (rs) {
         api_error(out, 400, "invalid_request_error", "invalid_value", "messages", "%s", err);
@@ -1059,8 +1338,9 @@ static srv_stream *chat_prepare(srv *S, const cJSON *body, sched_job *out_job, s
         return NULL;
     }
     job.start_in_reasoning =
-        rmode != REASONING_NONE && ((n_text >= 8 && !memcmp(text + n_text - 8, "<think>\n", 8)) ||
-                                    (n_text >= 7 && !memcmp(text + n_text - 7, "<think>", 7)));
+        rmode != REASONING_NONE &&
+        (prefix ? prefix_in_reasoning
+                : ends_with(text, n_text, "<think>\n") || ends_with(text, n_text, "<think>"));
     size_t n_ids = 0;
     rs = tokenizer_encode(S->tok, text, n_text, true, &st->prompt, &n_ids, err);
     free(text);
@@ -1094,13 +1374,21 @@ static const char *const completion_fields[] = {"model",
                                                 "presence_penalty",
                                                 "logit_bias",
                                                 "best_of",
+                                                "repeat_penalty",
+                                                "repetition_penalty",
+                                                "repeat_last_n",
+                                                "cache_prompt",
+                                                "n_predict",
                                                 NULL};
 
 /* Validate a completions body and build its prompt (tokenize a string, or check token ids): the
  * stream to run and the job template, or NULL with the error in out. */
 static srv_stream *completion_prepare(srv *S, const cJSON *body, sched_job *out_job, srv_reply *out)
 {
-    if (!check_known(body, completion_fields, out)) return NULL;
+    sbuf ign = {0};
+    bool known = check_known_ign(body, completion_fields, &ign, out);
+    free(ign.p); /* collected again into the stream below */
+    if (!known) return NULL;
     bool echo = false;
     long long best_of = 1, lp = -1;
     if (!opt_bool(body, "echo", &echo, out) || !opt_int(body, "best_of", 1, 1, &best_of, out) ||
@@ -1115,7 +1403,8 @@ static srv_stream *completion_prepare(srv *S, const cJSON *body, sched_job *out_
     if (cJSON_IsArray(prompt) && cJSON_GetArraySize(prompt) == 1 && cJSON_IsString(prompt->child))
         prompt = prompt->child;
     srv_stream *st = stream_new(S, false);
-    if (!st) {
+    if (!st || !check_known_ign(body, completion_fields, &st->ignored, out)) {
+        if (st) stream_free(st);
         api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         return NULL;
     }
@@ -1290,11 +1579,24 @@ static void handle_detokenize(srv *S, const cJSON *body, srv_reply *out)
     reply_json(out, 200, o);
 }
 
-static void handle_models(srv *S, srv_reply *out)
+/* GET /v1/models lists the one model; GET /v1/models/{id} retrieves it by its id. */
+static void handle_models(srv *S, const char *url, srv_reply *out)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "list");
-    cJSON *arr = cJSON_AddArrayToObject(o, "data"), *m = cJSON_CreateObject();
+    const char *id = strncmp(url, "/v1/", 4) ? url + strlen("/models") : url + strlen("/v1/models");
+    if (*id == '/') {
+        id++;
+        if (strcmp(id, S->model_id)) {
+            api_error(out, 404, "invalid_request_error", "model_not_found", "model",
+                      "The model '%.200s' does not exist; this server serves '%s'", id,
+                      S->model_id);
+            return;
+        }
+    }
+    cJSON *o = cJSON_CreateObject(), *m = cJSON_CreateObject(), *arr = NULL;
+    if (!*id) {
+        cJSON_AddStringToObject(o, "object", "list");
+        arr = cJSON_AddArrayToObject(o, "data");
+    }
     cJSON_AddStringToObject(m, "id", S->model_id);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)S->created);
@@ -1303,6 +1605,11 @@ static void handle_models(srv *S, srv_reply *out)
     cJSON_AddNumberToObject(meta, "n_vocab", S->n_vocab);
     cJSON_AddNumberToObject(meta, "n_ctx", S->n_ctx);
     cJSON_AddNumberToObject(meta, "n_parallel", S->p.n_parallel);
+    if (!arr) {
+        cJSON_Delete(o);
+        reply_json(out, 200, m);
+        return;
+    }
     cJSON_AddItemToArray(arr, m);
     reply_json(out, 200, o);
 }
@@ -1331,7 +1638,8 @@ static void handle_health(srv *S, srv_reply *out)
 }
 
 static const char *const route_names[ROUTE_COUNT] = {
-    "chat", "completions", "models", "health", "metrics", "tokenize", "detokenize", "web", "other"};
+    "chat",     "completions", "models", "health", "metrics",
+    "tokenize", "detokenize",  "web",    "ollama", "other"};
 
 static void handle_metrics(srv *S, srv_reply *out)
 {
@@ -1413,12 +1721,19 @@ bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
         api_error(out, 500, "server_error", NULL, NULL, "not a generation route");
         return false;
     }
-    cJSON *j = parse_body(S, body, n_body, out);
+    cJSON *j = api_parse_body(S, body, n_body, out);
     if (!j) return false;
+    bool ok = api_request_parse_json(S, route, j, PROTO_OPENAI, out_req, out);
+    cJSON_Delete(j); /* the stream owns copies of everything the jobs borrow */
+    return ok;
+}
+
+bool api_request_parse_json(srv *S, srv_route route, cJSON *j, api_proto proto,
+                            api_request *out_req, srv_reply *out)
+{
     sched_job job = {0};
     srv_stream *st =
         route == ROUTE_CHAT ? chat_prepare(S, j, &job, out) : completion_prepare(S, j, &job, out);
-    cJSON_Delete(j); /* the stream owns copies of everything the jobs borrow */
     if (!st) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "no answer");
         return false;
@@ -1439,8 +1754,31 @@ bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
     job.bias = st->bias;
     job.n_bias = st->n_bias;
     job.n_logprobs = st->n_logprobs;
+    st->proto = proto;
     *out_req = (api_request){.st = st, .job = job, .n_choices = st->n, .stream = st->stream};
     return true;
+}
+
+void api_request_note_ignored(api_request *req, const char *name)
+{
+    sbuf *b = &req->st->ignored;
+    if (b->n) sb_add(b, ",", 1);
+    sb_add(b, name, strlen(name));
+}
+
+void api_request_run(srv *S, api_request *req, const char *url, int fd, srv_reply *out)
+{
+    srv_stream *st = req->st;
+    req->st = NULL;
+    snprintf(st->path, sizeof st->path, "%s", url);
+    if (st->ignored.n) {
+        fprintf(stderr, "r1 serve: ignored request fields: %s\n", st->ignored.p);
+        out->ignored_fields = strdup(st->ignored.p);
+    }
+    run_generation(S, st, &req->job, fd, out,
+                   st->proto != PROTO_OPENAI ? build_ollama
+                   : st->is_chat             ? build_chat
+                                             : build_completion);
 }
 
 void api_request_free(api_request *req)
@@ -1449,24 +1787,85 @@ void api_request_free(api_request *req)
     req->st = NULL;
 }
 
+void api_log_request(const srv *S, const char *method, const char *path, int status, int n_prompt,
+                     int n_gen, double t0)
+{
+    if (!S->p.verbose && !S->p.log_requests) return;
+    double ms = (mono_s() - t0) * 1e3;
+    /* the path as printable ASCII (it is the client's text), at most 200 bytes */
+    char safe[208];
+    size_t n = 0;
+    for (const char *u = path; *u && n < 200; u++) safe[n++] = *u > 0x20 && *u < 0x7f ? *u : '?';
+    safe[n] = 0;
+    if (S->p.log_json) {
+        cJSON *o = cJSON_CreateObject();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        char when[64];
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t k = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + k, sizeof when - k, ".%03ldZ", ts.tv_nsec / 1000000);
+        cJSON_AddStringToObject(o, "time", when);
+        cJSON_AddStringToObject(o, "method", method);
+        cJSON_AddStringToObject(o, "path", safe);
+        cJSON_AddNumberToObject(o, "status", status);
+        if (n_prompt >= 0) cJSON_AddNumberToObject(o, "prompt_tokens", n_prompt);
+        if (n_gen >= 0) cJSON_AddNumberToObject(o, "completion_tokens", n_gen);
+        cJSON_AddNumberToObject(o, "ms", round(ms * 10) / 10);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line) fprintf(stderr, "%s\n", line);
+        free(line);
+    } else if (n_prompt >= 0) {
+        fprintf(stderr, "r1 serve: %s %s %d prompt=%d completion=%d %.1f ms\n", method, safe,
+                status, n_prompt, n_gen, ms);
+    } else {
+        fprintf(stderr, "r1 serve: %s %s %d %.1f ms\n", method, safe, status, ms);
+    }
+}
+
+void api_handle_not_ready(srv *S, srv_reply *out)
+{
+    int state = atomic_load(&S->state);
+    char why[256];
+    if (S->sched && sched_failure(S->sched, why, sizeof why)) {
+        api_error(out, 503, "server_error", "model_unavailable", NULL, "%s", why);
+        return;
+    }
+    api_error(out, 503, "server_error", state == SRV_LOADING ? "loading" : "unavailable", NULL,
+              state == SRV_LOADING ? "the model is loading; retry shortly"
+                                   : "the server is not serving requests");
+    if (state == SRV_LOADING) out->retry_after_s = 5;
+}
+
 srv_route api_route(const char *method, const char *url)
 {
     (void)method;
     if (!strcmp(url, "/v1/chat/completions") || !strcmp(url, "/chat/completions"))
         return ROUTE_CHAT;
     if (!strcmp(url, "/v1/completions") || !strcmp(url, "/completions")) return ROUTE_COMPLETIONS;
-    if (!strcmp(url, "/v1/models") || !strcmp(url, "/models")) return ROUTE_MODELS;
+    if (!strcmp(url, "/v1/models") || !strcmp(url, "/models") || !strncmp(url, "/v1/models/", 11) ||
+        !strncmp(url, "/models/", 8))
+        return ROUTE_MODELS;
     if (!strcmp(url, "/health") || !strcmp(url, "/v1/health")) return ROUTE_HEALTH;
     if (!strcmp(url, "/metrics")) return ROUTE_METRICS;
     if (!strcmp(url, "/tokenize")) return ROUTE_TOKENIZE;
     if (!strcmp(url, "/detokenize")) return ROUTE_DETOKENIZE;
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ROUTE_WEB;
-    return ROUTE_OTHER;
+    return ollama_route(url);
 }
 
-void api_handle(srv *S, srv_route route, const char *method, const char *body, size_t n_body,
-                int fd, srv_reply *out)
+void api_handle(srv *S, srv_route route, const char *method, const char *url, const char *body,
+                size_t n_body, int fd, srv_reply *out)
 {
+    out->n_prompt = out->n_gen = -1;
+    if (route == ROUTE_OLLAMA) {
+        ollama_handle(S, method, url, body, n_body, fd, out);
+        if (!out->body && !out->stream)
+            api_error(out, 500, "server_error", NULL, NULL, "no answer");
+        return;
+    }
     bool post = route == ROUTE_CHAT || route == ROUTE_COMPLETIONS || route == ROUTE_TOKENIZE ||
                 route == ROUTE_DETOKENIZE;
     if (route == ROUTE_OTHER) {
@@ -1495,30 +1894,20 @@ void api_handle(srv *S, srv_route route, const char *method, const char *body, s
     default:
         break;
     }
-    int state = atomic_load(&S->state);
-    if (state != SRV_READY) {
-        char why[256];
-        if (S->sched && sched_failure(S->sched, why, sizeof why)) {
-            api_error(out, 503, "server_error", "model_unavailable", NULL, "%s", why);
-            return;
-        }
-        api_error(out, 503, "server_error", state == SRV_LOADING ? "loading" : "unavailable", NULL,
-                  state == SRV_LOADING ? "the model is loading; retry shortly"
-                                       : "the server is not serving requests");
-        if (state == SRV_LOADING) out->retry_after_s = 5;
+    if (atomic_load(&S->state) != SRV_READY) {
+        api_handle_not_ready(S, out);
         return;
     }
     if (route == ROUTE_MODELS) {
-        handle_models(S, out);
+        handle_models(S, url, out);
         return;
     }
     if (route == ROUTE_CHAT || route == ROUTE_COMPLETIONS) {
         api_request req;
         if (api_request_parse(S, route, body, n_body, &req, out))
-            run_generation(S, req.st, &req.job, fd, out,
-                           route == ROUTE_CHAT ? build_chat : build_completion);
+            api_request_run(S, &req, url, fd, out);
     } else {
-        cJSON *j = parse_body(S, body, n_body, out);
+        cJSON *j = api_parse_body(S, body, n_body, out);
         if (!j) return;
         if (route == ROUTE_TOKENIZE)
             handle_tokenize(S, j, out);

@@ -44,9 +44,11 @@ typedef struct conn {
     char *body; /* (n_body) bytes, NUL-terminated */
     size_t n_body, cap;
     srv_route route;
-    bool rejected;  /* a response was queued before the body was read */
-    bool too_large; /* the body is being read and dropped: 413 at its end */
-    bool big_reply; /* the answer was large: trim the heap after it */
+    bool rejected;            /* a response was queued before the body was read */
+    bool too_large;           /* the body is being read and dropped: 413 at its end */
+    bool big_reply;           /* the answer was large: trim the heap after it */
+    const char *method, *url; /* libmicrohttpd's, valid until the request completes */
+    double t0;                /* when its headers were in (the request log) */
 } conn;
 
 /* Bodies over the limit are read and dropped up to this size, then the connection is cut. */
@@ -200,6 +202,7 @@ static void add_common_headers(srv *S, struct MHD_Response *r)
     MHD_add_response_header(r, "Cache-Control", "no-store");
     if (S->p.cors_origin) {
         MHD_add_response_header(r, "Access-Control-Allow-Origin", S->p.cors_origin);
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "X-R1-Ignored-Fields");
         MHD_add_response_header(r, "Vary", "Origin");
     }
 }
@@ -216,8 +219,12 @@ static void stream_free_cb(void *cls)
     api_stream_release(cls);
 }
 
-static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, srv_route route, srv_reply *rep)
+static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, const conn *cx, srv_reply *rep)
 {
+    srv_route route = cx->route;
+    /* streams are logged when they end, with their token counts (api_stream_release) */
+    if (!rep->stream)
+        api_log_request(S, cx->method, cx->url, rep->status, rep->n_prompt, rep->n_gen, cx->t0);
     struct MHD_Response *r;
     if (rep->stream) {
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader,
@@ -244,6 +251,11 @@ static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, srv_route ro
                                 "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     if (rep->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     if (rep->close) MHD_add_response_header(r, "Connection", "close");
+    if (rep->ignored_fields) {
+        MHD_add_response_header(r, "X-R1-Ignored-Fields", rep->ignored_fields);
+        free(rep->ignored_fields);
+        rep->ignored_fields = NULL;
+    }
     if (rep->retry_after_s > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", rep->retry_after_s);
@@ -255,15 +267,15 @@ static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, srv_route ro
     return ok;
 }
 
-static enum MHD_Result send_error(srv *S, struct MHD_Connection *c, srv_route route, int status,
+static enum MHD_Result send_error(srv *S, struct MHD_Connection *c, const conn *cx, int status,
                                   const char *code, const char *msg)
 {
-    srv_reply rep = {0};
+    srv_reply rep = {.n_prompt = -1, .n_gen = -1};
     api_error(&rep, status, status == 401 ? "authentication_error" : "invalid_request_error", code,
               NULL, "%s", msg);
     /* A request whose framing is in doubt: what follows on the connection cannot be trusted. */
     rep.close = !strcmp(code, "duplicate_header");
-    return send_reply(S, c, route, &rep);
+    return send_reply(S, c, cx, &rep);
 }
 
 /* host part of a Host header value: "[::1]:8080" -> "::1", "localhost:80" -> "localhost" */
@@ -323,21 +335,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = cx;
         atomic_fetch_add(&S->n_requests_open, 1);
         cx->route = api_route(method, url);
+        cx->method = method;
+        cx->url = url;
+        cx->t0 = mono_s();
         watch_set(S, c, S->p.body_timeout_s, false);
         cx->rejected = true;
         if (n_headers(c, "Content-Length") > 1 || n_headers(c, "Host") > 1)
-            return send_error(S, c, cx->route, 400, "duplicate_header",
+            return send_error(S, c, cx, 400, "duplicate_header",
                               n_headers(c, "Host") > 1
                                   ? "the request has more than one Host header"
                                   : "the request has more than one Content-Length header");
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
         const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
         if (S->is_loopback && host && !loopback_name(host))
-            return send_error(S, c, cx->route, 403, "forbidden_host",
+            return send_error(S, c, cx, 403, "forbidden_host",
                               "the Host header must name this machine (localhost, 127.0.0.1 or "
                               "[::1]) while the server is bound to loopback");
         if (origin_forbidden(S, origin, host))
-            return send_error(S, c, cx->route, 403, "forbidden_origin",
+            return send_error(S, c, cx, 403, "forbidden_origin",
                               "cross-origin requests are not allowed (start the server with "
                               "--cors ORIGIN to allow one)");
         if (!strcmp(method, "OPTIONS")) {
@@ -355,12 +370,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             enum MHD_Result ok = MHD_queue_response(c, 204, r);
             MHD_destroy_response(r);
             count(S, cx->route, 204);
+            api_log_request(S, method, url, 204, -1, -1, cx->t0);
             return ok;
         }
         if (S->p.api_key && cx->route != ROUTE_WEB && cx->route != ROUTE_HEALTH) {
             const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
             if (!auth || strncasecmp(auth, "Bearer ", 7) || !key_equal(auth + 7, S->p.api_key))
-                return send_error(S, c, cx->route, 401, "invalid_api_key",
+                return send_error(S, c, cx, 401, "invalid_api_key",
                                   "Incorrect API key provided: send 'Authorization: Bearer KEY'");
         }
         /* Too large: answer now if the client waits for 100-continue (or the body is absurd);
@@ -370,7 +386,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
         uint64_t n_cl = cl ? strtoull(cl, NULL, 10) : 0;
         if (n_cl > S->p.max_body_bytes && (expect || n_cl > DISCARD_MAX))
-            return send_error(S, c, cx->route, 413, "body_too_large",
+            return send_error(S, c, cx, 413, "body_too_large",
                               "the request body is larger than the server's limit");
         cx->rejected = false;
         cx->too_large = n_cl > S->p.max_body_bytes;
@@ -391,7 +407,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             cx->n_body += n;
             if (cx->n_body > DISCARD_MAX) {
                 cx->rejected = true;
-                return send_error(S, c, cx->route, 413, "body_too_large",
+                return send_error(S, c, cx, 413, "body_too_large",
                                   "the request body is larger than the server's limit");
             }
             return MHD_YES;
@@ -414,7 +430,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     watch_set(S, c, 0, false);
     if (cx->too_large) {
         cx->rejected = true;
-        return send_error(S, c, cx->route, 413, "body_too_large",
+        return send_error(S, c, cx, 413, "body_too_large",
                           "the request body is larger than the server's limit");
     }
     const union MHD_ConnectionInfo *ci =
@@ -431,15 +447,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cx->rejected = true;
         free(cx->body);
         cx->body = NULL;
-        return send_error(S, c, cx->route, 404, "not_found", msg);
+        return send_error(S, c, cx, 404, "not_found", msg);
     }
     srv_reply rep = {0};
-    api_handle(S, cx->route, method, cx->body ? cx->body : "", cx->n_body, fd, &rep);
+    api_handle(S, cx->route, method, url, cx->body ? cx->body : "", cx->n_body, fd, &rep);
     free(cx->body);
     cx->body = NULL;
     cx->rejected = true; /* answered */
     cx->big_reply = rep.n_body >= TRIM_AFTER_BYTES;
-    return send_reply(S, c, cx->route, &rep);
+    return send_reply(S, c, cx, &rep);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,

@@ -43,14 +43,14 @@ struct sched {
     int32_t eog[8]; /* end-of-generation ids */
     int n_eog;
     slot *slots;       /* (n_slots) */
-    float *logits;     /* (n_vocab) scratch for logit_bias */
+    float *logits;     /* (n_vocab) scratch: adjusted logits, for logprobs */
     r1_session **sess; /* (n_slots) r1_session_generate_batch arguments: sessions, samplers, */
     r1_sampler **smp;  /*   tokens out (2 per slot) and their counts */
     int32_t *gtoks;
     int *gn;
-    r1_session **dsess; /* (n_slots) slots with a logit bias: their decode_batch */
+    r1_session **dsess; /* (n_slots) slots sampled here: their decode_batch */
     int32_t *dtoks;
-    slot **batch;       /* (n_slots) generating slots from the front, biased from the back */
+    slot **batch;       /* (n_slots) generating slots from the front, sampled here from the back */
     struct pollfd *pfd; /* (n_slots + n_queue) */
     task **pft;
 
@@ -240,6 +240,16 @@ static void compute_logprobs(const float *lg, int n_vocab, int32_t id, int k, sc
     for (int i = 0; i < out->n_top; i++) out->top_logprobs[i] = lg[out->top_ids[i]] - lse;
 }
 
+/* Whether the job's sampler changes the logits (bias, penalties) and the job wants logprobs of
+ * what it drew from. */
+static bool logprobs_adjusted(const sched_job *j)
+{
+    const r1_sampler_params *p = &j->sampling;
+    return j->n_logprobs >= 0 &&
+           (j->n_bias || p->frequency_penalty != 0 || p->presence_penalty != 0 ||
+            (p->repeat_penalty != 0 && p->repeat_penalty != 1));
+}
+
 /* Process the next token `id` of a slot, drawn from logits lg. Returns true when the task goes
  * on, false when it ended (slot released). */
 static bool slot_take(sched *s, slot *sl, int32_t id, const float *lg)
@@ -417,26 +427,27 @@ static void *sched_main(void *arg)
 
         /* 3. one step for every slot with fresh logits: r1_session_generate_batch samples each
          * slot's next token and decodes them together (two tokens where an MTP draft is
-         * accepted). Slots with a logit bias sample here from the biased logits and decode in
-         * a batch of their own (the session cannot apply the bias). */
+         * accepted); each slot's sampler applies its job's logit bias and penalties. Slots that
+         * want logprobs of adjusted logits sample here, where those logits can be seen, and
+         * decode in a batch of their own. */
         int nb = 0, nd = 0, n_tokens = 0;
         for (int i = 0; i < s->p.n_slots; i++) {
             slot *sl = &s->slots[i];
             task *t = sl->t;
             if (!t || !t->has_logits) continue;
-            if (!t->job.n_bias) {
+            if (!logprobs_adjusted(&t->job)) {
                 s->batch[nb] = sl;
                 s->sess[nb] = sl->session;
                 s->smp[nb++] = t->sampler;
                 continue;
             }
-            memcpy(s->logits, r1_session_logits(sl->session), (size_t)s->n_vocab * sizeof(float));
-            for (int k = 0; k < t->job.n_bias; k++) s->logits[t->job.bias_ids[k]] += t->job.bias[k];
-            int32_t id = r1_sampler_sample(t->sampler, s->logits);
+            const float *raw = r1_session_logits(sl->session);
+            r1_sampler_apply(t->sampler, raw, s->logits); /* what the draw below will use */
+            int32_t id = r1_sampler_sample(t->sampler, raw);
             t->has_logits = false;
             n_tokens++;
             if (!slot_take(s, sl, id, s->logits)) continue;
-            /* biased slots fill the list from the end */
+            /* slots sampled here fill the list from the end */
             s->batch[s->p.n_slots - 1 - nd] = sl;
             s->dtoks[nd++] = id;
         }
@@ -634,10 +645,13 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
         t->job = jobs[made];
         t->res.n_prompt = t->job.n_prompt;
         if (r1_sampler_new(&t->job.sampling, s->n_vocab, &t->sampler, NULL) ||
+            r1_sampler_set_logit_bias(t->sampler, t->job.bias_ids, t->job.bias, t->job.n_bias,
+                                      NULL) ||
             detok_new(s->tok, false, &t->dt, NULL)) {
             made++;
             break;
         }
+        r1_sampler_accept(t->sampler, t->job.prompt, t->job.n_prompt); /* repeat_penalty */
         reasoning_init(&t->rp, t->job.reasoning, t->job.start_in_reasoning, emit_part, t);
     }
     if (made < n || !ts[n - 1]->dt) {

@@ -45,7 +45,8 @@ typedef struct sched_result {
     char err[256];
 } sched_result;
 
-/* Log-probabilities of one sampled token under the model (log-softmax of its logits + bias). */
+/* Log-probabilities of one sampled token under the model (log-softmax of its logits with the job's
+ * bias and penalties). */
 typedef struct sched_logprob {
     int32_t id;
     float logprob;

@@ -73,7 +73,10 @@ static const char *sig_name(int sig)
     return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "SIGUSR1";
 }
 
-static bool load(srv *S)
+/* The tokenizer and the chat template: quick, so done before the port opens — a file that is no
+ * model (a GGUF without a vocabulary) is an error at the command line, not a server that listened
+ * and died. */
+static bool load_text(srv *S)
 {
     char err[R1_ERR_MAX];
     const server_params *p = &S->p;
@@ -94,6 +97,14 @@ static bool load(srv *S)
     }
     if (p->force_think) S->tmpl.force_think = true;
     if (warning) fprintf(stderr, "r1 serve: %s\n", warning);
+    return true;
+}
+
+/* The weights and the scheduler (after the port opened: /health says "loading" meanwhile). */
+static bool load(srv *S)
+{
+    char err[R1_ERR_MAX];
+    const server_params *p = &S->p;
     if (!(S->model = cli_load_model(p->model_path, p->n_threads, p->verbose))) return false;
     r1_model_info info;
     r1_model_get_info(S->model, &info);
@@ -188,10 +199,18 @@ int server_run(const server_params *params)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
 
+    if (!load_text(S)) {
+        tokenizer_free(S->tok);
+        pthread_mutex_destroy(&S->conns_mu);
+        pthread_cond_destroy(&S->watchdog_cv);
+        free(S);
+        return 1;
+    }
     char err[256];
     struct MHD_Daemon *d = http_start(S, err, sizeof err);
     if (!d) {
         fprintf(stderr, "r1 serve: %s\n", err);
+        tokenizer_free(S->tok);
         pthread_mutex_destroy(&S->conns_mu);
         pthread_cond_destroy(&S->watchdog_cv);
         free(S);

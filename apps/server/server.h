@@ -50,7 +50,9 @@ typedef struct server_params {
     r1_cache_type cache_type;  /* KV cache element type (default F32) */
     const r1_dist *dist;       /* under mpirun: the communicator of the split model (rank 0 serves,
                                   the other ranks only take part in its forward passes) */
-    bool verbose;
+    bool verbose;              /* also logs one line per request */
+    bool log_json;             /* --log-format json: the request log as JSON lines */
+    bool log_requests;         /* the request log without the rest of -v (--log-format) */
 } server_params;
 
 server_params server_params_default(void);

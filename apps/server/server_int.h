@@ -32,6 +32,7 @@ typedef enum srv_route {
     ROUTE_TOKENIZE,
     ROUTE_DETOKENIZE,
     ROUTE_WEB,
+    ROUTE_OLLAMA, /* /api/...: ollama.c */
     ROUTE_OTHER,
     ROUTE_COUNT,
 } srv_route;
@@ -72,12 +73,21 @@ typedef struct srv_reply {
     int retry_after_s; /* > 0: send Retry-After */
     bool close;        /* close the connection after this answer */
     struct srv_stream *stream;
+    char *ignored_fields; /* malloc'd "a,b": request fields accepted but ignored (a header) */
+    int n_prompt, n_gen;  /* tokens, for the request log (-1: not a generation) */
 } srv_reply;
 
 /* api.c: route one complete request (body NUL-terminated). fd is the client socket. */
 srv_route api_route(const char *method, const char *url);
-void api_handle(srv *S, srv_route route, const char *method, const char *body, size_t n_body,
-                int fd, srv_reply *out);
+void api_handle(srv *S, srv_route route, const char *method, const char *url, const char *body,
+                size_t n_body, int fd, srv_reply *out);
+/* The wire format of a generation's answer. */
+typedef enum api_proto {
+    PROTO_OPENAI = 0,      /* OpenAI/DeepSeek JSON, SSE when streamed */
+    PROTO_OLLAMA_CHAT,     /* Ollama /api/chat: {"message": {...}}, NDJSON when streamed */
+    PROTO_OLLAMA_GENERATE, /* Ollama /api/generate: {"response": "..."} */
+} api_proto;
+
 /* A chat or completions request, parsed and validated but not yet submitted. */
 typedef struct api_request {
     struct srv_stream *st; /* owns the prompt, stop strings and logit bias that job borrows */
@@ -93,6 +103,37 @@ typedef struct api_request {
 bool api_request_parse(srv *S, srv_route route, const char *body, size_t n_body,
                        api_request *out_req, srv_reply *out);
 void api_request_free(api_request *req);
+/* The same from a tree already parsed (ollama.c builds an OpenAI body from an Ollama one), whose
+ * answer will be written in proto's format. body may be changed (developer -> system). */
+struct cJSON;
+bool api_request_parse_json(srv *S, srv_route route, struct cJSON *body, api_proto proto,
+                            api_request *out_req, srv_reply *out);
+/* Name a request field that was accepted but ignored (the X-R1-Ignored-Fields header). */
+void api_request_note_ignored(api_request *req, const char *name);
+/* Submit a parsed request and answer it (takes req->st). */
+void api_request_run(srv *S, api_request *req, const char *url, int fd, srv_reply *out);
+/* A body checked (UTF-8, depth, size) and parsed into a JSON object, or NULL with a 400 in out. */
+struct cJSON *api_parse_body(srv *S, const char *body, size_t n_body, srv_reply *out);
+/* The 503 of a server that is loading, stopping or broken. */
+void api_handle_not_ready(srv *S, srv_reply *out);
+
+/* ollama.c */
+typedef struct ollama_done {
+    const char *reason; /* "stop" / "length" */
+    int n_prompt, n_gen;
+    double total_s, prompt_s; /* from the request's start; to its first token */
+} ollama_done;
+srv_route ollama_route(const char *url); /* ROUTE_OLLAMA for /api/..., else ROUTE_OTHER */
+void ollama_handle(srv *S, const char *method, const char *url, const char *body, size_t n_body,
+                   int fd, srv_reply *out);
+/* The part of ollama_handle that reads /api/chat or /api/generate and stops before submitting
+ * (as api_request_parse); errors in Ollama's shape. */
+bool ollama_request_parse(srv *S, const char *url, const char *body, size_t n_body,
+                          api_request *out_req, srv_reply *out);
+/* One Ollama answer object as an NDJSON line (malloc'd, ends in "\n"): a piece of content or
+ * thinking (either may be NULL), or with done the last one, with the counts and durations. */
+char *ollama_line(const srv *S, api_proto proto, const char *content, const char *thinking,
+                  const ollama_done *done);
 /* After the tokenizer and n_ctx are set: the text limits derived from them (max_text_bytes). */
 void api_limits_init(srv *S);
 size_t api_max_json_values(const srv *S); /* --max-json-values, or 4 * n_ctx + 4096 */
@@ -104,6 +145,11 @@ void api_error(srv_reply *out, int status, const char *type, const char *code, c
  * the end. release: the client is done (finished or gone): cancels what still runs, frees. */
 long api_stream_read(struct srv_stream *st, char *buf, size_t max);
 void api_stream_release(struct srv_stream *st);
+
+/* One line of the request log (on stderr, with -v or --log-format): method, path, status,
+ * tokens (-1: not a generation), milliseconds since t0 (CLOCK_MONOTONIC s). */
+void api_log_request(const srv *S, const char *method, const char *path, int status, int n_prompt,
+                     int n_gen, double t0);
 
 /* http.c */
 struct MHD_Daemon;

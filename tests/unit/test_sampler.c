@@ -1,5 +1,6 @@
 /* test_sampler.c — the sampler: greedy is argmax, filters remove what they should, a seed fixes
- * the sequence, and sampled frequencies follow softmax(logits / T) (chi-square test). */
+ * the sequence, sampled frequencies follow softmax(logits / T) (chi-square test), and the logit
+ * bias and the penalties change the logits exactly as hand-computed below. */
 #include "r1.h"
 #include "test.h"
 
@@ -13,8 +14,107 @@ static int sample_n(r1_sampler_params p, const float *logits, int n_vocab, int n
     return 0;
 }
 
+static bool near(const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (fabsf(a[i] - b[i]) > 1e-6f) return false;
+    return true;
+}
+
+/* Penalties and bias against values worked out by hand from the definitions in r1.h. */
+static void test_penalties(void)
+{
+    const float lg[8] = {1.0f, 3.0f, 2.5f, -1.0f, 0.0f, 2.9f, -5.0f, 0.5f};
+    float out[8];
+    char err[R1_ERR_MAX];
+    r1_sampler *s = NULL;
+
+    /* frequency 0.5, presence 1: greedy draws 1 (3.0 -> 1.5), then 5 (2.9 -> 1.4), then 2;
+     * prompt tokens given to accept do not count for these two */
+    r1_sampler_params p = {
+        .temperature = 0, .top_p = 1, .frequency_penalty = 0.5f, .presence_penalty = 1.0f};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
+    int32_t prompt[2] = {2, 2};
+    r1_sampler_accept(s, prompt, 2);
+    CHECK(r1_sampler_sample(s, lg) == 1);
+    CHECK(r1_sampler_sample(s, lg) == 5);
+    r1_sampler_apply(s, lg, out);
+    const float want1[8] = {1.0f, 1.5f, 2.5f, -1.0f, 0.0f, 2.9f - 1.5f, -5.0f, 0.5f};
+    CHECKF(near(out, want1, 8), "frequency/presence: got %g %g %g", out[1], out[2], out[5]);
+    CHECK(r1_sampler_sample(s, lg) == 2);
+    r1_sampler_free(s);
+    /* a token drawn three times: 10 - (3 * 0.5 + 1) = 7.5 */
+    const float big[4] = {10.0f, 0.0f, -1.0f, 1.0f};
+    CHECK(r1_sampler_new(&p, 4, &s, err) == R1_OK);
+    for (int i = 0; i < 3; i++) CHECK(r1_sampler_sample(s, big) == 0);
+    r1_sampler_apply(s, big, out);
+    CHECKF(fabsf(out[0] - 7.5f) < 1e-6f && out[1] == 0.0f && out[3] == 1.0f, "count 3: %g", out[0]);
+    r1_sampler_free(s);
+
+    /* repeat penalty 2 over the last 3 tokens of prompt + generation, each distinct token once:
+     * prompt 5 3 1 1 -> window {3, 1, 1}: 3 (-1 -> -2), 1 (3 -> 1.5, not 0.75), 5 untouched */
+    p = (r1_sampler_params){
+        .temperature = 0, .top_p = 1, .repeat_penalty = 2.0f, .repeat_last_n = 3};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
+    int32_t pr[4] = {5, 3, 1, 1};
+    r1_sampler_accept(s, pr, 4);
+    r1_sampler_apply(s, lg, out);
+    const float want2[8] = {1.0f, 1.5f, 2.5f, -2.0f, 0.0f, 2.9f, -5.0f, 0.5f};
+    CHECKF(near(out, want2, 8), "repeat: got %g %g %g", out[1], out[3], out[5]);
+    CHECK(r1_sampler_sample(s, lg) == 5); /* the window is now {1, 1, 5} */
+    r1_sampler_apply(s, lg, out);
+    const float want3[8] = {1.0f, 1.5f, 2.5f, -1.0f, 0.0f, 1.45f, -5.0f, 0.5f};
+    CHECKF(near(out, want3, 8), "repeat after a draw: got %g %g %g", out[1], out[3], out[5]);
+    /* many more tokens than the window: only the last 3 count */
+    for (int i = 0; i < 50; i++) r1_sampler_accept(s, &pr[i % 4], 1);
+    r1_sampler_apply(s, lg, out); /* the last three: pr[3], pr[0], pr[1] = 1, 5, 3 */
+    const float want4[8] = {1.0f, 1.5f, 2.5f, -2.0f, 0.0f, 1.45f, -5.0f, 0.5f};
+    CHECKF(near(out, want4, 8), "repeat window: got %g %g %g", out[1], out[3], out[5]);
+    r1_sampler_free(s);
+    /* default window is 64; repeat_penalty 1 is off */
+    p = (r1_sampler_params){.temperature = 0, .top_p = 1, .repeat_penalty = 1.0f};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
+    r1_sampler_accept(s, pr, 4);
+    r1_sampler_apply(s, lg, out);
+    CHECK(near(out, lg, 8));
+    r1_sampler_free(s);
+
+    /* logit bias: -100 bans the argmax, +0.2 lifts 2 to 2.7 (still under 5's 2.9); a new bias
+     * replaces the old one */
+    p = (r1_sampler_params){.temperature = 0, .top_p = 1};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
+    int32_t ids[2] = {1, 2};
+    float bias[2] = {-100.0f, 0.2f};
+    CHECK(r1_sampler_set_logit_bias(s, ids, bias, 2, err) == R1_OK);
+    r1_sampler_apply(s, lg, out);
+    CHECK(fabsf(out[1] + 97.0f) < 1e-5f && fabsf(out[2] - 2.7f) < 1e-6f && out[5] == 2.9f);
+    CHECK(r1_sampler_sample(s, lg) == 5);
+    int32_t ban5 = 5;
+    float m100 = -100.0f;
+    CHECK(r1_sampler_set_logit_bias(s, &ban5, &m100, 1, err) == R1_OK);
+    CHECK(r1_sampler_sample(s, lg) == 1);
+    int32_t bad_id = 8;
+    CHECK(r1_sampler_set_logit_bias(s, &bad_id, &m100, 1, err) == R1_ERR_INVALID_ARG);
+    CHECK(r1_sampler_sample(s, lg) == 1); /* a refused bias leaves the old one */
+    r1_sampler_free(s);
+    /* a banned token is never drawn at temperature 1 either */
+    p = (r1_sampler_params){.temperature = 1.0f, .top_p = 1, .seed = 3};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_OK);
+    CHECK(r1_sampler_set_logit_bias(s, ids, bias, 1, err) == R1_OK);
+    int hits = 0;
+    for (int i = 0; i < 2000; i++) hits += r1_sampler_sample(s, lg) == 1;
+    CHECK(hits == 0);
+    r1_sampler_free(s);
+
+    p = (r1_sampler_params){.temperature = 1.0f, .top_p = 1, .repeat_penalty = -1.0f};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_ERR_INVALID_ARG);
+    p = (r1_sampler_params){.temperature = 1.0f, .top_p = 1, .presence_penalty = NAN};
+    CHECK(r1_sampler_new(&p, 8, &s, err) == R1_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
+    test_penalties();
     float logits[8] = {1.0f, 3.0f, 2.5f, -1.0f, 0.0f, 2.9f, -5.0f, 0.5f};
     int counts[8] = {0};
     r1_sampler_params p = r1_sampler_params_default();

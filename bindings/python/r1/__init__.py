@@ -14,6 +14,7 @@ message. Objects free their C memory on close() (or `with`), or when collected.
 
 import array
 import ctypes
+import dataclasses
 from dataclasses import dataclass, field
 
 from . import _lib
@@ -70,9 +71,15 @@ class SamplingParams:
     top_k: int = 0
     min_p: float = 0.0
     seed: int = 0
+    frequency_penalty: float = 0.0  # OpenAI's, over the generated tokens
+    presence_penalty: float = 0.0
+    repeat_penalty: float = 1.0  # llama.cpp's, over the last repeat_last_n tokens; 1 = off
+    repeat_last_n: int = 64
 
     def _c(self):
-        return _lib.SamplerParams(self.temperature, self.top_p, self.top_k, self.min_p, self.seed)
+        return _lib.SamplerParams(self.temperature, self.top_p, self.top_k, self.min_p, self.seed,
+                                  self.frequency_penalty, self.presence_penalty,
+                                  self.repeat_penalty, self.repeat_last_n)
 
 
 @dataclass
@@ -267,8 +274,7 @@ class Model(_Handle):
         sp = sampling or SamplingParams(**sampling_kw)
         n = len(prompts)
         sessions = [Session(self, n_batch=max(512, n)) for _ in range(n)]
-        samplers = [Sampler(self, SamplingParams(sp.temperature, sp.top_p, sp.top_k, sp.min_p,
-                                                 sp.seed + i)) for i in range(n)]
+        samplers = [Sampler(self, dataclasses.replace(sp, seed=sp.seed + i)) for i in range(n)]
         try:
             for s, p in zip(sessions, prompts):
                 s.eval(self.tokenize(p, add_bos=add_bos, parse_special=True)

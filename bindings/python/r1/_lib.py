@@ -14,7 +14,7 @@ import ctypes.util
 import os
 import sys
 
-API_VERSION = 1  # the R1_API_VERSION these declarations follow
+API_VERSION = 2  # the R1_API_VERSION these declarations follow
 
 c_bool = ctypes.c_bool
 c_int = ctypes.c_int
@@ -49,7 +49,9 @@ class SessionParams(ctypes.Structure):
 
 class SamplerParams(ctypes.Structure):
     _fields_ = [("temperature", c_float), ("top_p", c_float), ("top_k", c_int),
-                ("min_p", c_float), ("seed", c_uint64)]
+                ("min_p", c_float), ("seed", c_uint64), ("frequency_penalty", c_float),
+                ("presence_penalty", c_float), ("repeat_penalty", c_float),
+                ("repeat_last_n", c_int)]
 
 
 class ChatMessage(ctypes.Structure):
