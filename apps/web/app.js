@@ -37,14 +37,24 @@ function newChat() {
  * (no inline script) is the last wall. */
 const escapeHtml = (s) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
+// A streaming answer is drawn again on every frame: its formulas are typeset once each.
+const texCache = new Map();
 function tex(src, displayMode) {
-  return katex.renderToString(src, { displayMode, throwOnError: false, strict: "ignore", trust: false, output: "htmlAndMathml" });
+  const key = (displayMode ? "D" : "I") + src;
+  let html = texCache.get(key);
+  if (html === undefined) {
+    html = katex.renderToString(src, { displayMode, throwOnError: false, strict: "ignore", trust: false, output: "htmlAndMathml" });
+    if (texCache.size >= 1000) texCache.clear();
+    texCache.set(key, html);
+  }
+  return html;
 }
 
 /* Math is found by marked extensions, before Markdown could read "\[" as an escaped "[" or the
  * "_" of x_1 as emphasis; code spans and blocks are tokenized first, so "$" in code stays code.
  * Delimiters, as R1 writes them: \[ \] and $$ $$ (display), \( \) and $ $ (inline; a "$" opens
- * only before a non-space and closes only after one, not before a digit, and holds no backtick: "$5 and $10" is text). */
+ * only before a non-space and closes only after one, not before a digit, and holds no backtick:
+ * "$5 and $10" is text). */
 const MATH_INLINE = /^(?:\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\]|\\\(([\s\S]+?)\\\)|\$(?!\s)((?:\\.|[^\\$\n`])+?)(?<!\s)\$(?!\d))/;
 const MATH_BLOCK = /^ {0,3}(?:\$\$([\s\S]+?)\$\$|\\\[([\s\S]+?)\\\])[ \t]*(?:\n|$)/;
 const mathExtensions = [
