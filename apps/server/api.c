@@ -8,6 +8,7 @@
  * UTF-8 before parsing, and token texts are repaired before they are quoted. */
 #include "server_int.h"
 #include "r1_chat.h"
+#include "web.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -1852,7 +1853,7 @@ srv_route api_route(const char *method, const char *url)
     if (!strcmp(url, "/metrics")) return ROUTE_METRICS;
     if (!strcmp(url, "/tokenize")) return ROUTE_TOKENIZE;
     if (!strcmp(url, "/detokenize")) return ROUTE_DETOKENIZE;
-    if (!strcmp(url, "/") || !strcmp(url, "/index.html")) return ROUTE_WEB;
+    if (web_find(url)) return ROUTE_WEB; /* the chat page's files: http.c serves them */
     return ollama_route(url);
 }
 
@@ -1883,13 +1884,6 @@ void api_handle(srv *S, srv_route route, const char *method, const char *url, co
         return;
     case ROUTE_METRICS:
         handle_metrics(S, out);
-        return;
-    case ROUTE_WEB:
-        out->status = 200;
-        out->content_type = "text/html; charset=utf-8";
-        out->body = malloc(web_index_html_len + 1);
-        if (out->body) memcpy(out->body, web_index_html, web_index_html_len);
-        out->n_body = out->body ? web_index_html_len : 0;
         return;
     default:
         break;

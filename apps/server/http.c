@@ -14,6 +14,7 @@
  * (max_connections) and per client address (max_conns_per_ip); near the cap, connections slow to
  * send their headers are cut early (PRESSURE_* below). */
 #include "server_int.h"
+#include "web.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -244,11 +245,6 @@ static enum MHD_Result send_reply(srv *S, struct MHD_Connection *c, const conn *
     MHD_add_response_header(r, "Content-Type",
                             rep->content_type ? rep->content_type : "application/json");
     add_common_headers(S, r);
-    if (route == ROUTE_WEB)
-        MHD_add_response_header(r, "Content-Security-Policy",
-                                "default-src 'none'; script-src 'unsafe-inline'; style-src "
-                                "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-                                "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     if (rep->status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     if (rep->close) MHD_add_response_header(r, "Connection", "close");
     if (rep->ignored_fields) {
@@ -276,6 +272,45 @@ static enum MHD_Result send_error(srv *S, struct MHD_Connection *c, const conn *
     /* A request whose framing is in doubt: what follows on the connection cannot be trusted. */
     rep.close = !strcmp(code, "duplicate_header");
     return send_reply(S, c, cx, &rep);
+}
+
+/* The page keeps the API key and shows model output, which is untrusted: scripts only from the
+ * server's own files (no inline script, no eval), nothing from elsewhere. Style attributes are
+ * allowed (style-src-attr) because KaTeX positions its glyphs with them; stylesheets and <style>
+ * elements still come only from the server, and with img-src, font-src and connect-src limited to
+ * 'self' an injected style could not send anything away. */
+#define WEB_CSP                                                                                    \
+    "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; "    \
+    "font-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; "               \
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/* GET or HEAD of one of the page's files (the route said it exists). The vendored libraries sit in
+ * versioned folders, so they are cached for good; the page's own files are revalidated on each
+ * load (If-None-Match with the ETag gets 304), so a new r1 binary's page is seen at once. */
+static enum MHD_Result send_web(srv *S, struct MHD_Connection *c, const char *method,
+                                const char *url)
+{
+    const web_file *f = web_find(url);
+    if (!f) return send_error(S, c, ROUTE_WEB, 404, "not_found", "no such file");
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return send_error(S, c, ROUTE_WEB, 405, "method_not_allowed", "use GET for this endpoint");
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    bool fresh = inm && strstr(inm, f->etag);
+    struct MHD_Response *r = MHD_create_response_from_buffer(fresh ? 0 : f->size, (void *)f->data,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", f->type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control",
+                            f->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    MHD_add_response_header(r, "ETag", f->etag);
+    MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    int status = fresh ? 304 : 200;
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    count(S, ROUTE_WEB, status);
+    return ok;
 }
 
 /* host part of a Host header value: "[::1]:8080" -> "::1", "localhost:80" -> "localhost" */
@@ -448,6 +483,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         free(cx->body);
         cx->body = NULL;
         return send_error(S, c, cx, 404, "not_found", msg);
+    }
+    if (cx->route == ROUTE_WEB) {
+        cx->rejected = true; /* answered */
+        free(cx->body);
+        cx->body = NULL;
+        return send_web(S, c, method, url);
     }
     srv_reply rep = {0};
     api_handle(S, cx->route, method, url, cx->body ? cx->body : "", cx->n_body, fd, &rep);

@@ -158,8 +158,4 @@ int http_bound_port(struct MHD_Daemon *d);
 int http_quiesce(struct MHD_Daemon *d);       /* stop accepting; returns the listen fd or -1 */
 void http_stop(srv *S, struct MHD_Daemon *d); /* stops the daemon and the watchdog */
 
-/* web page (generated from apps/web/index.html at build time) */
-extern const unsigned char web_index_html[];
-extern const size_t web_index_html_len;
-
 #endif
