@@ -110,7 +110,8 @@ bool gmatch_accept_token(gmatch *m, int32_t id);
 /* Whether token id is allowed now (without computing the whole mask). */
 bool gmatch_allows_token(gmatch *m, int32_t id);
 
-/* Cache sizes, for tests and the benchmark. */
+/* States and nodes interned so far, and masks computed by a walk (not from the cache), for tests
+ * and the benchmark. */
 void gmatch_stats(const gmatch *m, int *out_states, int *out_nodes, int *out_masks);
 
 #endif

@@ -82,6 +82,7 @@ struct gmatch {
     int depth;
 
     int start, cur;
+    uint64_t n_hits, n_walks; /* masks served from the cache / computed */
     int32_t *walk; /* (max_depth + 1) trie walk states */
 };
 
@@ -702,6 +703,7 @@ r1_status gmatch_mask(gmatch *m, uint32_t *bits, char *err)
     if (!m->v) return err_set(err, R1_ERR_INVALID_ARG, "grammar matcher: no vocabulary");
     gstate *S = &m->states[m->cur];
     if (S->mask >= 0) {
+        m->n_hits++;
         memcpy(bits, m->masks + (size_t)S->mask * m->words, (size_t)m->words * sizeof *bits);
         return R1_OK;
     }
@@ -712,6 +714,7 @@ r1_status gmatch_mask(gmatch *m, uint32_t *bits, char *err)
                            "states)",
                            GRAMMAR_MAX_STACKS, MAX_STATES);
     }
+    m->n_walks++;
     /* cache it, replacing the oldest */
     int slot = m->next_mask;
     m->next_mask = (m->next_mask + 1) % MAX_MASKS;
@@ -767,7 +770,7 @@ bool gmatch_accept_token(gmatch *m, int32_t id)
 
 void gmatch_stats(const gmatch *m, int *out_states, int *out_nodes, int *out_masks)
 {
+    if (out_masks) *out_masks = (int)m->n_walks; /* masks computed, not served from the cache */
     if (out_states) *out_states = m->n_states;
     if (out_nodes) *out_nodes = m->n_nodes;
-    if (out_masks) *out_masks = m->n_masks;
 }

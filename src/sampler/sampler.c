@@ -1,6 +1,7 @@
 /* sampler.c — choose the next token from logits: greedy, or temperature with top-k, top-p and
  * min-p filters (applied in that order, as in the common engines), from a seeded generator.
- * R1's recommended defaults: temperature 0.6, top-p 0.95. */
+ * R1's recommended defaults: temperature 0.6, top-p 0.95. With a grammar (r1_sampler_set_grammar),
+ * the logits are masked first and the grammar follows the chosen tokens. */
 #include "r1.h"
 
 #include "base/err.h"
@@ -8,6 +9,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct cand {
     float logit;
@@ -19,6 +21,8 @@ struct r1_sampler {
     int n_vocab;
     rng rng;
     cand *cands; /* (n_vocab) */
+    r1_grammar *grammar; /* constrained decoding (api/grammar.c), or NULL */
+    float *masked;       /* (n_vocab) logits with the grammar's mask applied */
 };
 
 r1_sampler_params r1_sampler_params_default(void)
@@ -50,6 +54,7 @@ void r1_sampler_free(r1_sampler *s)
 {
     if (!s) return;
     free(s->cands);
+    free(s->masked);
     free(s);
 }
 
@@ -181,7 +186,33 @@ static int32_t draw(r1_sampler *s, int m, double total, int32_t skip)
     return last;
 }
 
+/* With a grammar: the logits with disallowed tokens at -inf (in s->masked), else the logits. */
+static const float *grammar_mask(r1_sampler *s, const float *logits)
+{
+    if (!s->grammar || !s->masked) return logits;
+    memcpy(s->masked, logits, (size_t)s->n_vocab * sizeof *logits);
+    if (r1_grammar_apply(s->grammar, s->masked, NULL) != R1_OK) return logits;
+    return s->masked;
+}
+
+void r1_sampler_set_grammar(r1_sampler *s, r1_grammar *grammar)
+{
+    if (!s) return;
+    if (grammar && !s->masked) s->masked = malloc((size_t)s->n_vocab * sizeof *s->masked);
+    s->grammar = s->masked ? grammar : NULL;
+}
+
+static int32_t sample_plain(r1_sampler *s, const float *logits);
+
 int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
+{
+    if (!s->grammar) return sample_plain(s, logits);
+    int32_t id = sample_plain(s, grammar_mask(s, logits));
+    r1_grammar_accept(s->grammar, id);
+    return id;
+}
+
+static int32_t sample_plain(r1_sampler *s, const float *logits)
 {
     if (s->p.temperature <= 0 || s->p.top_k == 1) return argmax(logits, s->n_vocab);
     double total;
@@ -195,6 +226,8 @@ int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
  * P(x) = (1 − p(d)) · p(x) / (1 − p(d)) = p(x): exactly the distribution of r1_sampler_sample. */
 int32_t r1_sampler_sample_draft(r1_sampler *s, const float *logits, int32_t draft, bool *accepted)
 {
+    /* a draft the grammar refuses has probability 0 below: it is rejected */
+    logits = grammar_mask(s, logits);
     int32_t id;
     if (s->p.temperature <= 0 || s->p.top_k == 1) {
         id = argmax(logits, s->n_vocab);
@@ -214,5 +247,6 @@ int32_t r1_sampler_sample_draft(r1_sampler *s, const float *logits, int32_t draf
         }
     }
     *accepted = id == draft;
+    if (s->grammar) r1_grammar_accept(s->grammar, id);
     return id;
 }
