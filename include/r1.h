@@ -304,6 +304,11 @@ typedef struct r1_grammar_params {
     /* inactive until the model writes </think> (R1 reasoning models): the reasoning is free, the
      * answer after it follows the grammar; end tokens are refused while the reasoning is open */
     bool after_think;
+    /* the tokens the generation may take in all (its max_tokens; 0: no limit). When the tokens
+     * left come down to the fewest that complete the grammar, only tokens that bring the end
+     * closer are allowed (and </think> first when the reasoning is still open), so a reply that
+     * would otherwise ramble still ends as a complete string of the grammar. */
+    int max_tokens;
 } r1_grammar_params;
 
 R1_API r1_grammar_params r1_grammar_params_default(void);
@@ -318,6 +323,8 @@ R1_API r1_status r1_grammar_new_gbnf(const r1_model *model, const char *gbnf,
 R1_API r1_status r1_grammar_new_json_schema(const r1_model *model, const char *schema,
                                             const r1_grammar_params *params,
                                             r1_grammar **out_grammar, char *err);
+/* Check GBNF text without a model (root NULL: "root"): R1_OK, or the error with its line. */
+R1_API r1_status r1_gbnf_check(const char *gbnf, const char *root, char *err);
 /* The GBNF text a JSON Schema converts to (malloc'd; r1_free it). */
 R1_API r1_status r1_json_schema_to_gbnf(const char *schema, char **out_gbnf, char *err);
 R1_API void r1_grammar_free(r1_grammar *grammar);

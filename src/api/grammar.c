@@ -23,6 +23,8 @@ struct r1_grammar {
     int32_t think_end; /* id of </think>, or -1 */
     int32_t *ends;     /* the end-of-generation ids */
     int n_ends;
+    int max_tokens, n_accepted; /* the budget (0: none) and the tokens taken */
+    uint32_t start_dist;        /* fewest characters of a complete answer */
 };
 
 static pthread_mutex_t vocab_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -104,10 +106,12 @@ static r1_status wrap(const r1_model *model, grammar *g, const r1_grammar_params
     gr->think_end = tokenizer_token_id(model->tok, "</think>", 8);
     gr->after_think = params && params->after_think && gr->think_end >= 0;
     gr->thinking = gr->after_think;
+    gr->max_tokens = params && params->max_tokens > 0 ? params->max_tokens : 0;
     if ((st = gmatch_new(g, v, &gr->m, err)) != R1_OK) {
         r1_grammar_free(gr);
         return st;
     }
+    gr->start_dist = gmatch_distance(gr->m);
     *out = gr;
     return R1_OK;
 }
@@ -132,6 +136,15 @@ r1_status r1_grammar_new_json_schema(const r1_model *model, const char *schema,
     return wrap(model, g, params, out, err);
 }
 
+r1_status r1_gbnf_check(const char *gbnf, const char *root, char *err)
+{
+    if (!gbnf) return err_set(err, R1_ERR_INVALID_ARG, "grammar: no text");
+    grammar *g;
+    r1_status st = grammar_parse_gbnf(gbnf, strlen(gbnf), root, &g, err);
+    grammar_free(st == R1_OK ? g : NULL);
+    return st;
+}
+
 r1_status r1_json_schema_to_gbnf(const char *schema, char **out_gbnf, char *err)
 {
     return grammar_json_schema_to_gbnf(schema, schema ? strlen(schema) : 0, out_gbnf, err);
@@ -142,18 +155,38 @@ void r1_grammar_reset(r1_grammar *gr)
     if (!gr) return;
     gmatch_reset(gr->m);
     gr->thinking = gr->after_think;
+    gr->n_accepted = 0;
 }
 
 r1_status r1_grammar_apply(r1_grammar *gr, float *logits, char *err)
 {
     if (!gr || !logits) return err_set(err, R1_ERR_INVALID_ARG, "grammar: bad arguments");
+    long left = gr->max_tokens ? (long)gr->max_tokens - gr->n_accepted : -1;
     if (gr->thinking) { /* the reasoning is free, but must be closed before the reply ends */
+        if (left >= 0 && left <= (long)gr->start_dist + 3) {
+            /* out of time: close the reasoning now (the shortest answer plus an end token and
+             * </think> itself still fit) */
+            float keep = logits[gr->think_end];
+            for (int i = 0; i < gr->n_vocab; i++) logits[i] = -INFINITY;
+            logits[gr->think_end] = isfinite(keep) ? keep : 0;
+            return R1_OK;
+        }
         for (int k = 0; k < gr->n_ends; k++) logits[gr->ends[k]] = -INFINITY;
         return R1_OK;
     }
     r1_status st = gmatch_mask(gr->m, gr->bits, err);
     if (st != R1_OK) return st;
     int words = (gr->n_vocab + 31) / 32;
+    uint32_t dist = gmatch_distance(gr->m);
+    if (left >= 0 && dist > 0 && left <= (long)dist + 2 && dist < GRAMMAR_FAR) {
+        /* closing: keep only the tokens that shorten the way to the end; a byte-level vocabulary
+         * always has one (the next character of a shortest completion) */
+        for (int w = 0; w < words; w++)
+            for (uint32_t b = gr->bits[w]; b; b &= b - 1) {
+                int32_t id = w * 32 + __builtin_ctz(b);
+                if (gmatch_token_distance(gr->m, id) >= dist) gr->bits[w] &= ~(1u << (id & 31));
+            }
+    }
     bool any = false;
     for (int w = 0; w < words; w++) {
         uint32_t b = gr->bits[w];
@@ -175,9 +208,12 @@ bool r1_grammar_accept(r1_grammar *gr, int32_t token)
         for (int k = 0; k < gr->n_ends; k++)
             if (gr->ends[k] == token) return false;
         if (token == gr->think_end) gr->thinking = false;
+        gr->n_accepted++;
         return true;
     }
-    return gmatch_accept_token(gr->m, token);
+    if (!gmatch_accept_token(gr->m, token)) return false;
+    gr->n_accepted++;
+    return true;
 }
 
 bool r1_grammar_is_complete(const r1_grammar *gr)

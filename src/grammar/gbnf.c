@@ -576,6 +576,43 @@ static bool check_left(builder *b, int r, uint8_t *color, const bool *nullable)
     return true;
 }
 
+static uint32_t sat_add(uint32_t a, uint32_t b)
+{
+    return a + b >= GRAMMAR_FAR ? GRAMMAR_FAR : a + b;
+}
+
+/* g->suffix: the fewest characters that finish each alternative from each position, from the
+ * shortest string of every rule (a least fixpoint; every rule left is productive). What lets a
+ * generation running out of tokens close its value. */
+static bool shortest(builder *b, grammar *g)
+{
+    uint32_t *len = malloc((size_t)g->n_rules * sizeof *len);
+    g->suffix = malloc((size_t)(g->n_elems ? g->n_elems : 1) * sizeof *g->suffix);
+    if (!len || !g->suffix) {
+        free(len);
+        return fail(b, R1_ERR_NOMEM, "out of memory");
+    }
+    for (int r = 0; r < g->n_rules; r++) len[r] = GRAMMAR_FAR;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int r = 0; r < g->n_rules; r++)
+            for (int a = g->rule_alt0[r]; a < g->rule_alt0[r + 1]; a++) {
+                uint32_t sum = 0;
+                for (int p = g->alt_pos[a]; g->elems[p].type != GE_END; p++)
+                    sum = sat_add(sum, g->elems[p].type == GE_CHAR ? 1 : len[g->elems[p].a]);
+                if (sum < len[r]) len[r] = sum, changed = true;
+            }
+    }
+    for (int p = g->n_elems - 1; p >= 0; p--) {
+        const gelem *e = &g->elems[p];
+        g->suffix[p] = e->type == GE_END ? 0
+                                         : sat_add(e->type == GE_CHAR ? 1 : len[e->a],
+                                                   g->suffix[p + 1]);
+    }
+    free(len);
+    return true;
+}
+
 static bool compile(builder *b, const char *root, grammar *g)
 {
     int n = b->n_rules;
@@ -666,6 +703,7 @@ static bool compile(builder *b, const char *root, grammar *g)
             g->n_rules = n;
             if (b->n_ranges) memcpy(g->ranges, b->ranges, (size_t)b->n_ranges * sizeof *b->ranges);
             g->n_ranges = b->n_ranges;
+            ok = shortest(b, g);
         }
     }
     free(prod);
@@ -677,6 +715,7 @@ static bool compile(builder *b, const char *root, grammar *g)
 void grammar_free(grammar *g)
 {
     if (!g) return;
+    free(g->suffix);
     free(g->elems);
     free(g->ranges);
     free(g->rule_alt0);

@@ -38,6 +38,7 @@
 
 #define GRAMMAR_MAX_STACKS 1024   /* stacks one state may hold (ambiguity guard) */
 #define GRAMMAR_MAX_TEXT (1 << 20) /* bytes of GBNF text or JSON Schema accepted */
+#define GRAMMAR_FAR (1u << 30)      /* a distance (gmatch_distance) that means unbounded */
 
 typedef struct grammar grammar;
 
@@ -109,6 +110,12 @@ r1_status gmatch_mask(gmatch *m, uint32_t *bits, char *err);
 bool gmatch_accept_token(gmatch *m, int32_t id);
 /* Whether token id is allowed now (without computing the whole mask). */
 bool gmatch_allows_token(gmatch *m, int32_t id);
+
+/* The fewest characters that complete the text so far (0 when it is complete); at least
+ * GRAMMAR_FAR means unbounded. And the same after token id (UINT32_MAX when id is refused). A
+ * generation running out of tokens keeps only tokens that lower it, so it closes its value. */
+uint32_t gmatch_distance(const gmatch *m);
+uint32_t gmatch_token_distance(gmatch *m, int32_t id);
 
 /* States and nodes interned so far, and masks computed by a walk (not from the cache), for tests
  * and the benchmark. */

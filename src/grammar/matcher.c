@@ -43,6 +43,7 @@ struct gvocab {
 typedef struct gnode {
     uint32_t pos;
     int32_t parent; /* -1: bottom */
+    uint32_t dist;  /* fewest characters that empty this stack */
 } gnode;
 
 typedef struct gstate {
@@ -261,7 +262,8 @@ static int32_t node_intern(gmatch *m, uint32_t pos, int32_t parent)
         while (m->node_hash[h] >= 0) h = (h + 1) & mask;
     }
     int32_t id = m->n_nodes++;
-    m->nodes[id] = (gnode){pos, parent};
+    uint32_t d = m->g->suffix[pos] + (parent >= 0 ? m->nodes[parent].dist : 0);
+    m->nodes[id] = (gnode){pos, parent, d < GRAMMAR_FAR ? d : GRAMMAR_FAR};
     m->node_hash[h] = id;
     return id;
 }
@@ -766,6 +768,27 @@ bool gmatch_accept_token(gmatch *m, int32_t id)
     if (!token_state(m, id, &s)) return false;
     m->cur = s;
     return true;
+}
+
+static uint32_t state_dist(const gmatch *m, int s)
+{
+    const gstate *S = &m->states[s];
+    if (S->accept) return 0;
+    uint32_t d = GRAMMAR_FAR;
+    for (uint32_t i = 0; i < S->n; i++) {
+        uint32_t x = m->nodes[m->ids[S->off + i]].dist;
+        if (x < d) d = x;
+    }
+    return d;
+}
+
+uint32_t gmatch_distance(const gmatch *m) { return state_dist(m, m->cur); }
+
+uint32_t gmatch_token_distance(gmatch *m, int32_t id)
+{
+    int s;
+    if (!token_state(m, id, &s)) return UINT32_MAX;
+    return state_dist(m, s);
 }
 
 void gmatch_stats(const gmatch *m, int *out_states, int *out_nodes, int *out_masks)
