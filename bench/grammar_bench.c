@@ -85,7 +85,8 @@ int main(int argc, char **argv)
     }
     double t0 = now_ms();
     gvocab *v;
-    if (gvocab_new(n, pieces, lens, is_end, &v, err) != R1_OK) return fprintf(stderr, "%s\n", err), 1;
+    if (gvocab_new(n, pieces, lens, is_end, &v, err) != R1_OK)
+        return fprintf(stderr, "%s\n", err), 1;
     double t_trie = now_ms() - t0;
     grammar *g;
     t0 = now_ms();
@@ -130,8 +131,9 @@ int main(int argc, char **argv)
                         id = allowed[j];
                         break;
                     }
-                    if (p && len <= 3 && (memchr(p, '"', len) || memchr(p, '}', len) ||
-                                          memchr(p, ']', len) || memchr(p, ',', len))) {
+                    if (p && len <= 3 &&
+                        (memchr(p, '"', len) || memchr(p, '}', len) || memchr(p, ']', len) ||
+                         memchr(p, ',', len))) {
                         id = allowed[j];
                         break;
                     }

@@ -3,9 +3,9 @@
  * random walks. Promises, checked with abort():
  *   - bad text is an error with a message, never a crash or hang;
  *   - on random walks over a small vocabulary (every single byte, so that any text can be
- *     written; multi-byte pieces; split UTF-8 characters; an end token), the mask equals gmatch_allows_token for every token, a refused
- *     token leaves the state unchanged, and the mask is never empty before the grammar is done
- *     (every accepted prefix can be completed);
+ *     written; multi-byte pieces; split UTF-8 characters; an end token), the mask equals
+ * gmatch_allows_token for every token, a refused token leaves the state unchanged, and the mask is
+ * never empty before the grammar is done (every accepted prefix can be completed);
  *   - a JSON Schema walk that ends (end token chosen) has written text that an independent JSON
  *     parser (cJSON) accepts in full. */
 #include "grammar/grammar.h"
@@ -17,11 +17,51 @@
 #include <string.h>
 
 /* ids 0..255: the single bytes; then these */
-static const char *const MULTI[] = {
-    "{", "}", "[", "]", "\"", ":", ",", " ", "\n", "\\", "0", "1", "9", "-", ".", "e", "+", "a",
-    "t", "true", "false", "null", "\":", "\",", "{\"", "\"}", "},", "],", "[{", "\\n", "\\u00e9",
-    "\xC3", "\xA9", "\xC3\xA9", "\xE2\x9C", "\x93", "\xF0\x9F\x98", "\x80", "\xFF", "ab", "12",
-    "0.5", "\"a\"", "x", "<end>"};
+static const char *const MULTI[] = {"{",
+                                    "}",
+                                    "[",
+                                    "]",
+                                    "\"",
+                                    ":",
+                                    ",",
+                                    " ",
+                                    "\n",
+                                    "\\",
+                                    "0",
+                                    "1",
+                                    "9",
+                                    "-",
+                                    ".",
+                                    "e",
+                                    "+",
+                                    "a",
+                                    "t",
+                                    "true",
+                                    "false",
+                                    "null",
+                                    "\":",
+                                    "\",",
+                                    "{\"",
+                                    "\"}",
+                                    "},",
+                                    "],",
+                                    "[{",
+                                    "\\n",
+                                    "\\u00e9",
+                                    "\xC3",
+                                    "\xA9",
+                                    "\xC3\xA9",
+                                    "\xE2\x9C",
+                                    "\x93",
+                                    "\xF0\x9F\x98",
+                                    "\x80",
+                                    "\xFF",
+                                    "ab",
+                                    "12",
+                                    "0.5",
+                                    "\"a\"",
+                                    "x",
+                                    "<end>"};
 #define N_PIECES (256 + (int)(sizeof MULTI / sizeof *MULTI))
 #define END_ID (N_PIECES - 1)
 
@@ -72,7 +112,8 @@ static bool walk(gmatch *m, uint64_t *seed, char *out, size_t cap, size_t *out_n
         if (step > 20 && r < 5) {
             for (int j = 0; j < k; j++) {
                 const char *p = PIECES[allowed[j]];
-                if (allowed[j] == END_ID || (LENS[allowed[j]] == 1 && p[0] && strchr("\"}]0", p[0]))) {
+                if (allowed[j] == END_ID ||
+                    (LENS[allowed[j]] == 1 && p[0] && strchr("\"}]0", p[0]))) {
                     id = allowed[j];
                     if (allowed[j] == END_ID) break;
                 }
@@ -110,7 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r1_status st = schema ? grammar_from_json_schema(text, n, &g, err)
                           : grammar_parse_gbnf(text, n, NULL, &g, err);
     if (st != R1_OK) {
-        if (g || err[0] == 0) fprintf(stderr, "st %d [%s]\n", st, err), abort(); /* an error always says why */
+        if (g || err[0] == 0)
+            fprintf(stderr, "st %d [%s]\n", st, err), abort(); /* an error always says why */
         return 0;
     }
     gmatch *m;
@@ -122,7 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 out[len] = 0;
                 const char *end = NULL;
                 cJSON *j = cJSON_ParseWithOpts(out, &end, true);
-                if (!j) fprintf(stderr, "not JSON: [%s]\n", out), abort(); /* the grammar let through text that is not JSON */
+                if (!j)
+                    fprintf(stderr, "not JSON: [%s]\n", out),
+                        abort(); /* the grammar let through text that is not JSON */
                 cJSON_Delete(j);
 #ifdef FUZZ_GRAMMAR_VERBOSE
                 fprintf(stderr, "JSON ok: %s\n", out);

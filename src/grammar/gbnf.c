@@ -217,17 +217,39 @@ static int32_t parse_char(builder *b, const char **pp)
     char e = p[1];
     int hex = 0;
     switch (e) {
-    case 'n': *pp = p + 2; return '\n';
-    case 'r': *pp = p + 2; return '\r';
-    case 't': *pp = p + 2; return '\t';
-    case '0': *pp = p + 2; return 0;
-    case '\\': case '"': case '\'': case '[': case ']': case '-': case '^': case '/':
+    case 'n':
+        *pp = p + 2;
+        return '\n';
+    case 'r':
+        *pp = p + 2;
+        return '\r';
+    case 't':
+        *pp = p + 2;
+        return '\t';
+    case '0':
+        *pp = p + 2;
+        return 0;
+    case '\\':
+    case '"':
+    case '\'':
+    case '[':
+    case ']':
+    case '-':
+    case '^':
+    case '/':
         *pp = p + 2;
         return (unsigned char)e;
-    case 'x': hex = 2; break;
-    case 'u': hex = 4; break;
-    case 'U': hex = 8; break;
-    default: return fail_at(b, p, "unknown escape"), -1;
+    case 'x':
+        hex = 2;
+        break;
+    case 'u':
+        hex = 4;
+        break;
+    case 'U':
+        hex = 8;
+        break;
+    default:
+        return fail_at(b, p, "unknown escape"), -1;
     }
     if (b->end - p < 2 + hex) return fail_at(b, p, "unfinished escape"), -1;
     uint32_t c = 0;
@@ -410,7 +432,8 @@ static bool parse_postfix(builder *b, const char **pp, int r, int ai, int from)
         return alt_push(b, &b->rules[r].alts[ai], star);
     }
     if (n == m) return true;
-    /* (n - m) optional copies, nested so that the count is bounded: R1 ::= x | ε, Rk ::= x Rk-1 | ε */
+    /* (n - m) optional copies, nested so that the count is bounded: R1 ::= x | ε, Rk ::= x Rk-1 | ε
+     */
     int prev = -1;
     for (long k = 0; k < n - m; k++) {
         int g = rule_generated(b, r);
@@ -547,7 +570,8 @@ static bool parse_rules(builder *b)
     return true;
 }
 
-/* ---- compile ---------------------------------------------------------------------------------- */
+/* ---- compile ----------------------------------------------------------------------------------
+ */
 
 static bool elem_productive(const builder *b, const gelem *e, const bool *prod)
 {
@@ -605,9 +629,8 @@ static bool shortest(builder *b, grammar *g)
     }
     for (int p = g->n_elems - 1; p >= 0; p--) {
         const gelem *e = &g->elems[p];
-        g->suffix[p] = e->type == GE_END ? 0
-                                         : sat_add(e->type == GE_CHAR ? 1 : len[e->a],
-                                                   g->suffix[p + 1]);
+        g->suffix[p] =
+            e->type == GE_END ? 0 : sat_add(e->type == GE_CHAR ? 1 : len[e->a], g->suffix[p + 1]);
     }
     free(len);
     return true;
@@ -621,7 +644,8 @@ static bool compile(builder *b, const char *root, grammar *g)
             return fail(b, R1_ERR_INVALID_ARG, "line %d: rule '%s' is used but not defined",
                         b->rules[r].used_line, b->rules[r].name);
     g->root = rule_find(b, root, strlen(root));
-    if (g->root < 0) return fail(b, R1_ERR_INVALID_ARG, "no rule named '%s' (the start rule)", root);
+    if (g->root < 0)
+        return fail(b, R1_ERR_INVALID_ARG, "no rule named '%s' (the start rule)", root);
 
     bool *prod = calloc((size_t)n, sizeof *prod), *nullable = calloc((size_t)n, sizeof *nullable);
     uint8_t *color = calloc((size_t)n, 1);
@@ -723,8 +747,7 @@ void grammar_free(grammar *g)
     free(g);
 }
 
-r1_status grammar_parse_gbnf(const char *text, size_t n, const char *root, grammar **out,
-                             char *err)
+r1_status grammar_parse_gbnf(const char *text, size_t n, const char *root, grammar **out, char *err)
 {
     if (!text || !out) return err_set(err, R1_ERR_INVALID_ARG, "grammar: no text");
     if (n > GRAMMAR_MAX_TEXT)

@@ -36,16 +36,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GRAMMAR_MAX_STACKS 1024   /* stacks one state may hold (ambiguity guard) */
+#define GRAMMAR_MAX_STACKS 1024    /* stacks one state may hold (ambiguity guard) */
 #define GRAMMAR_MAX_TEXT (1 << 20) /* bytes of GBNF text or JSON Schema accepted */
-#define GRAMMAR_FAR (1u << 30)      /* a distance (gmatch_distance) that means unbounded */
+#define GRAMMAR_FAR (1u << 30)     /* a distance (gmatch_distance) that means unbounded */
 
 typedef struct grammar grammar;
 
 /* Parse llama.cpp's GBNF: `name ::= alternatives`, alternatives separated by `|`, sequences of
  * "literals" (escapes \n \r \t \\ \" \xHH \uHHHH \UHHHHHHHH), [classes] ([^...] negated, a-z
  * ranges), `.` (any character), (groups), rule names, and the postfix operators * + ? {m} {m,}
- * {m,n}; `#` starts a comment. A rule may span lines. root: the start rule's name (NULL: "root"). */
+ * {m,n}; `#` starts a comment. A rule may span lines. root: the start rule's name (NULL: "root").
+ */
 r1_status grammar_parse_gbnf(const char *text, size_t n, const char *root, grammar **out_grammar,
                              char *err);
 
@@ -73,8 +74,8 @@ typedef struct gvocab gvocab;
 
 /* pieces[i], lens[i]: the bytes of token i (NULL or 0: never allowed); is_end[i]: ends a
  * generation. The arrays are copied. */
-r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens,
-                     const bool *is_end, gvocab **out_vocab, char *err);
+r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens, const bool *is_end,
+                     gvocab **out_vocab, char *err);
 void gvocab_free(gvocab *v);
 int gvocab_n_vocab(const gvocab *v);
 

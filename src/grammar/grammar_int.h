@@ -28,14 +28,13 @@ struct grammar {
     grange *ranges; /* (n_ranges) */
     int n_ranges;
     int n_rules;
-    int *rule_alt0;  /* (n_rules + 1): rule r's alternatives are alt_pos[rule_alt0[r] ..
-                        rule_alt0[r + 1]) */
-    int *alt_pos;    /* start position in elems of each alternative */
+    int *rule_alt0;   /* (n_rules + 1): rule r's alternatives are alt_pos[rule_alt0[r] ..
+                         rule_alt0[r + 1]) */
+    int *alt_pos;     /* start position in elems of each alternative */
     uint32_t *suffix; /* (n_elems) fewest characters that finish the alternative from here
                          (saturating at GRAMMAR_FAR) */
     int root;
 };
-
 
 /* Whether code point c is matched by the GE_CHAR element e. */
 static inline bool gelem_match(const grammar *g, const gelem *e, uint32_t c)

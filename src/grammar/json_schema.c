@@ -3,8 +3,8 @@
  *
  * Termination: the root rule is the value alone — no whitespace before or after it — so once the
  * value is closed the grammar can only end, and the mask allows nothing but end-of-generation
- * tokens. Whitespace inside a value is at most 32 characters between two tokens, and numbers have at
- * most 16 digits in each part, so no part of the output except string bodies (and arrays without
+ * tokens. Whitespace inside a value is at most 32 characters between two tokens, and numbers have
+ * at most 16 digits in each part, so no part of the output except string bodies (and arrays without
  * maxItems) can grow without bound. */
 #include "grammar/grammar.h"
 
@@ -72,7 +72,8 @@ static bool putf(conv *c, const char *fmt, ...)
     va_start(ap, fmt);
     int k = vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof buf) return cfail(c, R1_ERR_INVALID_ARG, "internal: long line");
+    if (k < 0 || (size_t)k >= sizeof buf)
+        return cfail(c, R1_ERR_INVALID_ARG, "internal: long line");
     return put(c, buf, (size_t)k);
 }
 
@@ -118,7 +119,8 @@ static const char JSON_RULES[] =
     "[0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2} ) )\n"
     "json-int ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} )\n"
     "json-number ::= json-int ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?\n"
-    "json-date ::= [0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | \"1\" [0-9] | "
+    "json-date ::= [0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | \"1\" [0-9] "
+    "| "
     "\"2\" [0-8] )\n"
     "json-time ::= ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" "
     "[0-9]{1,6} )? ( \"Z\" | [-+] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )\n"
@@ -133,17 +135,47 @@ static const char JSON_RULES[] =
 
 static int gen(conv *c, const cJSON *s);
 
-static int new_rule(conv *c) { return ++c->n_rules; }
+static int new_rule(conv *c)
+{
+    return ++c->n_rules;
+}
 
 /* Keywords that only annotate: ignored. Anything else not handled below is refused. */
 static bool is_annotation(const char *k)
 {
-    static const char *const names[] = {
-        "title", "description", "default", "examples", "$schema", "$id", "$comment", "strict",
-        "deprecated", "readOnly", "writeOnly", "$defs", "definitions", "name", "additionalProperties",
-        "required", "properties", "items", "minItems", "maxItems", "minLength", "maxLength", "format",
-        "type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "nullable", "contentMediaType",
-        "contentEncoding"};
+    static const char *const names[] = {"title",
+                                        "description",
+                                        "default",
+                                        "examples",
+                                        "$schema",
+                                        "$id",
+                                        "$comment",
+                                        "strict",
+                                        "deprecated",
+                                        "readOnly",
+                                        "writeOnly",
+                                        "$defs",
+                                        "definitions",
+                                        "name",
+                                        "additionalProperties",
+                                        "required",
+                                        "properties",
+                                        "items",
+                                        "minItems",
+                                        "maxItems",
+                                        "minLength",
+                                        "maxLength",
+                                        "format",
+                                        "type",
+                                        "enum",
+                                        "const",
+                                        "anyOf",
+                                        "oneOf",
+                                        "allOf",
+                                        "$ref",
+                                        "nullable",
+                                        "contentMediaType",
+                                        "contentEncoding"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(k, names[i]) == 0) return true;
     return false;
@@ -154,8 +186,9 @@ static bool check_keywords(conv *c, const cJSON *s)
     for (const cJSON *k = s->child; k; k = k->next) {
         if (!k->string) continue;
         if (!is_annotation(k->string))
-            return cfail(c, R1_ERR_UNSUPPORTED, "keyword \"%.64s\" is not supported (its constraint "
-                                                "could not be enforced)",
+            return cfail(c, R1_ERR_UNSUPPORTED,
+                         "keyword \"%.64s\" is not supported (its constraint "
+                         "could not be enforced)",
                          k->string);
     }
     return true;
@@ -227,8 +260,10 @@ static int gen_object(conv *c, const cJSON *s)
         /* item: "key" ws ":" ws value ws */
         putf(c, "r%d-k%d ::= ", base, i);
         cJSON *key = cJSON_CreateString(names[i]);
-        if (!key) cfail(c, R1_ERR_NOMEM, "out of memory");
-        else put_json_literal(c, key);
+        if (!key)
+            cfail(c, R1_ERR_NOMEM, "out of memory");
+        else
+            put_json_literal(c, key);
         cJSON_Delete(key);
         if (vrule[i])
             putf(c, " ws \":\" ws r%d ws\n", vrule[i]);
@@ -243,8 +278,8 @@ static int gen_object(conv *c, const cJSON *s)
             putf(c, "r%d-f%d ::= r%d-k%d r%d-t%d\n", base, i, base, i, base, i + 1);
             putf(c, "r%d-t%d ::= \",\" ws r%d-k%d r%d-t%d\n", base, i, base, i, base, i + 1);
         } else {
-            putf(c, "r%d-f%d ::= r%d-k%d r%d-t%d | r%d-f%d\n", base, i, base, i, base, i + 1,
-                 base, i + 1);
+            putf(c, "r%d-f%d ::= r%d-k%d r%d-t%d | r%d-f%d\n", base, i, base, i, base, i + 1, base,
+                 i + 1);
             putf(c, "r%d-t%d ::= ( \",\" ws r%d-k%d )? r%d-t%d\n", base, i, base, i, base, i + 1);
         }
     }
@@ -292,14 +327,21 @@ static int gen_string(conv *c, const cJSON *s)
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(s, "format");
     int r = new_rule(c);
     if (fmt) {
-        if (!cJSON_IsString(fmt)) return cfail(c, R1_ERR_INVALID_ARG, "\"format\" must be a string"), -1;
+        if (!cJSON_IsString(fmt))
+            return cfail(c, R1_ERR_INVALID_ARG, "\"format\" must be a string"), -1;
         const char *f = fmt->valuestring, *rule = NULL;
-        if (strcmp(f, "date") == 0) rule = "json-date";
-        else if (strcmp(f, "time") == 0) rule = "json-time";
-        else if (strcmp(f, "date-time") == 0) rule = "json-date \"T\" json-time";
-        else if (strcmp(f, "uuid") == 0) rule = "json-uuid";
-        else if (strcmp(f, "email") == 0) rule = "json-email";
-        else if (strcmp(f, "ipv4") == 0) rule = "json-ipv4";
+        if (strcmp(f, "date") == 0)
+            rule = "json-date";
+        else if (strcmp(f, "time") == 0)
+            rule = "json-time";
+        else if (strcmp(f, "date-time") == 0)
+            rule = "json-date \"T\" json-time";
+        else if (strcmp(f, "uuid") == 0)
+            rule = "json-uuid";
+        else if (strcmp(f, "email") == 0)
+            rule = "json-email";
+        else if (strcmp(f, "ipv4") == 0)
+            rule = "json-ipv4";
         else
             return cfail(c, R1_ERR_UNSUPPORTED,
                          "string format \"%.64s\" is not supported (date, time, date-time, uuid, "
@@ -395,8 +437,10 @@ static int gen(conv *c, const cJSON *s)
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(s, "type");
         const cJSON *nullable = cJSON_GetObjectItemCaseSensitive(s, "nullable");
         if (ref) {
-            if (!cJSON_IsString(ref)) cfail(c, R1_ERR_INVALID_ARG, "$ref must be a string");
-            else r = gen_ref(c, ref->valuestring);
+            if (!cJSON_IsString(ref))
+                cfail(c, R1_ERR_INVALID_ARG, "$ref must be a string");
+            else
+                r = gen_ref(c, ref->valuestring);
         } else if (cn) {
             r = new_rule(c);
             putf(c, "r%d ::= ", r);

@@ -25,17 +25,17 @@
 
 struct gvocab {
     int n_vocab;
-    int n_nodes;      /* trie nodes in preorder */
-    uint8_t *byte;    /* (n_nodes) the byte that leads to the node */
-    uint16_t *depth;  /* (n_nodes) 1 for children of the root */
-    int32_t *skip;    /* (n_nodes) index after the node's subtree */
-    int32_t *tok;     /* (n_nodes) first token whose bytes end here, or -1 */
+    int n_nodes;       /* trie nodes in preorder */
+    uint8_t *byte;     /* (n_nodes) the byte that leads to the node */
+    uint16_t *depth;   /* (n_nodes) 1 for children of the root */
+    int32_t *skip;     /* (n_nodes) index after the node's subtree */
+    int32_t *tok;      /* (n_nodes) first token whose bytes end here, or -1 */
     int32_t *tok_next; /* (n_vocab) next token with the same bytes, or -1 */
     int max_depth;
     /* per token: its bytes (for accept_token) */
     uint32_t *off; /* (n_vocab + 1) */
     char *bytes;
-    bool *is_end; /* (n_vocab) */
+    bool *is_end;  /* (n_vocab) */
     int32_t *ends; /* the end tokens */
     int n_ends;
 };
@@ -84,10 +84,11 @@ struct gmatch {
 
     int start, cur;
     uint64_t n_hits, n_walks; /* masks served from the cache / computed */
-    int32_t *walk; /* (max_depth + 1) trie walk states */
+    int32_t *walk;            /* (max_depth + 1) trie walk states */
 };
 
-/* ---- vocabulary ------------------------------------------------------------------------------- */
+/* ---- vocabulary -------------------------------------------------------------------------------
+ */
 
 static const char *sort_bytes;
 static const uint32_t *sort_off;
@@ -117,10 +118,13 @@ void gvocab_free(gvocab *v)
     free(v);
 }
 
-int gvocab_n_vocab(const gvocab *v) { return v ? v->n_vocab : 0; }
+int gvocab_n_vocab(const gvocab *v)
+{
+    return v ? v->n_vocab : 0;
+}
 
-r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens,
-                     const bool *is_end, gvocab **out, char *err)
+r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens, const bool *is_end,
+                     gvocab **out, char *err)
 {
     if (n_vocab <= 0 || !pieces || !lens || !is_end || !out)
         return err_set(err, R1_ERR_INVALID_ARG, "grammar vocabulary: bad arguments");
@@ -203,7 +207,8 @@ r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens,
     return R1_OK;
 }
 
-/* ---- nodes and states ------------------------------------------------------------------------- */
+/* ---- nodes and states -------------------------------------------------------------------------
+ */
 
 static uint32_t hash32(uint64_t x)
 {
@@ -249,8 +254,8 @@ static int32_t node_intern(gmatch *m, uint32_t pos, int32_t parent)
         }
         memset(t, 0xff, (size_t)cap * sizeof *t);
         for (int i = 0; i < m->n_nodes; i++) {
-            uint32_t k = hash32((uint64_t)m->nodes[i].pos << 32 | (uint32_t)m->nodes[i].parent) &
-                         (cap - 1);
+            uint32_t k =
+                hash32((uint64_t)m->nodes[i].pos << 32 | (uint32_t)m->nodes[i].parent) & (cap - 1);
             while (t[k] >= 0) k = (k + 1) & (cap - 1);
             t[k] = i;
         }
@@ -330,7 +335,8 @@ static int cmp_u32(const void *x, const void *y)
 static uint32_t state_hash_of(const uint32_t *ids, uint32_t n, uint32_t cp, int need, int len,
                               bool accept)
 {
-    uint64_t h = 1469598103934665603ULL ^ ((uint64_t)cp << 8 | (uint64_t)need << 4 | (uint64_t)len << 1 | accept);
+    uint64_t h = 1469598103934665603ULL ^
+                 ((uint64_t)cp << 8 | (uint64_t)need << 4 | (uint64_t)len << 1 | accept);
     for (uint32_t i = 0; i < n; i++) h = (h ^ ids[i]) * 1099511628211ULL;
     return hash32(h);
 }
@@ -386,8 +392,8 @@ static int state_intern(gmatch *m, uint32_t cp, int need, int len, bool accept)
         memset(t, 0xff, (size_t)cap * sizeof *t);
         for (int i = 0; i < m->n_states; i++) {
             const gstate *S = &m->states[i];
-            uint32_t k = state_hash_of(m->ids + S->off, S->n, S->cp, S->need, S->len, S->accept) &
-                         (cap - 1);
+            uint32_t k =
+                state_hash_of(m->ids + S->off, S->n, S->cp, S->need, S->len, S->accept) & (cap - 1);
             while (t[k] >= 0) k = (k + 1) & (cap - 1);
             t[k] = i;
         }
@@ -400,8 +406,14 @@ static int state_intern(gmatch *m, uint32_t cp, int need, int len, bool accept)
     }
     int s = m->n_states++;
     memcpy(m->ids + m->n_ids, m->tmp, n * sizeof *m->tmp);
-    m->states[s] = (gstate){.off = (uint32_t)m->n_ids, .n = n, .cp = cp, .need = (uint8_t)need,
-                            .len = (uint8_t)len, .accept = accept, .mask = -1, .tr = NULL};
+    m->states[s] = (gstate){.off = (uint32_t)m->n_ids,
+                            .n = n,
+                            .cp = cp,
+                            .need = (uint8_t)need,
+                            .len = (uint8_t)len,
+                            .accept = accept,
+                            .mask = -1,
+                            .tr = NULL};
     m->n_ids += n;
     m->state_hash[h] = s;
     return s;
@@ -467,8 +479,7 @@ static int step_compute(gmatch *m, int s, uint8_t b)
         int t = state_intern(m, cp, need, len, false);
         return t < 0 ? -3 : t;
     }
-    if (cp < utf8_min[len] || cp > utf8_max[len] || (cp >= 0xD800 && cp <= 0xDFFF))
-        return T_DEAD;
+    if (cp < utf8_min[len] || cp > utf8_max[len] || (cp >= 0xD800 && cp <= 0xDFFF)) return T_DEAD;
     for (uint32_t i = 0; i < S.n; i++) {
         uint32_t id = m->ids[S.off + i];
         gnode nd = m->nodes[id];
@@ -497,7 +508,8 @@ static inline int step(gmatch *m, int s, uint8_t b)
     return t;
 }
 
-/* ---- caches ----------------------------------------------------------------------------------- */
+/* ---- caches -----------------------------------------------------------------------------------
+ */
 
 static void clear_all(gmatch *m)
 {
@@ -559,7 +571,8 @@ static bool flush(gmatch *m)
     return m->start >= 0 && m->cur >= 0;
 }
 
-/* ---- the matcher ------------------------------------------------------------------------------ */
+/* ---- the matcher ------------------------------------------------------------------------------
+ */
 
 void gmatch_free(gmatch *m)
 {
@@ -618,7 +631,10 @@ r1_status gmatch_new(const grammar *g, const gvocab *v, gmatch **out, char *err)
     return R1_OK;
 }
 
-void gmatch_reset(gmatch *m) { m->cur = m->start; }
+void gmatch_reset(gmatch *m)
+{
+    m->cur = m->start;
+}
 
 /* step with one flush-and-retry; T_DEAD also when the grammar is too ambiguous here */
 static int step_safe(gmatch *m, int s, uint8_t b, int *cur_of)
@@ -659,7 +675,10 @@ bool gmatch_accept_bytes(gmatch *m, const char *bytes, size_t n)
     return true;
 }
 
-bool gmatch_can_end(const gmatch *m) { return m->states[m->cur].accept; }
+bool gmatch_can_end(const gmatch *m)
+{
+    return m->states[m->cur].accept;
+}
 
 bool gmatch_allows_byte(gmatch *m, uint8_t b)
 {
@@ -782,7 +801,10 @@ static uint32_t state_dist(const gmatch *m, int s)
     return d;
 }
 
-uint32_t gmatch_distance(const gmatch *m) { return state_dist(m, m->cur); }
+uint32_t gmatch_distance(const gmatch *m)
+{
+    return state_dist(m, m->cur);
+}
 
 uint32_t gmatch_token_distance(gmatch *m, int32_t id)
 {

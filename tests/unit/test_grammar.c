@@ -162,7 +162,9 @@ static void test_json_schema(void)
         "\"integer\"},\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"a\",\"b\"]},"
         "\"maxItems\":2}},\"required\":[\"name\",\"age\"],\"additionalProperties\":false}";
     CHECK(schema_matches(person, "{\"name\":\"Ann\",\"age\":31}") == 1);
-    CHECK(schema_matches(person, "{ \"name\" : \"A\\\"n\\u00e9\" ,\n  \"age\": -2, \"tags\": [\"a\", \"b\"] }") == 1);
+    CHECK(schema_matches(
+              person,
+              "{ \"name\" : \"A\\\"n\\u00e9\" ,\n  \"age\": -2, \"tags\": [\"a\", \"b\"] }") == 1);
     CHECK(schema_matches(person, "{\"name\":\"Ann\"}") == 0);             /* age required */
     CHECK(schema_matches(person, "{\"age\":3,\"name\":\"Ann\"}") == 0);   /* declared order */
     CHECK(schema_matches(person, "{\"name\":\"Ann\",\"age\":3.5}") == 0); /* integer */
@@ -209,9 +211,9 @@ static void test_json_schema(void)
 
 /* A small vocabulary with multi-byte characters split across tokens. */
 static const char *const VOCAB[] = {
-    "{", "}", "\"", "a", "ab", "\"a", ":", ",", " ", "  ", "\"}", "{\"", "1", "12", "-", ".",
-    "\xC3", "\xA9", "\xC3\xA9", "é\"", "true", "tr", "ue", "null", "[", "]", "\n", "x\"", "\\", "n",
-    "\xE2\x9C", "\x93", "<eos>"};
+    "{",   "}",    "\"", "a", "ab", "\"a",  ":",    ",",        " ",        "  ",   "\"}",
+    "{\"", "1",    "12", "-", ".",  "\xC3", "\xA9", "\xC3\xA9", "é\"",      "true", "tr",
+    "ue",  "null", "[",  "]", "\n", "x\"",  "\\",   "n",        "\xE2\x9C", "\x93", "<eos>"};
 #define N_VOCAB ((int)(sizeof VOCAB / sizeof *VOCAB))
 
 static gvocab *small_vocab(void)
@@ -271,8 +273,27 @@ static void test_mask(void)
     gvocab_free(v);
 }
 
+static void test_distance(void)
+{
+    /* the fewest characters to a complete text, as a generation out of tokens needs it */
+    grammar *g =
+        parse("root ::= \"[\" item (\",\" item)* \"]\"\nitem ::= [a-z]+ | \"<\" item \">\"");
+    gmatch *m;
+    CHECK(gmatch_new(g, NULL, &m, NULL) == R1_OK);
+    CHECK(gmatch_distance(m) == 3); /* [a] */
+    CHECK(gmatch_accept_bytes(m, "[<<", 3));
+    CHECK(gmatch_distance(m) == 4); /* a>>] */
+    CHECK(gmatch_accept_bytes(m, "ab", 2));
+    CHECK(gmatch_distance(m) == 3); /* >>] */
+    CHECK(gmatch_accept_bytes(m, ">>]", 3));
+    CHECK(gmatch_distance(m) == 0 && gmatch_can_end(m));
+    gmatch_free(m);
+    grammar_free(g);
+}
+
 int main(void)
 {
+    test_distance();
     test_parse_and_match();
     test_constant_space();
     test_json_schema();
