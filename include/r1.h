@@ -284,7 +284,6 @@ R1_API int32_t r1_sampler_sample(r1_sampler *sampler, const float *logits);
 R1_API int32_t r1_sampler_sample_draft(r1_sampler *sampler, const float *logits, int32_t draft,
                                        bool *accepted);
 
-
 /* ---- constrained decoding ---------------------------------------------------------------------
  * A grammar restricts which tokens the sampler may choose, so the output is a string of the
  * grammar: GBNF text (llama.cpp's format) or a JSON Schema (the subset of OpenAI's structured

@@ -390,8 +390,8 @@ typedef struct srv_stream {
     int32_t *bias_ids;
     float *bias;
     int n_bias;
-    char *grammar;                       /* GBNF the replies follow (malloc'd), or NULL */
-    r1_grammar *grammars[MAX_CHOICES];   /* one per choice, made at submission */
+    char *grammar;                     /* GBNF the replies follow (malloc'd), or NULL */
+    r1_grammar *grammars[MAX_CHOICES]; /* one per choice, made at submission */
     char id[64];
     long created;
 } srv_stream;
@@ -816,7 +816,8 @@ static bool parse_grammar(const cJSON *body, srv_stream *st, srv_reply *out)
         } else if (!strcmp(ty->valuestring, "json_schema")) {
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
             schema = cJSON_IsObject(w) ? cJSON_GetObjectItemCaseSensitive(w, "schema") : NULL;
-            if (!cJSON_IsObject(w) || (schema && !cJSON_IsObject(schema) && !cJSON_IsBool(schema))) {
+            if (!cJSON_IsObject(w) ||
+                (schema && !cJSON_IsObject(schema) && !cJSON_IsBool(schema))) {
                 api_error(out, 400, "invalid_request_error", "invalid_value", "response_format",
                           "response_format json_schema needs 'json_schema': {\"name\": ..., "
                           "\"schema\": {...}}");
@@ -865,7 +866,8 @@ static bool parse_grammar(const cJSON *body, srv_stream *st, srv_reply *out)
     }
     if (!param) return true;
     char *text = any_object ? strdup("{\"type\":\"object\"}")
-                            : schema ? cJSON_PrintUnformatted(schema) : strdup("{}");
+                 : schema   ? cJSON_PrintUnformatted(schema)
+                            : strdup("{}");
     if (!text) return false;
     r1_status rs = r1_json_schema_to_gbnf(text, &st->grammar, err);
     free(text);

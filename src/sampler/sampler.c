@@ -20,7 +20,7 @@ struct r1_sampler {
     r1_sampler_params p;
     int n_vocab;
     rng rng;
-    cand *cands; /* (n_vocab) */
+    cand *cands;         /* (n_vocab) */
     r1_grammar *grammar; /* constrained decoding (api/grammar.c), or NULL */
     float *masked;       /* (n_vocab) logits with the grammar's mask applied */
 };
