@@ -272,7 +272,7 @@ static int cmp_range(const void *x, const void *y)
 /* Store ranges tmp[0..n) sorted and merged; the element matching them. */
 static bool class_elem(builder *b, grange *tmp, int n, bool neg, gelem *out)
 {
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_range);
+    if (n > 1) qsort(tmp, (size_t)n, sizeof *tmp, cmp_range);
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (m > 0 && tmp[i].lo <= tmp[m - 1].hi + 1) {

@@ -12,6 +12,7 @@
 
 #include "base/err.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,7 @@ struct gmatch {
 /* ---- vocabulary -------------------------------------------------------------------------------
  */
 
+static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *sort_bytes;
 static const uint32_t *sort_off;
 
@@ -165,9 +167,12 @@ r1_status gvocab_new(int n_vocab, const char *const *pieces, const size_t *lens,
         }
     }
     v->off[n_vocab] = (uint32_t)o;
-    sort_bytes = v->bytes; /* qsort has no context argument in C11; the build is single-threaded */
+    /* qsort has no context argument in C11: the comparison reads these, one build at a time */
+    pthread_mutex_lock(&sort_mu);
+    sort_bytes = v->bytes;
     sort_off = v->off;
     qsort(order, (size_t)n_order, sizeof *order, cmp_tok);
+    pthread_mutex_unlock(&sort_mu);
     /* preorder trie from the sorted pieces: path[d] = node at depth d + 1 of the current piece */
     int32_t *path = malloc(65536 * sizeof *path);
     if (!path) {
