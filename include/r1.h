@@ -39,7 +39,8 @@ extern "C" {
 /* The version of the API this header declares: raised whenever a declaration changes or a
  * function is added. r1_api_version() is the library's, so a program can check at run time that
  * the libr1.so it loaded is at least as new as the header it was built with. */
-#define R1_API_VERSION 2 /* 2: kernel backend, template names, UTF-8, sampler penalties, logit bias */
+#define R1_API_VERSION 2 /* 2: kernel backend, template names, UTF-8, sampler penalties, logit bias,
+                            grammars */
 
 R1_API int r1_api_version(void);     /* R1_API_VERSION of the library */
 R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a constant string) */
@@ -308,6 +309,64 @@ R1_API void r1_sampler_apply(r1_sampler *sampler, const float *logits, float *ou
  * whether it is the draft. Used by speculative decoding (r1_session_generate). */
 R1_API int32_t r1_sampler_sample_draft(r1_sampler *sampler, const float *logits, int32_t draft,
                                        bool *accepted);
+
+/* ---- constrained decoding ---------------------------------------------------------------------
+ * A grammar restricts which tokens the sampler may choose, so the output is a string of the
+ * grammar: GBNF text (llama.cpp's format) or a JSON Schema (the subset of OpenAI's structured
+ * outputs; docs/server-api.md lists it). Attach one to a sampler: each sample then draws only
+ * from the allowed tokens (the others' logits are set to -inf), and the chosen token advances the
+ * grammar. End-of-generation tokens are allowed only where the grammar can end; once it cannot
+ * continue they are the only ones, so a complete value ends the reply. An MTP draft that breaks
+ * the grammar has probability 0 and is rejected by r1_sampler_sample_draft.
+ * A grammar follows one sequence (make one per sequence; r1_grammar_reset to reuse it); building
+ * the first grammar of a model also builds its vocabulary trie (tens of ms), kept with the model.
+ * To force a named function's arguments (tool calling), give that function's parameter schema,
+ * or a GBNF grammar whose root writes the call around it. */
+typedef struct r1_grammar r1_grammar;
+
+typedef struct r1_grammar_params {
+    const char *root; /* GBNF: the start rule (NULL: "root") */
+    /* inactive until the model writes </think> (R1 reasoning models): the reasoning is free, the
+     * answer after it follows the grammar; end tokens are refused while the reasoning is open */
+    bool after_think;
+    /* the tokens the generation may take in all (its max_tokens; 0: no limit). When the tokens
+     * left come down to the fewest that complete the grammar, only tokens that bring the end
+     * closer are allowed (and </think> first when the reasoning is still open), so a reply that
+     * would otherwise ramble still ends as a complete string of the grammar. */
+    int max_tokens;
+} r1_grammar_params;
+
+R1_API r1_grammar_params r1_grammar_params_default(void);
+/* R1_ERR_INVALID_ARG with the line and problem for bad GBNF; R1_ERR_UNSUPPORTED when the model
+ * has no vocabulary. params may be NULL. */
+R1_API r1_status r1_grammar_new_gbnf(const r1_model *model, const char *gbnf,
+                                     const r1_grammar_params *params, r1_grammar **out_grammar,
+                                     char *err);
+/* schema: JSON Schema text; NULL or "{}" = any JSON value, {"type":"object"} = any JSON object
+ * (OpenAI's json_object mode). A keyword whose constraint cannot be enforced (pattern, minimum,
+ * ...) is R1_ERR_UNSUPPORTED naming it. */
+R1_API r1_status r1_grammar_new_json_schema(const r1_model *model, const char *schema,
+                                            const r1_grammar_params *params,
+                                            r1_grammar **out_grammar, char *err);
+/* Check GBNF text without a model (root NULL: "root"): R1_OK, or the error with its line. */
+R1_API r1_status r1_gbnf_check(const char *gbnf, const char *root, char *err);
+/* The GBNF text a JSON Schema converts to (malloc'd; r1_free it). */
+R1_API r1_status r1_json_schema_to_gbnf(const char *schema, char **out_gbnf, char *err);
+R1_API void r1_grammar_free(r1_grammar *grammar);
+/* Back to the start (and, with after_think, before the reasoning). */
+R1_API void r1_grammar_reset(r1_grammar *grammar);
+/* Set the logits (n_vocab of the model) of tokens the grammar does not allow now to -inf. */
+R1_API r1_status r1_grammar_apply(r1_grammar *grammar, float *logits, char *err);
+/* Advance by a chosen token: false (nothing changes) when the grammar does not allow it. */
+R1_API bool r1_grammar_accept(r1_grammar *grammar, int32_t token);
+/* Whether the output so far is a complete string of the grammar (false while inside the
+ * reasoning of after_think). */
+R1_API bool r1_grammar_is_complete(const r1_grammar *grammar);
+/* Have `sampler` follow `grammar` (NULL: stop): r1_sampler_sample and r1_sampler_sample_draft
+ * then draw from the allowed tokens and advance the grammar by what they return. The grammar
+ * must outlive its use; one grammar per sampler. A token drawn but then discarded (a pending token
+ * dropped by r1_session_eval or rewind) has already advanced it. */
+R1_API void r1_sampler_set_grammar(r1_sampler *sampler, r1_grammar *grammar);
 
 #ifdef __cplusplus
 }

@@ -436,6 +436,8 @@ typedef struct srv_stream {
     int32_t *bias_ids;
     float *bias;
     int n_bias;
+    char *grammar;                     /* GBNF the replies follow (malloc'd), or NULL */
+    r1_grammar *grammars[MAX_CHOICES]; /* one per choice, made at submission */
     char id[64];
     long created;
     sbuf ignored; /* harmless fields the request sent, "a,b" */
@@ -484,6 +486,8 @@ static void stream_free(srv_stream *st)
     free(st->prompt);
     free(st->bias_ids);
     free(st->bias);
+    for (int i = 0; i < MAX_CHOICES; i++) r1_grammar_free(st->grammars[i]);
+    free(st->grammar);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     free(st);
@@ -930,14 +934,114 @@ static bool parse_sampling(srv *S, const cJSON *body, srv_stream *st, sched_job 
     return true;
 }
 
+/* Constrained output: response_format {"type": "json_object"} or {"type": "json_schema",
+ * "json_schema": {"name", "schema", "strict"}} (OpenAI), or llama-server's "json_schema" (a
+ * schema) and "grammar" (GBNF). At most one; a schema becomes GBNF here, and the GBNF is checked,
+ * so a bad one is a 400 before anything runs. */
+static bool parse_grammar(const cJSON *body, srv_stream *st, srv_reply *out)
+{
+    const cJSON *rf = field(body, "response_format"), *js = field(body, "json_schema"),
+                *gb = field(body, "grammar");
+    const cJSON *schema = NULL;
+    const char *param = NULL;
+    bool any_object = false;
+    if (rf) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rf, "type");
+        if (!cJSON_IsObject(rf) || !cJSON_IsString(ty)) {
+            api_error(out, 400, "invalid_request_error", "invalid_type", "response_format",
+                      "'response_format' must be an object with a 'type'");
+            return false;
+        }
+        if (!strcmp(ty->valuestring, "json_object")) {
+            any_object = true;
+            param = "response_format";
+        } else if (!strcmp(ty->valuestring, "json_schema")) {
+            const cJSON *w = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+            schema = cJSON_IsObject(w) ? cJSON_GetObjectItemCaseSensitive(w, "schema") : NULL;
+            if (!cJSON_IsObject(w) ||
+                (schema && !cJSON_IsObject(schema) && !cJSON_IsBool(schema))) {
+                api_error(out, 400, "invalid_request_error", "invalid_value", "response_format",
+                          "response_format json_schema needs 'json_schema': {\"name\": ..., "
+                          "\"schema\": {...}}");
+                return false;
+            }
+            param = "response_format";
+        } else if (strcmp(ty->valuestring, "text")) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "response_format",
+                      "response_format type must be \"text\", \"json_object\" or "
+                      "\"json_schema\"");
+            return false;
+        }
+    }
+    if (js) {
+        if (param) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "json_schema",
+                      "give one of 'response_format', 'json_schema' and 'grammar'");
+            return false;
+        }
+        if (!cJSON_IsObject(js) && !cJSON_IsBool(js)) {
+            api_error(out, 400, "invalid_request_error", "invalid_type", "json_schema",
+                      "'json_schema' must be a JSON Schema object");
+            return false;
+        }
+        schema = js;
+        param = "json_schema";
+    }
+    char err[R1_ERR_MAX];
+    if (gb) {
+        if (param) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "grammar",
+                      "give one of 'response_format', 'json_schema' and 'grammar'");
+            return false;
+        }
+        if (!cJSON_IsString(gb)) {
+            api_error(out, 400, "invalid_request_error", "invalid_type", "grammar",
+                      "'grammar' must be a string of GBNF");
+            return false;
+        }
+        if (r1_gbnf_check(gb->valuestring, NULL, err) != R1_OK) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "grammar", "%s", err);
+            return false;
+        }
+        if (!(st->grammar = strdup(gb->valuestring))) return false;
+        return true;
+    }
+    if (!param) return true;
+    char *text = any_object ? strdup("{\"type\":\"object\"}")
+                 : schema   ? cJSON_PrintUnformatted(schema)
+                            : strdup("{}");
+    if (!text) return false;
+    r1_status rs = r1_json_schema_to_gbnf(text, &st->grammar, err);
+    free(text);
+    if (rs != R1_OK) {
+        api_error(out, 400, "invalid_request_error", "invalid_value", param, "%s", err);
+        return false;
+    }
+    return true;
+}
+
 /* Submit the n jobs of a parsed request (api_request_parse checked that the prompt fits), then
  * answer: stream, or wait and build the body. Takes st. */
 static void run_generation(srv *S, srv_stream *st, const sched_job *tmpl, int fd, srv_reply *out,
                            void (*build)(srv_stream *, srv_reply *))
 {
     sched_job jobs[MAX_CHOICES];
+    for (int i = 0; st->grammar && i < st->n; i++) {
+        /* with a reasoning model the grammar starts after </think>; max_tokens lets it close
+         * the value in time */
+        r1_grammar_params gp = r1_grammar_params_default();
+        gp.after_think = tmpl->start_in_reasoning;
+        gp.max_tokens = tmpl->max_tokens;
+        char err[R1_ERR_MAX];
+        if (r1_grammar_new_gbnf(S->model, st->grammar, &gp, &st->grammars[i], err) != R1_OK) {
+            api_error(out, 400, "invalid_request_error", "invalid_value", "grammar", "%s", err);
+            stream_free(st);
+            return;
+        }
+    }
     for (int i = 0; i < st->n; i++) {
         jobs[i] = *tmpl;
+        jobs[i].grammar = st->grammars[i];
         jobs[i].prompt = st->prompt;
         jobs[i].n_prompt = st->n_prompt;
         jobs[i].stops = (const char *const *)st->stops;
@@ -1242,6 +1346,8 @@ static const char *const chat_fields[] = {"model",
                                           "repeat_last_n",
                                           "cache_prompt",
                                           "n_predict",
+                                          "json_schema",
+                                          "grammar",
                                           NULL};
 
 /* Validate a chat body and build its prompt (render the messages, tokenize): the stream to run
@@ -1265,15 +1371,6 @@ static srv_stream *chat_prepare(srv *S, cJSON *body, sched_job *out_job, srv_rep
         api_error(out, 400, "invalid_request_error", "unsupported_parameter", "tools",
                   "'tools' is not supported by this server yet");
         return NULL;
-    }
-    const cJSON *rf = field(body, "response_format");
-    if (rf) {
-        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rf, "type");
-        if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "text")) {
-            api_error(out, 400, "invalid_request_error", "unsupported_parameter", "response_format",
-                      "only response_format {\"type\": \"text\"} is supported");
-            return NULL;
-        }
     }
     reasoning_mode rmode = S->reasoning;
     const char *rfmt = NULL;
@@ -1301,7 +1398,7 @@ static srv_stream *chat_prepare(srv *S, cJSON *body, sched_job *out_job, srv_rep
         return NULL;
     }
     sched_job job = {.sampling = r1_sampler_params_default(), .reasoning = rmode};
-    if (!parse_sampling(S, body, st, &job, out)) {
+    if (!parse_sampling(S, body, st, &job, out) || !parse_grammar(body, st, out)) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         stream_free(st);
         return NULL;
@@ -1380,6 +1477,9 @@ static const char *const completion_fields[] = {"model",
                                                 "repeat_last_n",
                                                 "cache_prompt",
                                                 "n_predict",
+                                                "response_format",
+                                                "json_schema",
+                                                "grammar",
                                                 NULL};
 
 /* Validate a completions body and build its prompt (tokenize a string, or check token ids): the
@@ -1463,7 +1563,7 @@ static srv_stream *completion_prepare(srv *S, const cJSON *body, sched_job *out_
         return NULL;
     }
     sched_job job = {.sampling = r1_sampler_params_default(), .reasoning = REASONING_NONE};
-    if (!parse_sampling(S, body, st, &job, out)) {
+    if (!parse_sampling(S, body, st, &job, out) || !parse_grammar(body, st, out)) {
         if (!out->body) api_error(out, 500, "server_error", NULL, NULL, "out of memory");
         stream_free(st);
         return NULL;

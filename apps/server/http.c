@@ -287,13 +287,13 @@ static enum MHD_Result send_error(srv *S, struct MHD_Connection *c, const conn *
 /* GET or HEAD of one of the page's files (the route said it exists). The vendored libraries sit in
  * versioned folders, so they are cached for good; the page's own files are revalidated on each
  * load (If-None-Match with the ETag gets 304), so a new r1 binary's page is seen at once. */
-static enum MHD_Result send_web(srv *S, struct MHD_Connection *c, const char *method,
-                                const char *url)
+static enum MHD_Result send_web(srv *S, struct MHD_Connection *c, const conn *cx,
+                                const char *method, const char *url)
 {
     const web_file *f = web_find(url);
-    if (!f) return send_error(S, c, ROUTE_WEB, 404, "not_found", "no such file");
+    if (!f) return send_error(S, c, cx, 404, "not_found", "no such file");
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return send_error(S, c, ROUTE_WEB, 405, "method_not_allowed", "use GET for this endpoint");
+        return send_error(S, c, cx, 405, "method_not_allowed", "use GET for this endpoint");
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     bool fresh = inm && strstr(inm, f->etag);
     struct MHD_Response *r = MHD_create_response_from_buffer(fresh ? 0 : f->size, (void *)f->data,
@@ -310,6 +310,7 @@ static enum MHD_Result send_web(srv *S, struct MHD_Connection *c, const char *me
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     count(S, ROUTE_WEB, status);
+    api_log_request(S, cx->method, cx->url, status, -1, -1, cx->t0);
     return ok;
 }
 
@@ -488,7 +489,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cx->rejected = true; /* answered */
         free(cx->body);
         cx->body = NULL;
-        return send_web(S, c, method, url);
+        return send_web(S, c, cx, method, url);
     }
     srv_reply rep = {0};
     api_handle(S, cx->route, method, url, cx->body ? cx->body : "", cx->n_body, fd, &rep);

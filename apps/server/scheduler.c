@@ -652,6 +652,7 @@ sched_submit_status sched_submit(sched *s, const sched_job *jobs, int n)
             break;
         }
         r1_sampler_accept(t->sampler, t->job.prompt, t->job.n_prompt); /* repeat_penalty */
+        if (t->job.grammar) r1_sampler_set_grammar(t->sampler, t->job.grammar);
         reasoning_init(&t->rp, t->job.reasoning, t->job.start_in_reasoning, emit_part, t);
     }
     if (made < n || !ts[n - 1]->dt) {

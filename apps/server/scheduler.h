@@ -77,6 +77,7 @@ typedef struct sched_job {
     const int32_t *bias_ids; /* (n_bias) logit_bias, borrowed */
     const float *bias;       /* (n_bias) */
     int n_bias;
+    r1_grammar *grammar; /* borrowed: the sampler follows it (response_format, grammar); NULL */
     int fd;              /* client socket: hang-up cancels the job; -1 = none */
     atomic_bool *cancel; /* set by anyone: the job ends CANCELLED within one step */
     const sched_sink *sink;

@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/mmap.h"
 #include "dist/dist.h"
+#include "grammar/grammar.h"
 #include "model/hf.h"
 #include "tensor/quant.h"
 #include "tokenizer/tokenizer.h"
@@ -1000,6 +1001,7 @@ void r1_model_free(r1_model *m)
     if (m->pool) threadpool_free(m->pool);
     if (m->has_mutex) pthread_mutex_destroy(&m->forward_mu);
     if (m->tok) tokenizer_free(m->tok);
+    gvocab_free(m->grammar_vocab);
     mem_huge_free(m->repacked, m->repacked_bytes);
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->owned);

@@ -158,7 +158,9 @@ struct r1_model {
     bool has_mutex;
     r1_log_fn log_fn;
     void *log_user;
-    struct tokenizer *tok; /* NULL when the file has no usable vocabulary */
+    struct tokenizer *tok;        /* NULL when the file has no usable vocabulary */
+    struct gvocab *grammar_vocab; /* the vocabulary trie of constrained decoding (grammar.h),
+                                     built on first use by api/grammar.c */
 };
 
 /* Per-architecture layer of the forward pass, over a batch of n_tok tokens at positions

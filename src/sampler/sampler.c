@@ -3,7 +3,8 @@
  * R1's recommended defaults: temperature 0.6, top-p 0.95. Before any of that, the logits may be
  * adjusted: a logit bias, then the repeat penalty, then the frequency/presence penalties, which
  * need the tokens of the sequence (the sampler remembers what it drew; r1_sampler_accept adds the
- * prompt). */
+ * prompt); then, with a grammar (r1_sampler_set_grammar), the tokens it refuses are masked, and
+ * the grammar follows the chosen tokens. */
 #include "r1.h"
 
 #include "base/err.h"
@@ -34,6 +35,8 @@ struct r1_sampler {
     int *gen_count;      /* (n_vocab) times each token was drawn, for frequency/presence */
     int32_t *gen_ids;    /* (n_gen_ids) the distinct tokens drawn, in first-drawn order */
     int n_gen_ids;
+    r1_grammar *grammar; /* constrained decoding (api/grammar.c), or NULL */
+    float *masked;       /* (n_vocab) logits with the grammar's mask applied */
 };
 
 static bool repeat_on(const r1_sampler *s)
@@ -98,6 +101,7 @@ void r1_sampler_free(r1_sampler *s)
     free(s->mark);
     free(s->gen_count);
     free(s->gen_ids);
+    free(s->masked);
     free(s);
 }
 
@@ -325,6 +329,22 @@ static int32_t draw(r1_sampler *s, int m, double total, int32_t skip)
     return last;
 }
 
+/* With a grammar: the logits with disallowed tokens at -inf (in s->masked), else the logits. */
+static const float *grammar_mask(r1_sampler *s, const float *logits)
+{
+    if (!s->grammar || !s->masked) return logits;
+    memcpy(s->masked, logits, (size_t)s->n_vocab * sizeof *logits);
+    if (r1_grammar_apply(s->grammar, s->masked, NULL) != R1_OK) return logits;
+    return s->masked;
+}
+
+void r1_sampler_set_grammar(r1_sampler *s, r1_grammar *grammar)
+{
+    if (!s) return;
+    if (grammar && !s->masked) s->masked = malloc((size_t)s->n_vocab * sizeof *s->masked);
+    s->grammar = s->masked ? grammar : NULL;
+}
+
 static int32_t sample_plain(r1_sampler *s, const float *logits)
 {
     if (s->p.temperature <= 0 || s->p.top_k == 1) return argmax(logits, s->n_vocab);
@@ -336,8 +356,9 @@ static int32_t sample_plain(r1_sampler *s, const float *logits)
 
 int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
 {
-    int32_t id = sample_plain(s, adjusted(s, logits));
+    int32_t id = sample_plain(s, grammar_mask(s, adjusted(s, logits)));
     note_drawn(s, id);
+    if (s->grammar) r1_grammar_accept(s->grammar, id);
     return id;
 }
 
@@ -346,8 +367,9 @@ int32_t r1_sampler_sample(r1_sampler *s, const float *logits)
  * P(x) = (1 − p(d)) · p(x) / (1 − p(d)) = p(x): exactly the distribution of r1_sampler_sample. */
 int32_t r1_sampler_sample_draft(r1_sampler *s, const float *logits, int32_t draft, bool *accepted)
 {
+    /* a draft the grammar refuses has probability 0 below: it is rejected */
+    logits = grammar_mask(s, adjusted(s, logits));
     int32_t id;
-    logits = adjusted(s, logits);
     if (s->p.temperature <= 0 || s->p.top_k == 1) {
         id = argmax(logits, s->n_vocab);
     } else {
@@ -367,5 +389,6 @@ int32_t r1_sampler_sample_draft(r1_sampler *s, const float *logits, int32_t draf
     }
     *accepted = id == draft;
     note_drawn(s, id);
+    if (s->grammar) r1_grammar_accept(s->grammar, id);
     return id;
 }

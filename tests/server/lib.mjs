@@ -19,9 +19,9 @@ export function testModel() {
   return modelPath;
 }
 
-// Start a server; resolves once it logs "ready". args are extra options.
-export function startServer(args = [], { timeoutMs = 60000 } = {}) {
-  const proc = spawn(R1_BIN, ["serve", "-m", testModel(), "--port", "0", "-t", "1", ...args], {
+// Start a server; resolves once it logs "ready". args are extra options; model: another GGUF.
+export function startServer(args = [], { timeoutMs = 60000, model = null } = {}) {
+  const proc = spawn(R1_BIN, ["serve", "-m", model || testModel(), "--port", "0", "-t", "1", ...args], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
