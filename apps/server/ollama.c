@@ -228,11 +228,21 @@ static bool common_fields(const cJSON *body, cJSON *o, bool *no_think, cJSON *ig
     }
     *no_think = cJSON_IsFalse(think);
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(body, "format");
+    /* format: "json" (any JSON object) or a JSON schema: OpenAI's response_format, which the
+     * grammar engine enforces on the answer (after the reasoning) */
     if (format && !cJSON_IsNull(format) && !(cJSON_IsString(format) && !*format->valuestring)) {
-        ollama_error(out, 400,
-                     "'format' needs the grammar engine for constrained output, which this "
-                     "server does not have; leave 'format' out");
-        return false;
+        cJSON *rf = cJSON_AddObjectToObject(o, "response_format");
+        if (cJSON_IsString(format) && !strcmp(format->valuestring, "json")) {
+            cJSON_AddStringToObject(rf, "type", "json_object");
+        } else if (cJSON_IsObject(format)) {
+            cJSON_AddStringToObject(rf, "type", "json_schema");
+            cJSON *js = cJSON_AddObjectToObject(rf, "json_schema");
+            cJSON_AddStringToObject(js, "name", "format");
+            cJSON_AddItemToObject(js, "schema", cJSON_Duplicate(format, true));
+        } else {
+            ollama_error(out, 400, "'format' must be \"json\" or a JSON schema object");
+            return false;
+        }
     }
     const cJSON *ka = cJSON_GetObjectItemCaseSensitive(body, "keep_alive");
     if (ka && !cJSON_IsNull(ka) && !cJSON_IsString(ka) && !cJSON_IsNumber(ka)) {

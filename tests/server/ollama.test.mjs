@@ -149,10 +149,10 @@ test("list (tags), show, ps and version", async () => {
   assert.match(v.version, /^\d+\.\d+\.\d+$/);
 });
 
-test("errors: embeddings 501, format 400, images 400, unknown fields and options 400", async () => {
+test("errors: embeddings 501, a format other than json or a schema 400, images 400, unknown fields and options 400", async () => {
   await assert.rejects(ollama.embed({ model: "tiny", input: "x" }), (e) => e.status_code === 501 && /embeddings/.test(e.message));
   await assert.rejects(ollama.embeddings({ model: "tiny", prompt: "x" }), (e) => e.status_code === 501);
-  await assert.rejects(ollama.chat({ model: "tiny", messages: MSG, format: "json" }), (e) => e.status_code === 400 && /grammar/.test(e.message));
+  await assert.rejects(ollama.chat({ model: "tiny", messages: MSG, format: "yaml" }), (e) => e.status_code === 400 && /format/.test(e.message));
   await assert.rejects(ollama.chat({ model: "tiny", messages: [{ role: "user", content: "x", images: ["AAAA"] }] }), (e) => e.status_code === 400 && /text only/.test(e.message));
   await assert.rejects(ollama.chat({ model: "tiny", messages: [{ role: "wizard", content: "x" }] }), (e) => e.status_code === 400 && /wizard/.test(e.message));
   await assert.rejects(ollama.generate({ model: "tiny", prompt: "x", options: { temprature: 1 } }), (e) => e.status_code === 400 && /temprature/.test(e.message));
@@ -166,4 +166,19 @@ test("errors: embeddings 501, format 400, images 400, unknown fields and options
   const ok = await rawRequest(srv.port, { path: "/api/chat", body: JSON.stringify({ model: "tiny", messages: MSG, stream: false, keep_alive: "5m", options: { num_predict: 2, num_gpu: 1, num_ctx: 512 } }) });
   assert.equal(ok.status, 200, ok.body);
   assert.equal(ok.headers["x-r1-ignored-fields"], "options.num_gpu,options.num_ctx");
+});
+
+test("format: \"json\" and a JSON schema constrain the answer (the grammar engine)", async () => {
+  const Ajv = (await import("ajv")).default;
+  const j = await ollama.chat({ model: "tiny", messages: MSG, format: "json", options: { temperature: 1.5, seed: 7, num_predict: 120 } });
+  const obj = JSON.parse(j.message.content);
+  assert.equal(typeof obj, "object");
+  assert.ok(obj !== null && !Array.isArray(obj));
+  const schema = { type: "object", properties: { answer: { type: "integer" }, unit: { enum: ["m", "s"] } }, required: ["answer", "unit"], additionalProperties: false };
+  const validate = new Ajv().compile(schema);
+  for (const seed of [1, 2, 3]) {
+    const g = await ollama.generate({ model: "tiny", prompt: "How far?", format: schema, stream: false, options: { temperature: 1.5, seed, num_predict: 120 } });
+    const v = JSON.parse(g.response);
+    assert.ok(validate(v), JSON.stringify(validate.errors) + " in " + g.response);
+  }
 });
