@@ -39,8 +39,9 @@ extern "C" {
 /* The version of the API this header declares: raised whenever a declaration changes or a
  * function is added. r1_api_version() is the library's, so a program can check at run time that
  * the libr1.so it loaded is at least as new as the header it was built with. */
-#define R1_API_VERSION 2 /* 2: kernel backend, template names, UTF-8, sampler penalties, logit bias,
-                            grammars */
+/* 2: the kernel backend, template names, UTF-8 helpers, sampler penalties and logit bias,
+ * grammars (constrained decoding) */
+#define R1_API_VERSION 2
 
 R1_API int r1_api_version(void);     /* R1_API_VERSION of the library */
 R1_API const char *r1_version(void); /* the release, "MAJOR.MINOR.PATCH" (a constant string) */
